@@ -1,0 +1,224 @@
+#include "kv_store.hpp"
+
+#include "../src/validate.hpp"
+#include "labrt/errc.hpp"
+
+namespace labrt {
+
+// -- state --------------------------------------------------------------------
+
+caf::error kv_store_state::refuse(caf::error err) {
+  ++log_.refused;
+  return err;
+}
+
+caf::error kv_store_state::check_expected(const std::string& key,
+                                          std::optional<uint64_t> expected) {
+  if (!expected)
+    return caf::none;
+  auto i = slots_.find(key);
+  auto current = i == slots_.end() ? uint64_t{0} : i->second.revision;
+  if (current == *expected)
+    return caf::none;
+  return refuse(make_conflict("key '" + key + "' is at revision "
+                                + std::to_string(current) + ", not "
+                                + std::to_string(*expected),
+                              current));
+}
+
+void kv_store_state::store(const std::string& key, json value) {
+  auto [i, added] = slots_.try_emplace(key, slot{nullptr, 0});
+  auto old_value = added ? json{} : std::move(i->second.value);
+  i->second.value = std::move(value);
+  i->second.revision = log_.append(key, std::move(old_value), i->second.value);
+}
+
+json kv_store_state::get(const std::string& key, const json& fallback) {
+  ++log_.reads;
+  auto i = slots_.find(key);
+  return i == slots_.end() ? fallback : i->second.value;
+}
+
+kv_entry kv_store_state::fetch(const std::string& key) {
+  ++log_.reads;
+  auto i = slots_.find(key);
+  if (i == slots_.end())
+    return {key, nullptr, 0, false};
+  return {key, i->second.value, i->second.revision, true};
+}
+
+caf::expected<uint64_t> kv_store_state::set(const std::string& key, json value,
+                                            std::optional<uint64_t> expected) {
+  if (auto err = check_key(key, bounds_))
+    return refuse(std::move(err));
+  if (auto err = check_value(value, bounds_))
+    return refuse(std::move(err));
+  if (auto err = check_expected(key, expected))
+    return err;
+  ++log_.writes;
+  store(key, std::move(value));
+  return log_.revision();
+}
+
+caf::expected<uint64_t> kv_store_state::update(const json& items) {
+  if (!items.is_object())
+    return refuse(make_error(errc::wrong_type,
+                             std::string{"update takes a JSON object, not "}
+                               + type_name(items)));
+  for (auto& [key, value] : items.items()) {
+    if (auto err = check_key(key, bounds_))
+      return refuse(std::move(err));
+    if (auto err = check_value(value, bounds_))
+      return refuse(make_error(code_of(err),
+                               "key '" + key + "': " + message_of(err)));
+  }
+  ++log_.writes;
+  for (auto& [key, value] : items.items())
+    store(key, value);
+  return log_.revision();
+}
+
+caf::expected<bool> kv_store_state::erase(const std::string& key,
+                                          std::optional<uint64_t> expected) {
+  if (auto err = check_expected(key, expected))
+    return err;
+  auto i = slots_.find(key);
+  if (i == slots_.end())
+    return false;
+  ++log_.writes;
+  auto old_value = std::move(i->second.value);
+  slots_.erase(i);
+  log_.append(key, std::move(old_value), nullptr);
+  return true;
+}
+
+caf::expected<kv_entry> kv_store_state::patch(const std::string& key,
+                                              const json& doc,
+                                              patch_format format) {
+  if (auto err = check_key(key, bounds_))
+    return refuse(std::move(err));
+  auto i = slots_.find(key);
+  json result = i == slots_.end() ? json{} : i->second.value;
+  if (format == patch_format::merge_patch) {
+    result.merge_patch(doc);
+  } else {
+    if (!doc.is_array())
+      return refuse(make_error(errc::patch_failed,
+                               std::string{"a JSON Patch is an array, not "}
+                                 + type_name(doc)));
+    // nlohmann reports malformed or failing ops (including `test`) by throwing.
+    try {
+      result = result.patch(doc);
+    } catch (const json::exception& ex) {
+      return refuse(make_error(errc::patch_failed,
+                               "patch of '" + key + "' failed: " + ex.what()));
+    }
+  }
+  if (auto err = check_value(result, bounds_))
+    return refuse(std::move(err));
+  ++log_.writes;
+  store(key, std::move(result));
+  auto& s = slots_.at(key);
+  return kv_entry{key, s.value, s.revision, true};
+}
+
+bool kv_store_state::contains(const std::string& key) {
+  ++log_.reads;
+  return slots_.count(key) > 0;
+}
+
+uint64_t kv_store_state::count() {
+  ++log_.reads;
+  return slots_.size();
+}
+
+std::vector<std::string> kv_store_state::keys() {
+  ++log_.reads;
+  std::vector<std::string> result;
+  result.reserve(slots_.size());
+  for (auto& kvp : slots_)
+    result.push_back(kvp.first);
+  return result;
+}
+
+json kv_store_state::values() {
+  ++log_.reads;
+  auto result = json::array();
+  for (auto& kvp : slots_)
+    result.push_back(kvp.second.value);
+  return result;
+}
+
+json kv_store_state::items() {
+  ++log_.reads;
+  auto result = json::object();
+  for (auto& [key, s] : slots_)
+    result[key] = s.value;
+  return result;
+}
+
+kv_snapshot kv_store_state::snapshot() {
+  ++log_.reads;
+  kv_snapshot result{log_.revision(), {}};
+  result.entries.reserve(slots_.size());
+  for (auto& [key, s] : slots_)
+    result.entries.push_back(kv_entry{key, s.value, s.revision, true});
+  return result;
+}
+
+uint64_t kv_store_state::clear() {
+  ++log_.writes;
+  auto old = std::move(slots_);
+  slots_.clear();
+  for (auto& [key, s] : old)
+    log_.append(key, std::move(s.value), nullptr);
+  return log_.revision();
+}
+
+// -- actor --------------------------------------------------------------------
+
+kv_store_actor::behavior_type
+kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
+         size_t history) {
+  auto& st = self->state;
+  st.bounds_ = bounds;
+  st.log_.set_capacity(history);
+  return with_feed<kv_store_actor::behavior_type>(
+    self,
+    [self](atom::get, const std::string& key, const json& fallback) {
+      return self->state.get(key, fallback);
+    },
+    [self](atom::fetch, const std::string& key) {
+      return self->state.fetch(key);
+    },
+    [self](atom::set, const std::string& key, json& value) {
+      return self->state.set(key, std::move(value));
+    },
+    [self](atom::set, const std::string& key, json& value, uint64_t expected) {
+      return self->state.set(key, std::move(value), expected);
+    },
+    [self](atom::update, const json& items) {
+      return self->state.update(items);
+    },
+    [self](atom::erase, const std::string& key) {
+      return self->state.erase(key);
+    },
+    [self](atom::erase, const std::string& key, uint64_t expected) {
+      return self->state.erase(key, expected);
+    },
+    [self](atom::patch, const std::string& key, const json& doc,
+           patch_format format) {
+      return self->state.patch(key, doc, format);
+    },
+    [self](atom::contains, const std::string& key) {
+      return self->state.contains(key);
+    },
+    [self](atom::count) { return self->state.count(); },
+    [self](atom::list_keys) { return self->state.keys(); },
+    [self](atom::list_vals) { return self->state.values(); },
+    [self](atom::get_all) { return self->state.items(); },
+    [self](atom::snapshot) { return self->state.snapshot(); },
+    [self](atom::clear) { return self->state.clear(); });
+}
+
+} // namespace labrt

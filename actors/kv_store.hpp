@@ -1,0 +1,76 @@
+// The generic key/value store actor, successor of ThreadSafeDict.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "../src/change_log.hpp"
+#include "feed.hpp"
+#include "labrt/config.hpp"
+#include "labrt/interfaces.hpp"
+
+namespace labrt {
+
+/// State of the kv store: JSON values under string keys, a revision per key
+/// and for the store. Every mutation validates first and applies after, so a
+/// refused call changes nothing. What leaves is a copy by construction.
+struct kv_store_state {
+  static inline const char* name = "labrt.kv_store";
+
+  struct slot {
+    json value;
+    uint64_t revision;
+  };
+
+  /// The value of `key`, or `fallback`.
+  json get(const std::string& key, const json& fallback);
+
+  /// `key` with its revision; `exists` false if absent.
+  kv_entry fetch(const std::string& key);
+
+  /// Sets `key`; with `expected`, only if its revision matches (0: absent).
+  caf::expected<uint64_t> set(const std::string& key, json value,
+                              std::optional<uint64_t> expected = {});
+
+  /// Sets every member of the object `items`, all or none.
+  caf::expected<uint64_t> update(const json& items);
+
+  /// Removes `key`; with `expected`, only if its revision matches.
+  caf::expected<bool> erase(const std::string& key,
+                            std::optional<uint64_t> expected = {});
+
+  /// Applies a merge patch or JSON Patch to the value of `key` (null if
+  /// absent) and stores the result, or changes nothing if any step fails.
+  caf::expected<kv_entry> patch(const std::string& key, const json& doc,
+                                patch_format format);
+
+  bool contains(const std::string& key);
+  uint64_t count();
+  std::vector<std::string> keys();
+  json values();
+  json items();
+  kv_snapshot snapshot();
+  uint64_t clear();
+
+  limits bounds_;
+  std::map<std::string, slot> slots_;
+  change_log log_{"kv"};
+  feed feed_;
+
+private:
+  caf::error refuse(caf::error err);
+  caf::error check_expected(const std::string& key,
+                            std::optional<uint64_t> expected);
+  void store(const std::string& key, json value);
+};
+
+/// Spawns with `self->state` configured from `bounds` and `history`.
+kv_store_actor::behavior_type
+kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
+         size_t history);
+
+} // namespace labrt

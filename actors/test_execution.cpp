@@ -1,0 +1,188 @@
+#include "test_execution.hpp"
+
+#include "../src/validate.hpp"
+#include "labrt/errc.hpp"
+
+namespace labrt {
+
+namespace {
+
+const char* const text_fields[]
+  = {"script", "bin", "topology", "topology_file", "start_time"};
+
+bool is_text_field(const std::string& field) {
+  for (auto name : text_fields)
+    if (field == name)
+      return true;
+  return false;
+}
+
+// `fallback` when `field` is absent or not a string (null, before a start).
+std::string text_or(const json& state, const char* field, const char* fallback) {
+  auto i = state.find(field);
+  return i != state.end() && i->is_string() ? i->get<std::string>() : fallback;
+}
+
+} // namespace
+
+// -- state --------------------------------------------------------------------
+
+json test_execution_state::initial() {
+  json result = {{"running", false}, {"pid", nullptr}};
+  for (auto name : text_fields)
+    result[name] = nullptr;
+  return result;
+}
+
+test_execution_state::test_execution_state() : state_(initial()) {
+  // nop
+}
+
+caf::error test_execution_state::refuse(caf::error err) {
+  ++log_.refused;
+  return err;
+}
+
+caf::error test_execution_state::check(const std::string& field,
+                                       const json& value) {
+  if (auto err = check_key(field, bounds_))
+    return err;
+  auto wrong = [&](const char* expected) {
+    return make_error(errc::wrong_type, "'" + field + "' takes " + expected
+                                          + ", not " + type_name(value));
+  };
+  if (field == "running" && !value.is_boolean())
+    return wrong("a bool");
+  if (field == "pid"
+      && !(value.is_null()
+           || (value.is_number_integer() && value.get<int64_t>() > 0)))
+    return wrong("a positive integer or null");
+  if (is_text_field(field) && !value.is_string() && !value.is_null())
+    return wrong("a string or null");
+  return check_value(value, bounds_);
+}
+
+void test_execution_state::assign(json next) {
+  for (auto& [field, value] : state_.items())
+    if (!next.contains(field))
+      log_.append(field, value, nullptr);
+  for (auto& [field, value] : next.items()) {
+    auto i = state_.find(field);
+    auto old_value = i == state_.end() ? json{} : *i;
+    if (i == state_.end() || old_value != value)
+      log_.append(field, std::move(old_value), value);
+  }
+  state_ = std::move(next);
+}
+
+bool test_execution_state::is_running() {
+  ++log_.reads;
+  return state_.at("running").get<bool>();
+}
+
+json test_execution_state::get(const std::string& field) {
+  ++log_.reads;
+  return state_.value(field, json{});
+}
+
+json test_execution_state::state() {
+  ++log_.reads;
+  return state_;
+}
+
+caf::expected<json> test_execution_state::start(const std::string& script,
+                                                const json& pid,
+                                                const json& extra) {
+  if (state_.at("running").get<bool>()) {
+    auto& pid_now = state_.at("pid");
+    return refuse(make_error(
+      errc::already_running,
+      "test '" + text_or(state_, "script", "?") + "'"
+        + (pid_now.is_null() ? "" : " (pid " + pid_now.dump() + ")")
+        + " is running since " + text_or(state_, "start_time", "?")));
+  }
+  if (script.empty())
+    return refuse(make_error(errc::invalid_argument, "script is empty"));
+  if (!extra.is_null() && !extra.is_object())
+    return refuse(make_error(errc::wrong_type,
+                             std::string{"extra fields must be an object, not "}
+                               + type_name(extra)));
+  auto next = state_;
+  next["running"] = true;
+  next["script"] = script;
+  next["pid"] = pid;
+  next["start_time"] = to_iso8601(caf::make_timestamp());
+  if (extra.is_object()) {
+    for (auto& [field, value] : extra.items()) {
+      if (field == "running" || field == "script" || field == "pid"
+          || field == "start_time")
+        return refuse(make_error(errc::invalid_argument,
+                                 "'" + field + "' is set by start itself"));
+      next[field] = value;
+    }
+  }
+  for (auto& [field, value] : next.items())
+    if (auto err = check(field, value))
+      return refuse(std::move(err));
+  ++log_.writes;
+  assign(std::move(next));
+  return state_;
+}
+
+json test_execution_state::stop() {
+  if (!state_.at("running").get<bool>())
+    return state_;
+  ++log_.writes;
+  auto next = state_;
+  next["running"] = false;
+  next["pid"] = nullptr;
+  assign(std::move(next));
+  return state_;
+}
+
+json test_execution_state::reset() {
+  ++log_.writes;
+  assign(initial());
+  return state_;
+}
+
+caf::expected<json> test_execution_state::update(const json& fields) {
+  if (!fields.is_object())
+    return refuse(make_error(errc::wrong_type,
+                             std::string{"update takes a JSON object, not "}
+                               + type_name(fields)));
+  for (auto& [field, value] : fields.items())
+    if (auto err = check(field, value))
+      return refuse(std::move(err));
+  ++log_.writes;
+  auto next = state_;
+  next.update(fields);
+  assign(std::move(next));
+  return state_;
+}
+
+// -- actor --------------------------------------------------------------------
+
+test_execution_actor::behavior_type test_execution(
+  test_execution_actor::stateful_pointer<test_execution_state> self,
+  limits bounds, size_t history) {
+  self->state.bounds_ = bounds;
+  self->state.log_.set_capacity(history);
+  return with_feed<test_execution_actor::behavior_type>(
+    self, [self](atom::check) { return self->state.is_running(); },
+    [self](atom::get, const std::string& field) {
+      return self->state.get(field);
+    },
+    [self](atom::get_all) { return self->state.state(); },
+    [self](atom::start, const std::string& script, const json& pid,
+           const json& extra) {
+      return self->state.start(script, pid, extra);
+    },
+    [self](atom::stop) { return self->state.stop(); },
+    [self](atom::reset) { return self->state.reset(); },
+    [self](atom::update, const json& fields) {
+      return self->state.update(fields);
+    });
+}
+
+} // namespace labrt

@@ -1,0 +1,62 @@
+// The test-execution manager actor, successor of TestExecutionManager.
+#pragma once
+
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "../src/change_log.hpp"
+#include "feed.hpp"
+#include "labrt/config.hpp"
+#include "labrt/interfaces.hpp"
+
+namespace labrt {
+
+/// State of the test-execution manager: one JSON object with the fields of
+/// the old module (running, script, pid, bin, topology, topology_file,
+/// start_time) plus whatever extra fields a runner records (run_id, args, ...).
+///
+/// Unlike the old module, a start while a test runs is refused: the check and
+/// the write happen in one message, so two callers can never both start.
+struct test_execution_state {
+  static inline const char* name = "labrt.test_execution";
+
+  /// The state after `reset`: every field null, running false.
+  static json initial();
+
+  test_execution_state();
+
+  bool is_running();
+  json get(const std::string& field);
+  json state();
+
+  /// Records a start; `extra` is an object of further fields (bin, topology, ...).
+  caf::expected<json> start(const std::string& script, const json& pid,
+                            const json& extra);
+
+  /// running false, pid null, the rest kept. A no-op when nothing runs.
+  json stop();
+
+  /// Every field back to null, running false; extra fields removed.
+  json reset();
+
+  /// Sets some fields, all or none.
+  caf::expected<json> update(const json& fields);
+
+  limits bounds_;
+  json state_;
+  change_log log_{"test"};
+  feed feed_;
+
+private:
+  caf::error check(const std::string& field, const json& value);
+  caf::error refuse(caf::error err);
+  /// Replaces the state, appending one change per field that differs.
+  void assign(json next);
+};
+
+test_execution_actor::behavior_type test_execution(
+  test_execution_actor::stateful_pointer<test_execution_state> self,
+  limits bounds, size_t history);
+
+} // namespace labrt

@@ -1,0 +1,48 @@
+// Every atom and message type of labrt's interfaces, in one type ID block.
+#pragma once
+
+#include <caf/type_id.hpp>
+
+#include "labrt/types.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
+
+  // Message types.
+  CAF_ADD_TYPE_ID(labrt, (labrt::change_event))
+  CAF_ADD_TYPE_ID(labrt, (labrt::subscription))
+  CAF_ADD_TYPE_ID(labrt, (labrt::kv_entry))
+  CAF_ADD_TYPE_ID(labrt, (labrt::kv_snapshot))
+  CAF_ADD_TYPE_ID(labrt, (labrt::patch_format))
+  CAF_ADD_TYPE_ID(labrt, (labrt::service_record))
+
+  // Reads.
+  CAF_ADD_ATOM(labrt, labrt::atom, get, "get")
+  CAF_ADD_ATOM(labrt, labrt::atom, get_all, "get_all")
+  CAF_ADD_ATOM(labrt, labrt::atom, fetch, "fetch")
+  CAF_ADD_ATOM(labrt, labrt::atom, contains, "contains")
+  CAF_ADD_ATOM(labrt, labrt::atom, count, "count")
+  CAF_ADD_ATOM(labrt, labrt::atom, list_keys, "list_keys")
+  CAF_ADD_ATOM(labrt, labrt::atom, list_vals, "list_vals")
+  CAF_ADD_ATOM(labrt, labrt::atom, snapshot, "snapshot")
+  CAF_ADD_ATOM(labrt, labrt::atom, check, "check")
+  CAF_ADD_ATOM(labrt, labrt::atom, describe, "describe")
+  CAF_ADD_ATOM(labrt, labrt::atom, list, "list")
+
+  // Writes.
+  CAF_ADD_ATOM(labrt, labrt::atom, set, "set")
+  CAF_ADD_ATOM(labrt, labrt::atom, update, "update")
+  CAF_ADD_ATOM(labrt, labrt::atom, erase, "erase")
+  CAF_ADD_ATOM(labrt, labrt::atom, clear, "clear")
+  CAF_ADD_ATOM(labrt, labrt::atom, patch, "patch")
+  CAF_ADD_ATOM(labrt, labrt::atom, report, "report")
+  CAF_ADD_ATOM(labrt, labrt::atom, start, "start")
+  CAF_ADD_ATOM(labrt, labrt::atom, stop, "stop")
+  CAF_ADD_ATOM(labrt, labrt::atom, reset, "reset")
+
+  // Change feeds.
+  CAF_ADD_ATOM(labrt, labrt::atom, subscribe, "subscribe")
+  CAF_ADD_ATOM(labrt, labrt::atom, unsubscribe, "unsub")
+  CAF_ADD_ATOM(labrt, labrt::atom, history, "history")
+  CAF_ADD_ATOM(labrt, labrt::atom, metrics, "metrics")
+
+CAF_END_TYPE_ID_BLOCK(labrt)

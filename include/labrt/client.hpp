@@ -1,0 +1,141 @@
+// Blocking facades for threads that are not actors (HTTP handlers, CLIs).
+//
+// The method names are those of the old Python module, so porting a caller is
+// mechanical. Every call has a timeout and returns a value or an error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "labrt/json.hpp"
+#include "labrt/types.hpp"
+
+namespace labrt {
+
+class runtime;
+class client;
+
+/// The kv store (ThreadSafeDict). Obtained from `client::kv()`.
+class kv_facade {
+public:
+  caf::expected<json> get(const std::string& key, json fallback = nullptr);
+  caf::expected<kv_entry> fetch(const std::string& key);
+  caf::expected<uint64_t> set(const std::string& key, json value);
+  /// Sets `key` only if its revision is `expected` (0: only if absent).
+  caf::expected<uint64_t> set_if(const std::string& key, json value,
+                                 uint64_t expected);
+  caf::expected<uint64_t> update(json items);
+  caf::expected<bool> erase(const std::string& key);
+  caf::expected<bool> erase_if(const std::string& key, uint64_t expected);
+  caf::expected<kv_entry> merge_patch(const std::string& key, json patch);
+  caf::expected<kv_entry> json_patch(const std::string& key, json patch);
+  caf::expected<bool> contains(const std::string& key);
+  caf::expected<uint64_t> size();
+  caf::expected<std::vector<std::string>> keys();
+  caf::expected<json> values();
+  caf::expected<json> items();
+  /// A copy of every item, as the old `copy()`.
+  caf::expected<json> copy() {
+    return items();
+  }
+  caf::expected<kv_snapshot> snapshot();
+  caf::expected<uint64_t> clear();
+  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
+  caf::expected<json> metrics();
+
+private:
+  friend class client;
+  explicit kv_facade(client& c) : client_(c) {
+  }
+  client& client_;
+};
+
+/// The service-status manager (ServiceStatusManager).
+class service_facade {
+public:
+  caf::expected<bool> is_service_running(const std::string& name);
+  caf::expected<json> get_status(const std::string& entry);
+  caf::expected<uint64_t> set_status(const std::string& entry, json value);
+  caf::expected<uint64_t> update_status(json entries);
+  caf::expected<json> get_all_status();
+  caf::expected<bool> report(service_record rec);
+  caf::expected<service_record> describe(const std::string& name);
+  caf::expected<std::vector<service_record>> records();
+  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
+  caf::expected<json> metrics();
+
+private:
+  friend class client;
+  explicit service_facade(client& c) : client_(c) {
+  }
+  client& client_;
+};
+
+/// The test-execution manager (TestExecutionManager).
+class test_facade {
+public:
+  caf::expected<bool> is_running();
+  caf::expected<json> get_pid();
+  caf::expected<json> get_script();
+  caf::expected<json> get_bin();
+  caf::expected<json> get_topology();
+  caf::expected<json> get_topology_file();
+  caf::expected<json> get_start_time();
+  caf::expected<json> get_field(const std::string& field);
+  /// Refused with `errc::already_running` while a test runs.
+  caf::expected<json> start_test(const std::string& script, json pid,
+                                 json extra = json::object());
+  caf::expected<json> stop_test();
+  caf::expected<json> reset();
+  caf::expected<json> get_state();
+  caf::expected<json> update_state(json fields);
+  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
+  caf::expected<json> metrics();
+
+private:
+  friend class client;
+  explicit test_facade(client& c) : client_(c) {
+  }
+  client& client_;
+};
+
+/// A blocking gateway into one runtime. It owns one CAF scoped_actor, reused
+/// for every call, so it is cheap per call but belongs to one thread at a
+/// time: give each thread its own client.
+class client {
+public:
+  explicit client(runtime& rt,
+                  std::chrono::milliseconds timeout = std::chrono::seconds{5});
+  ~client();
+
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  kv_facade& kv() noexcept {
+    return kv_;
+  }
+  service_facade& services() noexcept {
+    return services_;
+  }
+  test_facade& tests() noexcept {
+    return tests_;
+  }
+
+  struct impl;
+  impl& get_impl() noexcept {
+    return *impl_;
+  }
+
+private:
+  std::unique_ptr<impl> impl_;
+  kv_facade kv_;
+  service_facade services_;
+  test_facade tests_;
+};
+
+} // namespace labrt

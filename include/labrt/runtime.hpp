@@ -1,0 +1,46 @@
+// The embedded runtime: an actor system with the labrt managers.
+#pragma once
+
+#include <memory>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "labrt/config.hpp"
+#include "labrt/interfaces.hpp"
+
+namespace labrt {
+
+/// Owns a `caf::actor_system` and the managers spawned in it. No globals: a
+/// process may hold many runtimes (tests do). Destruction stops every actor
+/// it spawned and waits for them.
+class runtime {
+public:
+  /// Validates `cfg`, starts the actor system and spawns the managers.
+  static caf::expected<std::unique_ptr<runtime>> make(runtime_config cfg = {});
+
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  caf::actor_system& system() noexcept;
+
+  const runtime_config& config() const noexcept;
+
+  const kv_store_actor& kv() const noexcept;
+  const service_status_actor& services() const noexcept;
+  const test_execution_actor& tests() const noexcept;
+
+  /// Stops every manager; later requests fail. Idempotent.
+  void shutdown();
+
+  struct impl;
+
+private:
+  explicit runtime(std::unique_ptr<impl> ptr);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace labrt

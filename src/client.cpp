@@ -1,0 +1,258 @@
+#include "labrt/client.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "labrt/errc.hpp"
+#include "labrt/interfaces.hpp"
+#include "labrt/runtime.hpp"
+
+namespace labrt {
+
+struct client::impl {
+  impl(runtime& r, std::chrono::milliseconds t)
+    : rt(r), self(r.system()), timeout(t) {
+  }
+
+  /// One blocking request; a timeout or a dead manager comes back as an error.
+  template <class R, class Handle, class... Ts>
+  caf::expected<R> call(const Handle& dest, Ts&&... xs) {
+    if (!dest)
+      return make_error(errc::shutting_down, "the runtime has shut down");
+    caf::expected<R> result{make_error(errc::timeout, "no response")};
+    self->request(dest, timeout, std::forward<Ts>(xs)...)
+      .receive([&](R& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  runtime& rt;
+  caf::scoped_actor self;
+  std::chrono::milliseconds timeout;
+};
+
+client::client(runtime& rt, std::chrono::milliseconds timeout)
+  : impl_(std::make_unique<impl>(rt, timeout)),
+    kv_(*this),
+    services_(*this),
+    tests_(*this) {
+  // nop
+}
+
+client::~client() = default;
+
+namespace {
+
+template <class R, class... Ts>
+caf::expected<R> call_kv(client& c, Ts&&... xs) {
+  auto& d = c.get_impl();
+  return d.template call<R>(d.rt.kv(), std::forward<Ts>(xs)...);
+}
+
+template <class R, class... Ts>
+caf::expected<R> call_services(client& c, Ts&&... xs) {
+  auto& d = c.get_impl();
+  return d.template call<R>(d.rt.services(), std::forward<Ts>(xs)...);
+}
+
+template <class R, class... Ts>
+caf::expected<R> call_tests(client& c, Ts&&... xs) {
+  auto& d = c.get_impl();
+  return d.template call<R>(d.rt.tests(), std::forward<Ts>(xs)...);
+}
+
+using events = std::vector<change_event>;
+
+} // namespace
+
+// -- kv -----------------------------------------------------------------------
+
+caf::expected<json> kv_facade::get(const std::string& key, json fallback) {
+  return call_kv<json>(client_, atom::get_v, key, std::move(fallback));
+}
+
+caf::expected<kv_entry> kv_facade::fetch(const std::string& key) {
+  return call_kv<kv_entry>(client_, atom::fetch_v, key);
+}
+
+caf::expected<uint64_t> kv_facade::set(const std::string& key, json value) {
+  return call_kv<uint64_t>(client_, atom::set_v, key, std::move(value));
+}
+
+caf::expected<uint64_t> kv_facade::set_if(const std::string& key, json value,
+                                          uint64_t expected) {
+  return call_kv<uint64_t>(client_, atom::set_v, key, std::move(value),
+                           expected);
+}
+
+caf::expected<uint64_t> kv_facade::update(json items) {
+  return call_kv<uint64_t>(client_, atom::update_v, std::move(items));
+}
+
+caf::expected<bool> kv_facade::erase(const std::string& key) {
+  return call_kv<bool>(client_, atom::erase_v, key);
+}
+
+caf::expected<bool> kv_facade::erase_if(const std::string& key,
+                                        uint64_t expected) {
+  return call_kv<bool>(client_, atom::erase_v, key, expected);
+}
+
+caf::expected<kv_entry> kv_facade::merge_patch(const std::string& key,
+                                               json patch) {
+  return call_kv<kv_entry>(client_, atom::patch_v, key, std::move(patch),
+                           patch_format::merge_patch);
+}
+
+caf::expected<kv_entry> kv_facade::json_patch(const std::string& key,
+                                              json patch) {
+  return call_kv<kv_entry>(client_, atom::patch_v, key, std::move(patch),
+                           patch_format::json_patch);
+}
+
+caf::expected<bool> kv_facade::contains(const std::string& key) {
+  return call_kv<bool>(client_, atom::contains_v, key);
+}
+
+caf::expected<uint64_t> kv_facade::size() {
+  return call_kv<uint64_t>(client_, atom::count_v);
+}
+
+caf::expected<std::vector<std::string>> kv_facade::keys() {
+  return call_kv<std::vector<std::string>>(client_, atom::list_keys_v);
+}
+
+caf::expected<json> kv_facade::values() {
+  return call_kv<json>(client_, atom::list_vals_v);
+}
+
+caf::expected<json> kv_facade::items() {
+  return call_kv<json>(client_, atom::get_all_v);
+}
+
+caf::expected<kv_snapshot> kv_facade::snapshot() {
+  return call_kv<kv_snapshot>(client_, atom::snapshot_v);
+}
+
+caf::expected<uint64_t> kv_facade::clear() {
+  return call_kv<uint64_t>(client_, atom::clear_v);
+}
+
+caf::expected<events> kv_facade::history(uint64_t since) {
+  return call_kv<events>(client_, atom::history_v, since);
+}
+
+caf::expected<json> kv_facade::metrics() {
+  return call_kv<json>(client_, atom::metrics_v);
+}
+
+// -- services -----------------------------------------------------------------
+
+caf::expected<bool> service_facade::is_service_running(const std::string& name) {
+  return call_services<bool>(client_, atom::check_v, name);
+}
+
+caf::expected<json> service_facade::get_status(const std::string& entry) {
+  return call_services<json>(client_, atom::get_v, entry);
+}
+
+caf::expected<uint64_t> service_facade::set_status(const std::string& entry,
+                                                   json value) {
+  return call_services<uint64_t>(client_, atom::set_v, entry,
+                                 std::move(value));
+}
+
+caf::expected<uint64_t> service_facade::update_status(json entries) {
+  return call_services<uint64_t>(client_, atom::update_v, std::move(entries));
+}
+
+caf::expected<json> service_facade::get_all_status() {
+  return call_services<json>(client_, atom::get_all_v);
+}
+
+caf::expected<bool> service_facade::report(service_record rec) {
+  return call_services<bool>(client_, atom::report_v, std::move(rec));
+}
+
+caf::expected<service_record>
+service_facade::describe(const std::string& name) {
+  return call_services<service_record>(client_, atom::describe_v, name);
+}
+
+caf::expected<std::vector<service_record>> service_facade::records() {
+  return call_services<std::vector<service_record>>(client_, atom::list_v);
+}
+
+caf::expected<events> service_facade::history(uint64_t since) {
+  return call_services<events>(client_, atom::history_v, since);
+}
+
+caf::expected<json> service_facade::metrics() {
+  return call_services<json>(client_, atom::metrics_v);
+}
+
+// -- tests --------------------------------------------------------------------
+
+caf::expected<bool> test_facade::is_running() {
+  return call_tests<bool>(client_, atom::check_v);
+}
+
+caf::expected<json> test_facade::get_field(const std::string& field) {
+  return call_tests<json>(client_, atom::get_v, field);
+}
+
+caf::expected<json> test_facade::get_pid() {
+  return get_field("pid");
+}
+
+caf::expected<json> test_facade::get_script() {
+  return get_field("script");
+}
+
+caf::expected<json> test_facade::get_bin() {
+  return get_field("bin");
+}
+
+caf::expected<json> test_facade::get_topology() {
+  return get_field("topology");
+}
+
+caf::expected<json> test_facade::get_topology_file() {
+  return get_field("topology_file");
+}
+
+caf::expected<json> test_facade::get_start_time() {
+  return get_field("start_time");
+}
+
+caf::expected<json> test_facade::start_test(const std::string& script,
+                                            json pid, json extra) {
+  return call_tests<json>(client_, atom::start_v, script, std::move(pid),
+                          std::move(extra));
+}
+
+caf::expected<json> test_facade::stop_test() {
+  return call_tests<json>(client_, atom::stop_v);
+}
+
+caf::expected<json> test_facade::reset() {
+  return call_tests<json>(client_, atom::reset_v);
+}
+
+caf::expected<json> test_facade::get_state() {
+  return call_tests<json>(client_, atom::get_all_v);
+}
+
+caf::expected<json> test_facade::update_state(json fields) {
+  return call_tests<json>(client_, atom::update_v, std::move(fields));
+}
+
+caf::expected<events> test_facade::history(uint64_t since) {
+  return call_tests<events>(client_, atom::history_v, since);
+}
+
+caf::expected<json> test_facade::metrics() {
+  return call_tests<json>(client_, atom::metrics_v);
+}
+
+} // namespace labrt
