@@ -15,14 +15,27 @@ struct client::impl {
   }
 
   /// One blocking request; a timeout or a dead manager comes back as an error.
+  ///
+  /// CAF 0.17's own request timeout is not used: a blocking actor never
+  /// cancels it, so every answered request leaves a stale timeout message in
+  /// the mailbox that each later receive must skip (measured: 100k requests
+  /// left 100k messages and throughput fell from 26k to under 1k ops/s).
+  /// Waiting with `after` on the response id costs nothing per call.
   template <class R, class Handle, class... Ts>
   caf::expected<R> call(const Handle& dest, Ts&&... xs) {
     if (!dest)
       return make_error(errc::shutting_down, "the runtime has shut down");
     caf::expected<R> result{make_error(errc::timeout, "no response")};
-    self->request(dest, timeout, std::forward<Ts>(xs)...)
-      .receive([&](R& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
+    auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+    caf::blocking_actor::accept_one_cond cond;
+    self->varargs_receive(
+      cond, handle.id(), [&](R& x) { result = std::move(x); },
+      [&](caf::error& err) { result = std::move(err); },
+      caf::after(timeout) >> [&] {
+        result = make_error(errc::timeout, "no response within "
+                                            + std::to_string(timeout.count())
+                                            + " ms");
+      });
     return result;
   }
 

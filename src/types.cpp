@@ -34,7 +34,7 @@ caf::timestamp from_iso8601(const std::string& s) {
 }
 
 json time_or_null(caf::timestamp t) {
-  return t.time_since_epoch().count() == 0 ? json{} : json{to_iso8601(t)};
+  return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
 }
 
 caf::timestamp time_from(const json& j, const char* key) {

@@ -1,0 +1,88 @@
+// Helpers shared by the test cases: real runtimes, real threads, deadlines.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/scoped_actor.hpp>
+#include <catch2/catch.hpp>
+
+#include "labrt/client.hpp"
+#include "labrt/errc.hpp"
+#include "labrt/interfaces.hpp"
+#include "labrt/runtime.hpp"
+
+namespace labrt::test {
+
+using namespace std::chrono_literals;
+
+/// How long a test waits for an event before it fails.
+inline constexpr auto deadline = std::chrono::seconds{10};
+
+inline std::unique_ptr<runtime> start_runtime(runtime_config cfg = {}) {
+  auto rt = runtime::make(std::move(cfg));
+  if (!rt)
+    FAIL("runtime::make failed: " << render(rt.error()));
+  return std::move(*rt);
+}
+
+/// The value of `x`, failing the test with the rendered error otherwise.
+template <class T>
+T value_of(caf::expected<T> x) {
+  if (!x)
+    FAIL("unexpected error: " << render(x.error()));
+  return std::move(*x);
+}
+
+/// The labrt code of a result that must be an error.
+template <class T>
+errc error_of(const caf::expected<T>& x) {
+  if (x)
+    FAIL("expected an error, got a value");
+  return code_of(x.error());
+}
+
+/// Subscribes `self` to `manager` from revision `from`.
+template <class Handle>
+subscription subscribe(caf::scoped_actor& self, const Handle& manager,
+                       uint64_t from = 0) {
+  subscription result;
+  bool ok = false;
+  self
+    ->request(manager, deadline, atom::subscribe_v,
+              caf::actor_cast<subscriber_actor>(self), from)
+    .receive(
+      [&](subscription& sub) {
+        result = sub;
+        ok = true;
+      },
+      [&](caf::error& err) { FAIL("subscribe failed: " << render(err)); });
+  REQUIRE(ok);
+  return result;
+}
+
+/// Receives `n` change events, failing if they do not arrive in time.
+inline std::vector<change_event> collect(caf::scoped_actor& self, size_t n) {
+  std::vector<change_event> result;
+  while (result.size() < n) {
+    bool timed_out = false;
+    self->receive([&](change_event& ev) { result.push_back(std::move(ev)); },
+                  caf::after(deadline) >> [&] { timed_out = true; });
+    if (timed_out)
+      FAIL("got " << result.size() << " of " << n << " events in time");
+  }
+  return result;
+}
+
+/// Whether `events` carry consecutive revisions starting at `first`.
+inline bool gapless(const std::vector<change_event>& events, uint64_t first) {
+  for (size_t i = 0; i < events.size(); ++i)
+    if (events[i].revision != first + i)
+      return false;
+  return true;
+}
+
+} // namespace labrt::test

@@ -1,0 +1,95 @@
+// The embedding facade: runtimes, clients, shutdown.
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "support.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+
+TEST_CASE("runtime: many runtimes in one process, each with its own state",
+          "[runtime]") {
+  auto a = start_runtime();
+  auto b = start_runtime();
+  client ca{*a};
+  client cb{*b};
+  value_of(ca.kv().set("k", "a"));
+  CHECK(value_of(cb.kv().get("k")).is_null());
+  value_of(cb.tests().start_test("b.py", 1));
+  CHECK_FALSE(value_of(ca.tests().is_running()));
+}
+
+TEST_CASE("runtime: two clients of one runtime see the same state",
+          "[runtime]") {
+  auto rt = start_runtime();
+  client first{*rt};
+  client second{*rt};
+  value_of(first.services().set_status("qsfp_service", true));
+  CHECK(value_of(second.services().is_service_running("qsfp_service")));
+  value_of(second.kv().set("shared", 1));
+  CHECK(value_of(first.kv().get("shared")) == 1);
+  value_of(first.tests().start_test("t.py", 7));
+  CHECK(value_of(second.tests().get_pid()) == 7);
+}
+
+TEST_CASE("runtime: scheduler threads default to the core count", "[runtime]") {
+  auto rt = start_runtime();
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(rt->system().scheduler().num_workers() == cores);
+  runtime_config cfg;
+  cfg.max_threads = 3;
+  auto three = start_runtime(cfg);
+  CHECK(three->system().scheduler().num_workers() == 3);
+}
+
+TEST_CASE("runtime: calls after shutdown fail cleanly", "[runtime]") {
+  auto rt = start_runtime();
+  client c{*rt};
+  value_of(c.kv().set("k", 1));
+  rt->shutdown();
+  rt->shutdown(); // idempotent
+  CHECK(error_of(c.kv().get("k")) == errc::shutting_down);
+  CHECK(error_of(c.tests().is_running()) == errc::shutting_down);
+}
+
+TEST_CASE("runtime: bad configuration is refused", "[runtime]") {
+  runtime_config cfg;
+  cfg.history_capacity = 0;
+  auto rt = runtime::make(cfg);
+  REQUIRE_FALSE(rt);
+  CHECK(code_of(rt.error()) == errc::invalid_argument);
+}
+
+TEST_CASE("runtime: errors render with their category", "[runtime]") {
+  auto rt = start_runtime();
+  auto err = make_error(errc::already_running, "test 'x' is running");
+  CHECK(rt->system().render(err) == "already_running: test 'x' is running");
+  CHECK(render(err) == "already_running: test 'x' is running");
+  CHECK(std::string{to_string(errc::conflict)} == "conflict");
+  CHECK(code_of(caf::make_error(caf::sec::request_timeout)) == errc::timeout);
+}
+
+TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
+  auto rt = start_runtime();
+  // An actor that accepts the request but keeps the promise undelivered.
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto mute = rt->system().spawn([held](caf::event_based_actor* self) {
+    return caf::behavior{[self, held](atom::count) {
+      held->push_back(self->make_response_promise());
+    }};
+  });
+  caf::scoped_actor self{rt->system()};
+  bool timed_out = false;
+  self->request(mute, std::chrono::milliseconds{50}, atom::count_v)
+    .receive([](uint64_t) {},
+             [&](caf::error& err) {
+               timed_out = code_of(err) == errc::timeout;
+             });
+  CHECK(timed_out);
+  caf::anon_send_exit(mute, caf::exit_reason::kill);
+  held->clear();
+}
