@@ -120,8 +120,8 @@ struct exit_info {
 /// Decodes a waitpid() status.
 exit_info decode_wait_status(int status);
 
-/// Decodes the si_code/si_status of a waitid() result.
-exit_info decode_siginfo(int si_code, int si_status);
+/// Decodes a waitid() result: `code` = si_code, `status` = si_status.
+exit_info decode_siginfo(int code, int status);
 
 /// "SIGSEGV" for SIGSEGV, "SIGRTMIN+3" for real-time ones, "SIG<n>" otherwise.
 std::string signal_name(int sig);

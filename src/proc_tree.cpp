@@ -1,0 +1,226 @@
+#include "proc_tree.hpp"
+
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "process.hpp"
+#include "sys_util.hpp"
+
+namespace labrt {
+
+namespace {
+
+/// Parses a decimal pid; 0 if `s` is not one.
+pid_t parse_pid(std::string_view s) {
+  if (s.empty() || s.size() > 9)
+    return 0;
+  pid_t result = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return 0;
+    result = result * 10 + (c - '0');
+  }
+  return result;
+}
+
+/// Calls `f(name)` for each entry of directory `path`. False if unreadable.
+template <class F>
+bool for_each_entry(const std::string& path, F f) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr)
+    return false;
+  while (auto entry = ::readdir(dir))
+    f(std::string_view{entry->d_name});
+  ::closedir(dir);
+  return true;
+}
+
+/// All pids currently listed in /proc.
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> result;
+  for_each_entry("/proc", [&](std::string_view name) {
+    if (auto pid = parse_pid(name); pid > 0)
+      result.push_back(pid);
+  });
+  return result;
+}
+
+/// Whether the NUL-separated `env_text` holds exactly `entry`.
+bool environ_has(std::string_view env_text, std::string_view entry) {
+  size_t pos = 0;
+  while (pos < env_text.size()) {
+    auto end = env_text.find('\0', pos);
+    if (end == std::string_view::npos)
+      end = env_text.size();
+    if (env_text.substr(pos, end - pos) == entry)
+      return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+/// Whether this kernel has /proc/<pid>/task/<tid>/children
+/// (CONFIG_PROC_CHILDREN).
+bool have_children_files() {
+  return ::access("/proc/thread-self/children", R_OK) == 0;
+}
+
+void children_via_files(pid_t pid, std::vector<pid_t>& out) {
+  auto task_dir = "/proc/" + std::to_string(pid) + "/task";
+  std::string text;
+  for_each_entry(task_dir, [&](std::string_view tid) {
+    if (parse_pid(tid) == 0)
+      return;
+    if (!read_file(task_dir + "/" + std::string{tid} + "/children", text))
+      return; // vanished
+    size_t pos = 0;
+    while (pos < text.size()) {
+      auto end = text.find(' ', pos);
+      if (end == std::string::npos)
+        end = text.size();
+      if (auto child = parse_pid(std::string_view{text}.substr(pos, end - pos));
+          child > 0)
+        out.push_back(child);
+      pos = end + 1;
+    }
+  });
+}
+
+} // namespace
+
+bool read_proc_stat(pid_t pid, proc_stat& out) {
+  std::string text;
+  if (!read_file("/proc/" + std::to_string(pid) + "/stat", text))
+    return false;
+  // "pid (comm) S ppid pgrp ...": comm may hold spaces and ')'.
+  auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size())
+    return false;
+  const char* p = text.c_str() + close + 2;
+  out.state = *p++;
+  char* end = nullptr;
+  out.ppid = static_cast<pid_t>(std::strtol(p, &end, 10));
+  out.pgrp = static_cast<pid_t>(std::strtol(end, &end, 10));
+  return true;
+}
+
+std::vector<pid_t> find_by_cookie(const std::string& cookie) {
+  std::vector<pid_t> result;
+  if (cookie.empty())
+    return result;
+  auto entry = std::string{run_cookie_var} + "=" + cookie;
+  std::string env_text;
+  for (auto pid : all_pids()) {
+    // Vanished or foreign (EACCES) processes: skip silently.
+    if (!read_file("/proc/" + std::to_string(pid) + "/environ", env_text))
+      continue;
+    if (environ_has(env_text, entry))
+      result.push_back(pid);
+  }
+  return result; // /proc lists in ascending order, but do not rely on it
+}
+
+std::vector<pid_t> descendants(pid_t root) {
+  std::vector<pid_t> result;
+  if (root <= 0)
+    return result;
+  std::unordered_map<pid_t, std::vector<pid_t>> by_parent;
+  const bool use_files = have_children_files();
+  if (!use_files) {
+    proc_stat st;
+    for (auto pid : all_pids())
+      if (read_proc_stat(pid, st))
+        by_parent[st.ppid].push_back(pid);
+  }
+  // Breadth-first; `seen` guards against pid reuse producing a cycle.
+  std::unordered_set<pid_t> seen{root};
+  std::vector<pid_t> queue{root};
+  std::vector<pid_t> kids;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    kids.clear();
+    if (use_files) {
+      children_via_files(queue[i], kids);
+    } else if (auto it = by_parent.find(queue[i]); it != by_parent.end()) {
+      kids = it->second;
+    }
+    for (auto kid : kids)
+      if (seen.insert(kid).second) {
+        queue.push_back(kid);
+        result.push_back(kid);
+      }
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+std::vector<pid_t> run_members(pid_t leader, const std::string& cookie) {
+  std::vector<pid_t> candidates = find_by_cookie(cookie);
+  if (leader > 0) {
+    candidates.push_back(leader);
+    auto sub = descendants(leader);
+    candidates.insert(candidates.end(), sub.begin(), sub.end());
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
+  std::vector<pid_t> result;
+  auto self = ::getpid();
+  proc_stat st;
+  // One more pass over /proc for the process group; it also gives us the
+  // state of every candidate to drop zombies.
+  for (auto pid : all_pids()) {
+    if (pid == self || !read_proc_stat(pid, st) || st.state == 'Z'
+        || st.state == 'X')
+      continue;
+    if ((leader > 0 && st.pgrp == leader)
+        || std::binary_search(candidates.begin(), candidates.end(), pid))
+      result.push_back(pid);
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+int signal_pids(const std::vector<pid_t>& pids, int sig) {
+  int count = 0;
+  for (auto pid : pids) {
+    auto fd = pidfd_open(pid);
+    if (!fd)
+      continue; // gone
+    unique_fd guard{*fd};
+    if (::syscall(SYS_pidfd_send_signal, guard.get(), sig, nullptr, 0U) == 0)
+      ++count;
+  }
+  return count;
+}
+
+int reap_children_nohang(const std::vector<pid_t>& pids) {
+  int count = 0;
+  auto self = ::getpid();
+  proc_stat st;
+  for (auto pid : pids) {
+    // Only zombies whose parent is us: never steal a live child's status
+    // or one that belongs to somebody else.
+    if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != self
+        || st.state != 'Z')
+      continue;
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == pid)
+      ++count;
+  }
+  return count;
+}
+
+} // namespace labrt

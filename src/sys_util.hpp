@@ -1,0 +1,20 @@
+// Small helpers shared by the process-control sources (internal).
+#pragma once
+
+#include <string>
+
+#include <caf/error.hpp>
+
+namespace labrt {
+
+/// "No such file or directory (ENOENT)" for ENOENT; thread-safe.
+std::string errno_text(int err);
+
+/// An `errc::system_error` reading "<what>: <errno_text(err)>".
+caf::error system_error(const std::string& what, int err);
+
+/// Reads a whole (small, e.g. /proc) file into `out`. False on any error,
+/// with errno set; `out` then holds whatever was read.
+bool read_file(const std::string& path, std::string& out);
+
+} // namespace labrt
