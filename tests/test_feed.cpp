@@ -176,11 +176,14 @@ TEST_CASE("feed: an event-based subscriber actor", "[feed]") {
   caf::scoped_actor self{rt->system()};
   auto parent = caf::actor_cast<caf::actor>(self);
   // Forwards the revision of every change to the test thread.
-  auto relay = rt->system().spawn([parent](caf::event_based_actor*) {
-    return caf::behavior{[parent](change_event& ev) {
-      caf::anon_send(parent, ev.revision);
-    }};
-  });
+  // Passed as a spawn argument: CAF 0.17 dereferences a null argument tuple
+  // for function actors spawned without arguments (UBSan flags it).
+  auto relay = rt->system().spawn(
+    [](caf::event_based_actor*, caf::actor to) {
+      return caf::behavior{
+        [to](change_event& ev) { caf::anon_send(to, ev.revision); }};
+    },
+    parent);
   self->request(rt->kv(), deadline, atom::subscribe_v,
                 caf::actor_cast<subscriber_actor>(relay), uint64_t{0})
     .receive([](subscription&) {},

@@ -77,11 +77,15 @@ TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
   auto rt = start_runtime();
   // An actor that accepts the request but keeps the promise undelivered.
   auto held = std::make_shared<std::vector<caf::response_promise>>();
-  auto mute = rt->system().spawn([held](caf::event_based_actor* self) {
-    return caf::behavior{[self, held](atom::count) {
-      held->push_back(self->make_response_promise());
-    }};
-  });
+  // `held` is a spawn argument: see the note in test_feed.cpp.
+  auto mute = rt->system().spawn(
+    [](caf::event_based_actor* self,
+       std::shared_ptr<std::vector<caf::response_promise>> promises) {
+      return caf::behavior{[self, promises](atom::count) {
+        promises->push_back(self->make_response_promise());
+      }};
+    },
+    held);
   caf::scoped_actor self{rt->system()};
   bool timed_out = false;
   self->request(mute, std::chrono::milliseconds{50}, atom::count_v)
