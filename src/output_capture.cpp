@@ -68,42 +68,55 @@ caf::expected<capture_result> output_capture::run_until_eof() {
   pollfd pfds[3] = {{fds_[0].get(), POLLIN, 0},
                     {fds_[1].get(), POLLIN, 0},
                     {stop_.get(), POLLIN, 0}};
-  while (pfds[0].fd >= 0 || pfds[1].fd >= 0) {
+  bool stopped = false;
+  while (!at_eof()) {
+    pfds[0].fd = fds_[0].get();
+    pfds[1].fd = fds_[1].get();
     if (::poll(pfds, 3, -1) < 0) {
       if (errno == EINTR)
         continue;
       return system_error("output_capture: poll", errno);
     }
     if (pfds[2].revents != 0) {
-      result_.stopped = true;
+      stopped = true;
       break;
     }
-    for (int i = 0; i < 2; ++i) {
-      if (pfds[i].fd < 0 || pfds[i].revents == 0)
-        continue;
-      // A few reads per wakeup: fewer polls under a flood, yet the other
-      // stream still gets its turn (both pipes must keep draining or the
-      // child blocks on the one we ignore).
-      for (int round = 0; round < 4; ++round) {
-        auto n = ::read(pfds[i].fd, buf_.data(), buf_.size());
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-          break;
-        if (n <= 0) { // EOF (or a read error, treated alike)
-          fds_[i].reset();
-          pfds[i].fd = -1;
-          break;
-        }
-        auto len = static_cast<size_t>(n);
-        (i == 0 ? result_.out_bytes : result_.err_bytes) += len;
-        log(buf_.data(), len);
-        feed_lines(i + 1, buf_.data(), len);
-        if (len < buf_.size())
-          break; // drained for now
-      }
-    }
+    for (int i = 0; i < 2; ++i)
+      if (pfds[i].fd >= 0 && pfds[i].revents != 0)
+        read_some(i + 1);
   }
+  return finish(stopped);
+}
+
+void output_capture::read_some(int stream) {
+  auto i = stream - 1;
+  if (!fds_[i])
+    return;
+  // A few reads per wakeup: fewer polls under a flood, yet the other stream
+  // still gets its turn (both pipes must keep draining or the child blocks
+  // on the one we ignore).
+  for (int round = 0; round < 4; ++round) {
+    auto n = ::read(fds_[i].get(), buf_.data(), buf_.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    if (n <= 0) { // EOF (or a read error, treated alike)
+      fds_[i].reset();
+      break;
+    }
+    auto len = static_cast<size_t>(n);
+    (i == 0 ? result_.out_bytes : result_.err_bytes) += len;
+    log(buf_.data(), len);
+    feed_lines(stream, buf_.data(), len);
+    if (len < buf_.size())
+      break; // drained for now
+  }
+}
+
+capture_result output_capture::finish(bool stopped) {
+  ran_ = true;
+  result_.stopped = stopped;
   for (int stream = 1; stream <= 2; ++stream) {
     auto& st = lines_[stream - 1];
     if (!st.pending.empty() || st.dropped > 0)

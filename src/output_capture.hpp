@@ -72,6 +72,26 @@ public:
     return stop_.get();
   }
 
+  // -- for callers with their own poll loop (instead of run_until_eof) ------
+
+  /// The read end of `stream` (1 = stdout, 2 = stderr) to poll; -1 at EOF.
+  int fd(int stream) const noexcept {
+    return fds_[stream - 1].get();
+  }
+
+  /// Reads what `stream` holds now (a few chunks, never blocks), closing it
+  /// at EOF. Call when poll reports it readable or hung up.
+  void read_some(int stream);
+
+  /// Whether both streams reached EOF.
+  bool at_eof() const noexcept {
+    return !fds_[0] && !fds_[1];
+  }
+
+  /// Passes unterminated last lines, finishes the log and returns the
+  /// totals; `stopped` tells the streams were abandoned before EOF. Once.
+  capture_result finish(bool stopped);
+
 private:
   struct line_state {
     std::string pending;

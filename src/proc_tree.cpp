@@ -110,6 +110,11 @@ bool read_proc_stat(pid_t pid, proc_stat& out) {
   char* end = nullptr;
   out.ppid = static_cast<pid_t>(std::strtol(p, &end, 10));
   out.pgrp = static_cast<pid_t>(std::strtol(end, &end, 10));
+  out.session = static_cast<pid_t>(std::strtol(end, &end, 10));
+  // Skip tty_nr .. itrealvalue (fields 7-21) to starttime (22).
+  for (int field = 7; field <= 21; ++field)
+    std::strtoll(end, &end, 10);
+  out.start_time = std::strtoull(end, &end, 10);
   return true;
 }
 
@@ -189,6 +194,30 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie) {
   return result;
 }
 
+std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
+                               uint64_t min_start) {
+  auto desc = leader > 0 ? descendants(leader) : std::vector<pid_t>{};
+  auto entry = std::string{run_cookie_var} + "=" + cookie;
+  std::vector<pid_t> result;
+  auto self = ::getpid();
+  proc_stat st;
+  std::string env_text;
+  for (auto pid : all_pids()) {
+    if (pid == self || !read_proc_stat(pid, st) || st.state == 'Z'
+        || st.state == 'X' || st.start_time < min_start)
+      continue;
+    if ((leader > 0 && (pid == leader || st.pgrp == leader))
+        || std::binary_search(desc.begin(), desc.end(), pid)
+        || (!cookie.empty()
+            && read_file("/proc/" + std::to_string(pid) + "/environ",
+                         env_text)
+            && environ_has(env_text, entry)))
+      result.push_back(pid);
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
 int signal_pids(const std::vector<pid_t>& pids, int sig) {
   int count = 0;
   for (auto pid : pids) {
@@ -211,6 +240,36 @@ int reap_children_nohang(const std::vector<pid_t>& pids) {
     // or one that belongs to somebody else.
     if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != self
         || st.state != 'Z')
+      continue;
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == pid)
+      ++count;
+  }
+  return count;
+}
+
+int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
+  if (sessions.empty())
+    return 0;
+  std::vector<pid_t> kids;
+  if (have_children_files()) {
+    children_via_files(::getpid(), kids);
+  } else {
+    proc_stat st;
+    for (auto pid : all_pids())
+      if (read_proc_stat(pid, st) && st.ppid == ::getpid())
+        kids.push_back(pid);
+  }
+  int count = 0;
+  proc_stat st;
+  for (auto pid : kids) {
+    if (pid == keep || !read_proc_stat(pid, st) || st.state != 'Z'
+        || std::find(sessions.begin(), sessions.end(), st.session)
+             == sessions.end())
       continue;
     int status = 0;
     pid_t r;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct proc_stat {
   char state = '?'; ///< 'R', 'S', 'Z', ...
   pid_t ppid = 0;
   pid_t pgrp = 0;
+  pid_t session = 0;
+  uint64_t start_time = 0; ///< Clock ticks after boot (field 22).
 };
 
 /// Reads /proc/<pid>/stat. False if the process is gone or unreadable.
@@ -40,6 +43,13 @@ std::vector<pid_t> descendants(pid_t root);
 /// is usually the pid of the spawned child, whose pgid equals its pid.
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie);
 
+/// run_members in one pass over /proc that skips every process started
+/// before `min_start` (a proc_stat::start_time, e.g. the leader's): nothing
+/// older can belong to the run, and only younger processes have their
+/// environ read. Much cheaper on a machine with many processes.
+std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
+                               uint64_t min_start);
+
 /// Sends `sig` to each pid through a pidfd (opened just before, which
 /// narrows the pid-reuse window to the scan). Gone processes are skipped.
 /// Returns how many were signalled.
@@ -51,5 +61,13 @@ int signal_pids(const std::vector<pid_t>& pids, int sig);
 /// application may have its own. Do not pass a pid that another thread
 /// reaps with wait_exit (the run leader). Returns how many were reaped.
 int reap_children_nohang(const std::vector<pid_t>& pids);
+
+/// Reaps the zombie children of this process (read from
+/// /proc/self/task/*/children) whose session is one of `sessions`, except
+/// `keep`: orphans of a run that a child subreaper adopted and that died
+/// before any scan saw them. A run's leader calls setsid, so nothing outside
+/// the run can share its session; the embedding application's own children
+/// are never touched. Returns how many were reaped.
+int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep = 0);
 
 } // namespace labrt

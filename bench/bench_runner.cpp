@@ -1,0 +1,180 @@
+// labrt-bench-runner: start and stop latency of the test runner, beside a
+// bare posix_spawn + waitpid of /bin/true (the floor), all in one run.
+//
+//   labrt-bench-runner [--runs N]   (default 200)
+//
+// start: request -> reply, which comes once the child has exec'd and the run
+//        is recorded in test_execution (script: /bin/true).
+// stop:  request -> reply, which comes once the whole tree (a shell and nine
+//        `sleep`s, all honouring SIGTERM) is gone and reaped.
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "labrt/client.hpp"
+#include "labrt/errc.hpp"
+#include "labrt/runtime.hpp"
+#include "src/proc_tree.hpp"
+
+extern char** environ;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using labrt::render;
+
+struct stats {
+  double p50 = 0;
+  double p99 = 0;
+};
+
+stats summarize(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  auto at = [&](double q) {
+    auto i = static_cast<size_t>(q * static_cast<double>(xs.size() - 1));
+    return xs[i];
+  };
+  return {at(0.50), at(0.99)};
+}
+
+double us_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+    .count();
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "labrt-bench-runner: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::vector<double> bench_floor(int runs) {
+  std::vector<double> result;
+  char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = clock_type::now();
+    pid_t pid;
+    if (::posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) != 0)
+      die("posix_spawn failed");
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    result.push_back(us_since(t0));
+  }
+  return result;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int runs = 200;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--runs") == 0)
+      runs = std::max(1, std::atoi(argv[i + 1]));
+  char tmpl[] = "/tmp/labrt-bench-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    die("mkdtemp failed");
+  std::string dir = tmpl;
+  auto tree = dir + "/tree10.sh";
+  std::ofstream{tree} << "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9; do\n"
+                         "  sleep 1000 &\ndone\necho ready\nwait\n";
+  ::chmod(tree.c_str(), 0755);
+
+  labrt::runtime_config cfg;
+  cfg.max_threads = 2;
+  cfg.runner.inherit_env = {"PATH"};
+  cfg.runner.grace_ms = 5000;
+  auto rt = labrt::runtime::make(cfg);
+  if (!rt)
+    die(render(rt.error()));
+  labrt::client c{**rt, std::chrono::seconds{30}};
+
+  // Floor first, then the runner, then the floor again: the machine is shared.
+  auto floor = bench_floor(runs);
+
+  std::vector<double> start_us;
+  labrt::run_spec trivial;
+  trivial.script = "/bin/true";
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = clock_type::now();
+    auto rec = c.runner().start(trivial);
+    auto us = us_since(t0);
+    if (!rec)
+      die("start: " + render(rec.error()));
+    start_us.push_back(us);
+    auto end = c.runner().wait(rec->run_id, std::chrono::seconds{30});
+    if (!end || end->exit_code != 0)
+      die("run of /bin/true failed");
+  }
+
+  // Stop: wait for "ready" through an output subscription, then stop.
+  caf::scoped_actor self{(*rt)->system()};
+  self
+    ->request((*rt)->runner(), std::chrono::seconds{10},
+      labrt::atom::subscribe_v, caf::actor_cast<labrt::run_output_actor>(self))
+    .receive([](std::string&) {},
+      [](caf::error& err) { die("subscribe: " + render(err)); });
+  std::vector<double> stop_us;
+  labrt::run_spec tree_spec;
+  tree_spec.script = tree;
+  size_t tree_size = 0;
+  for (int i = 0; i < runs; ++i) {
+    auto rec = c.runner().start(tree_spec);
+    if (!rec)
+      die("start: " + render(rec.error()));
+    for (bool ready = false; !ready;)
+      self->receive(
+        [&](labrt::output_batch& batch) {
+          for (auto& line : batch.lines)
+            if (line.text == "ready" && batch.run_id == rec->run_id)
+              ready = true;
+        },
+        caf::after(std::chrono::seconds{10}) >> [] { die("no 'ready'"); });
+    if (i == 0)
+      tree_size = labrt::run_members(rec->pid, rec->cookie).size();
+    auto t0 = clock_type::now();
+    auto end = c.runner().stop(rec->run_id);
+    auto us = us_since(t0);
+    if (!end)
+      die("stop: " + render(end.error()));
+    if (!labrt::find_by_cookie(end->cookie).empty())
+      die("something of the run survived");
+    stop_us.push_back(us);
+  }
+  auto floor2 = bench_floor(runs);
+  floor.insert(floor.end(), floor2.begin(), floor2.end());
+
+  auto f = summarize(floor);
+  auto s = summarize(start_us);
+  auto k = summarize(stop_us);
+  std::printf("## labrt test runner: %d runs each\n\n", runs);
+  std::printf("| path | p50 | p99 | target |\n| --- | ---: | ---: | --- |\n");
+  std::printf("| floor: posix_spawn + waitpid of /bin/true | %.0f us | %.0f us "
+              "| - |\n",
+    f.p50, f.p99);
+  std::printf("| start: request -> child exec'd and recorded | %.0f us | %.0f "
+              "us | p50 <= 3x floor: %s (%.1fx) |\n",
+    s.p50, s.p99, s.p50 <= 3 * f.p50 ? "met" : "MISSED", s.p50 / f.p50);
+  std::printf(
+    "| stop: request -> tree of %zu processes reaped | %.0f us | %.0f "
+    "us | p50 < 20 ms: %s |\n",
+    tree_size, k.p50, k.p99, k.p50 < 20000 ? "met" : "MISSED");
+  std::printf(
+    "\n%ld cores, scheduler.max-threads 2\n", ::sysconf(_SC_NPROCESSORS_ONLN));
+  (*rt)->shutdown();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
+}

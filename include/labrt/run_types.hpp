@@ -1,0 +1,183 @@
+// Messages of the test runner: what to run, what a run was, its output.
+// Each with inspect() for CAF and to_json/from_json for the HTTP API and CLI.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timestamp.hpp>
+
+#include "labrt/json.hpp"
+
+namespace labrt {
+
+/// A request to run one script.
+struct run_spec {
+  /// Relative to one of the runner's roots, or absolute inside one (any
+  /// existing path when the runner has no roots).
+  std::string script;
+  std::vector<std::string> args;
+  /// Working directory of the script; empty = the runtime's.
+  std::string cwd;
+  /// Variables set for the script on top of the runner's allowlist.
+  std::map<std::string, std::string> env;
+  /// Runs the script through /bin/sh instead of exec'ing it directly.
+  bool use_shell = false;
+  /// Recorded in test_execution (optional).
+  std::string bin;
+  std::string topology;
+  std::string topology_file;
+  /// Milliseconds before the run is stopped: -1 = the runner's default, 0 =
+  /// none.
+  int64_t timeout_ms = -1;
+  /// Log file; empty = `<logs_dir>/<run_id>.log` (none without a logs_dir).
+  std::string log;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_spec& x) {
+  return f(caf::meta::type_name("run_spec"), x.script, x.args, x.cwd, x.env,
+    x.use_shell, x.bin, x.topology, x.topology_file, x.timeout_ms, x.log);
+}
+
+void to_json(json& j, const run_spec& x);
+/// Strict: unknown keys and wrong types throw json::exception naming the field.
+void from_json(const json& j, run_spec& x);
+
+/// Where a run is in its life.
+enum class run_state : uint8_t {
+  queued,    ///< Waiting in the FIFO queue.
+  starting,  ///< Being spawned.
+  running,   ///< The script runs.
+  stopping,  ///< TERM / grace / KILL of its tree in progress.
+  finished,  ///< Ended; nothing of it is left.
+  failed,    ///< Never ran: the script could not be started.
+  cancelled, ///< Removed from the queue before it started.
+};
+
+const char* to_string(run_state x);
+
+/// Everything known about one run; the final one is kept in the history.
+struct run_record {
+  std::string run_id;
+  run_state state = run_state::queued;
+  std::string script; ///< As requested.
+  std::string path;   ///< Resolved real path (empty until resolved).
+  std::vector<std::string> args;
+  std::string bin;
+  std::string topology;
+  std::string topology_file;
+  int32_t pid = 0; ///< 0 until spawned.
+  int32_t pgid = 0;
+  std::string cookie; ///< LABRT_RUN_COOKIE of every process of the run.
+  std::string log;    ///< Log file path, empty if none.
+  caf::timestamp enqueued_at;
+  caf::timestamp started_at; ///< Zero until it started.
+  caf::timestamp ended_at;   ///< Zero until it ended.
+  int64_t duration_ms = 0;
+  int32_t exit_code = -1; ///< -1 unless it exited normally.
+  int32_t signal = 0;     ///< Terminating signal, 0 if none.
+  std::string signal_name;
+  bool core_dumped = false;
+  bool timed_out = false;
+  /// Who stopped it: "" (it ended by itself), "request", "timeout",
+  /// "shutdown", or what the stop request named (e.g. "SIGINT").
+  std::string stopped_by;
+  /// Processes still alive after the script itself ended, then killed.
+  int32_t leftovers = 0;
+  uint64_t out_bytes = 0;
+  uint64_t err_bytes = 0;
+  uint64_t log_cut_bytes = 0; ///< Bytes left out of the log (size cap).
+  uint64_t lines_dropped = 0; ///< Lines never sent to the runner (lag).
+  std::string error;          ///< Why it failed, or a problem while it ran.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_record& x) {
+  return f(caf::meta::type_name("run_record"), x.run_id, x.state, x.script,
+    x.path, x.args, x.bin, x.topology, x.topology_file, x.pid, x.pgid, x.cookie,
+    x.log, x.enqueued_at, x.started_at, x.ended_at, x.duration_ms, x.exit_code,
+    x.signal, x.signal_name, x.core_dumped, x.timed_out, x.stopped_by,
+    x.leftovers, x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped,
+    x.error);
+}
+
+/// Keys: run_id, state, script, path, args, bin, topology, topology_file,
+/// pid, pgid, cookie, log (null if none), enqueued_at, started_at, ended_at
+/// (ISO 8601 or null), duration_ms, exit_code (null unless it exited),
+/// signal ({"number", "name"} or null), core_dumped, timed_out, stopped
+/// (bool), stopped_by (null if not stopped), leftovers, out_bytes,
+/// err_bytes, log_cut_bytes, lines_dropped, error (null if none).
+void to_json(json& j, const run_record& x);
+void from_json(const json& j, run_record& x);
+
+/// One line of output without its '\n'.
+struct output_line {
+  uint8_t stream = 1; ///< 1 = stdout, 2 = stderr.
+  std::string text;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_line& x) {
+  return f(caf::meta::type_name("output_line"), x.stream, x.text);
+}
+
+/// Lines of one run, in order, as subscribers receive them.
+struct output_batch {
+  std::string run_id;
+  std::vector<output_line> lines;
+  /// Lines lost right before these ones because a consumer lagged.
+  uint64_t dropped = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_batch& x) {
+  return f(caf::meta::type_name("output_batch"), x.run_id, x.lines, x.dropped);
+}
+
+void to_json(json& j, const output_batch& x);
+
+/// From a run watcher to its runner: the child exec'd (or could not).
+struct run_started {
+  std::string run_id;
+  int32_t pid = 0;
+  int32_t pgid = 0;
+  caf::error error; ///< Set if the spawn failed; nothing runs then.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_started& x) {
+  return f(
+    caf::meta::type_name("run_started"), x.run_id, x.pid, x.pgid, x.error);
+}
+
+/// From a run watcher to its runner: nothing of the run is left, every
+/// process of it reaped. Fills the end fields of the runner's record.
+struct run_ended {
+  std::string run_id;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  std::string signal_name;
+  bool core_dumped = false;
+  bool timed_out = false;
+  std::string stopped_by;
+  int32_t leftovers = 0;
+  uint64_t out_bytes = 0;
+  uint64_t err_bytes = 0;
+  uint64_t log_cut_bytes = 0;
+  uint64_t lines_dropped = 0;
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
+  return f(caf::meta::type_name("run_ended"), x.run_id, x.exit_code, x.signal,
+    x.signal_name, x.core_dumped, x.timed_out, x.stopped_by, x.leftovers,
+    x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped, x.error);
+}
+
+} // namespace labrt

@@ -1,0 +1,170 @@
+#include "labrt/run_types.hpp"
+
+#include "labrt/types.hpp"
+
+namespace labrt {
+
+namespace {
+
+json time_or_null(caf::timestamp t) {
+  return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
+}
+
+json text_or_null(const std::string& s) {
+  return s.empty() ? json{} : json(s);
+}
+
+caf::timestamp time_from(const json& j, const char* key) {
+  auto i = j.find(key);
+  if (i == j.end() || !i->is_string())
+    return {};
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(i->get<std::string>().c_str(), "%d-%d-%dT%d:%d:%d.%dZ",
+        &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+        &tm.tm_sec, &ms)
+    < 6)
+    return {};
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return caf::timestamp{
+    std::chrono::seconds{timegm(&tm)} + std::chrono::milliseconds{ms}};
+}
+
+std::string text_from(const json& j, const char* key) {
+  auto i = j.find(key);
+  return i != j.end() && i->is_string() ? i->get<std::string>() : "";
+}
+
+} // namespace
+
+const char* to_string(run_state x) {
+  switch (x) {
+    case run_state::queued: return "queued";
+    case run_state::starting: return "starting";
+    case run_state::running: return "running";
+    case run_state::stopping: return "stopping";
+    case run_state::finished: return "finished";
+    case run_state::failed: return "failed";
+    case run_state::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+void to_json(json& j, const run_spec& x) {
+  j = {{"script", x.script}, {"args", x.args}, {"cwd", x.cwd}, {"env", x.env},
+    {"use_shell", x.use_shell}, {"bin", x.bin}, {"topology", x.topology},
+    {"topology_file", x.topology_file}, {"timeout_ms", x.timeout_ms},
+    {"log", x.log}};
+}
+
+void from_json(const json& j, run_spec& x) {
+  if (!j.is_object())
+    throw json::type_error::create(302, "a run spec must be an object", &j);
+  run_spec result;
+  for (auto& [key, value] : j.items()) {
+    if (key == "script")
+      result.script = value.get<std::string>();
+    else if (key == "args")
+      result.args = value.get<std::vector<std::string>>();
+    else if (key == "cwd")
+      result.cwd = value.get<std::string>();
+    else if (key == "env")
+      result.env = value.get<std::map<std::string, std::string>>();
+    else if (key == "use_shell")
+      result.use_shell = value.get<bool>();
+    else if (key == "bin")
+      result.bin = value.is_null() ? "" : value.get<std::string>();
+    else if (key == "topology")
+      result.topology = value.is_null() ? "" : value.get<std::string>();
+    else if (key == "topology_file")
+      result.topology_file = value.is_null() ? "" : value.get<std::string>();
+    else if (key == "timeout_ms")
+      result.timeout_ms = value.get<int64_t>();
+    else if (key == "log")
+      result.log = value.is_null() ? "" : value.get<std::string>();
+    else
+      throw json::other_error::create(
+        501, "unknown run spec field '" + key + "'", &j);
+  }
+  x = std::move(result);
+}
+
+void to_json(json& j, const run_record& x) {
+  bool exited = x.signal == 0 && x.exit_code >= 0;
+  j = {{"run_id", x.run_id}, {"state", to_string(x.state)},
+    {"script", x.script}, {"path", x.path}, {"args", x.args},
+    {"bin", text_or_null(x.bin)}, {"topology", text_or_null(x.topology)},
+    {"topology_file", text_or_null(x.topology_file)},
+    {"pid", x.pid == 0 ? json{} : json(x.pid)},
+    {"pgid", x.pgid == 0 ? json{} : json(x.pgid)}, {"cookie", x.cookie},
+    {"log", text_or_null(x.log)}, {"enqueued_at", time_or_null(x.enqueued_at)},
+    {"started_at", time_or_null(x.started_at)},
+    {"ended_at", time_or_null(x.ended_at)}, {"duration_ms", x.duration_ms},
+    {"exit_code", exited ? json(x.exit_code) : json{}},
+    {"signal",
+      x.signal == 0 ? json{}
+                    : json{{"number", x.signal}, {"name", x.signal_name}}},
+    {"core_dumped", x.core_dumped}, {"timed_out", x.timed_out},
+    {"stopped", !x.stopped_by.empty()},
+    {"stopped_by", text_or_null(x.stopped_by)}, {"leftovers", x.leftovers},
+    {"out_bytes", x.out_bytes}, {"err_bytes", x.err_bytes},
+    {"log_cut_bytes", x.log_cut_bytes}, {"lines_dropped", x.lines_dropped},
+    {"error", text_or_null(x.error)}};
+}
+
+void from_json(const json& j, run_record& x) {
+  run_record r;
+  r.run_id = j.at("run_id").get<std::string>();
+  auto state = text_from(j, "state");
+  for (auto s : {run_state::queued, run_state::starting, run_state::running,
+         run_state::stopping, run_state::finished, run_state::failed,
+         run_state::cancelled})
+    if (state == to_string(s))
+      r.state = s;
+  r.script = text_from(j, "script");
+  r.path = text_from(j, "path");
+  r.args = j.value("args", std::vector<std::string>{});
+  r.bin = text_from(j, "bin");
+  r.topology = text_from(j, "topology");
+  r.topology_file = text_from(j, "topology_file");
+  auto int_or = [&](const char* key, int32_t fallback) {
+    auto i = j.find(key);
+    return i != j.end() && i->is_number_integer() ? i->get<int32_t>()
+                                                  : fallback;
+  };
+  r.pid = int_or("pid", 0);
+  r.pgid = int_or("pgid", 0);
+  r.cookie = text_from(j, "cookie");
+  r.log = text_from(j, "log");
+  r.enqueued_at = time_from(j, "enqueued_at");
+  r.started_at = time_from(j, "started_at");
+  r.ended_at = time_from(j, "ended_at");
+  r.duration_ms = j.value("duration_ms", int64_t{0});
+  r.exit_code = int_or("exit_code", -1);
+  if (auto i = j.find("signal"); i != j.end() && i->is_object()) {
+    r.signal = i->value("number", 0);
+    r.signal_name = i->value("name", "");
+  }
+  r.core_dumped = j.value("core_dumped", false);
+  r.timed_out = j.value("timed_out", false);
+  r.stopped_by = text_from(j, "stopped_by");
+  r.leftovers = int_or("leftovers", 0);
+  r.out_bytes = j.value("out_bytes", uint64_t{0});
+  r.err_bytes = j.value("err_bytes", uint64_t{0});
+  r.log_cut_bytes = j.value("log_cut_bytes", uint64_t{0});
+  r.lines_dropped = j.value("lines_dropped", uint64_t{0});
+  r.error = text_from(j, "error");
+  x = std::move(r);
+}
+
+void to_json(json& j, const output_batch& x) {
+  json lines = json::array();
+  for (auto& line : x.lines)
+    lines.push_back({{"stream", line.stream == 2 ? "stderr" : "stdout"},
+      {"text", line.text}});
+  j = {
+    {"run_id", x.run_id}, {"lines", std::move(lines)}, {"dropped", x.dropped}};
+}
+
+} // namespace labrt

@@ -1,0 +1,746 @@
+// The test runner: real scripts, real /proc. Every case checks that nothing
+// of a run survives it and that no zombie is left. No sleeps: waits are on
+// messages (output lines, replies) with deadlines.
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <caf/send.hpp>
+
+#include "actors/test_runner.hpp"
+#include "src/output_capture.hpp"
+#include "src/proc_tree.hpp"
+#include "src/process.hpp"
+
+namespace fs = std::filesystem;
+using namespace labrt;
+using namespace labrt::test;
+
+namespace {
+
+const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/labrt-runner-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const {
+    return path + "/" + name;
+  }
+};
+
+/// Zombie children of this process.
+std::vector<pid_t> zombie_children() {
+  std::vector<pid_t> result;
+  for (auto& entry : fs::directory_iterator{"/proc"}) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    proc_stat st;
+    auto pid = static_cast<pid_t>(std::stoi(name));
+    if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state == 'Z')
+      result.push_back(pid);
+  }
+  return result;
+}
+
+/// Whether `pid` names a live (non-zombie) process.
+bool alive(pid_t pid) {
+  proc_stat st;
+  return read_proc_stat(pid, st) && st.state != 'Z';
+}
+
+/// Nothing of the run is left: no process with its cookie, leader gone, no
+/// zombie child of ours.
+void require_nothing_left(const run_record& rec) {
+  INFO("run " << rec.run_id << " cookie " << rec.cookie);
+  CHECK_FALSE(rec.cookie.empty());
+  CHECK(find_by_cookie(rec.cookie).empty());
+  if (rec.pid > 0)
+    CHECK_FALSE(alive(rec.pid));
+  CHECK(zombie_children().empty());
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// A runtime whose runner takes scripts from tests/scripts and a temp root.
+struct fixture {
+  temp_dir dir;
+  std::unique_ptr<runtime> rt;
+  std::unique_ptr<client> cl;
+
+  explicit fixture(int64_t grace_ms = 2000, uint64_t log_max = 1 << 20) {
+    fs::create_directories(dir / "root");
+    runtime_config cfg;
+    cfg.runner.roots = {scripts_dir, dir / "root"};
+    cfg.runner.logs_dir = dir / "logs";
+    cfg.runner.grace_ms = grace_ms;
+    cfg.runner.log_max_bytes = log_max;
+    cfg.runner.inherit_env = {"PATH"};
+    rt = start_runtime(cfg);
+    cl = std::make_unique<client>(*rt);
+  }
+
+  ~fixture() {
+    cl.reset();
+    rt.reset();
+  }
+
+  runner_facade& runner() {
+    return cl->runner();
+  }
+
+  run_record start(const std::string& script,
+    std::vector<std::string> args = {}, int64_t timeout_ms = -1) {
+    run_spec spec;
+    spec.script = script;
+    spec.args = std::move(args);
+    spec.timeout_ms = timeout_ms;
+    return value_of(runner().start(spec));
+  }
+
+  run_record run_to_end(
+    const std::string& script, std::vector<std::string> args = {}) {
+    auto rec = start(script, std::move(args));
+    return value_of(runner().wait(rec.run_id, std::chrono::seconds{60}));
+  }
+};
+
+/// A subscriber to run output: a scoped actor that answers every batch.
+struct tail {
+  caf::scoped_actor self;
+  std::vector<output_line> lines;
+  uint64_t dropped = 0;
+  bool closed = false; ///< Got the batch of run id "closed" (see close()).
+
+  explicit tail(runtime& rt) : self(rt.system()) {
+    bool ok = false;
+    self
+      ->request(rt.runner(), deadline, atom::subscribe_v,
+        caf::actor_cast<run_output_actor>(self))
+      .receive([&](std::string&) { ok = true; },
+        [&](caf::error& err) { FAIL("subscribe: " << render(err)); });
+    REQUIRE(ok);
+  }
+
+  bool receive_one() {
+    bool got = false;
+    self->receive(
+      [&](output_batch& batch) {
+        if (batch.run_id == "closed")
+          closed = true;
+        dropped += batch.dropped;
+        for (auto& line : batch.lines)
+          lines.push_back(std::move(line));
+        got = true;
+      },
+      caf::after(deadline) >> [] {});
+    return got;
+  }
+
+  /// Makes the receive loop of another thread end.
+  void close() {
+    caf::anon_send(
+      caf::actor_cast<run_output_actor>(self), output_batch{"closed", {}, 0});
+  }
+
+  /// Waits until a line equal to `text` has arrived.
+  bool wait_for(const std::string& text) {
+    for (;;) {
+      for (auto& line : lines)
+        if (line.text == text)
+          return true;
+      if (!receive_one())
+        return false;
+    }
+  }
+
+  /// Lines that start with `tag + " "`, as pids.
+  std::vector<pid_t> pids_tagged(const std::string& tag) const {
+    std::vector<pid_t> result;
+    for (auto& line : lines)
+      if (line.text.rfind(tag + " ", 0) == 0)
+        result.push_back(std::stoi(line.text.substr(tag.size() + 1)));
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE("runs record exit codes in the runner and in test_execution",
+  "[test_runner]") {
+  fixture f;
+  auto ok = f.run_to_end("exit_with.sh", {"0"});
+  CHECK(ok.state == run_state::finished);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.signal == 0);
+  CHECK(ok.stopped_by.empty());
+  CHECK_FALSE(ok.timed_out);
+  auto seven = f.run_to_end("exit_with.sh", {"7"});
+  CHECK(seven.exit_code == 7);
+  CHECK(seven.path == fs::canonical(scripts_dir + "/exit_with.sh").string());
+  CHECK(seven.args == std::vector<std::string>{"7"});
+  CHECK(seven.pid > 0);
+  CHECK(seven.pgid == seven.pid);
+  CHECK(seven.ended_at >= seven.started_at);
+  CHECK(fs::exists(seven.log));
+  require_nothing_left(seven);
+  // test_execution holds the last run's record, not running.
+  auto state = value_of(f.cl->tests().get_state());
+  CHECK(state["running"] == false);
+  CHECK(state["pid"].is_null());
+  CHECK(state["run_id"] == seven.run_id);
+  CHECK(state["exit_code"] == 7);
+  CHECK(state["signal"].is_null());
+  CHECK(state["script"] == seven.path);
+  CHECK(state["args"] == json::array({"7"}));
+  CHECK(state["timed_out"] == false);
+  CHECK(state["log"] == seven.log);
+  // History, newest first.
+  auto hist = value_of(f.runner().history(10));
+  REQUIRE(hist.size() == 2);
+  CHECK(hist[0].run_id == seven.run_id);
+  CHECK(hist[1].run_id == ok.run_id);
+  CHECK(value_of(f.runner().get(ok.run_id)).exit_code == 0);
+  CHECK(error_of(f.runner().get("no-such-run")) == errc::not_found);
+  // JSON keys the CLI and the HTTP API rely on.
+  json j = seven;
+  for (auto key : {"run_id", "script", "args", "pid", "started_at", "ended_at",
+         "exit_code", "signal", "timed_out", "stopped", "log"})
+    CHECK(j.contains(key));
+  run_record back = j;
+  CHECK(back.run_id == seven.run_id);
+  CHECK(back.exit_code == 7);
+}
+
+TEST_CASE("a running run is visible in test_execution", "[test_runner]") {
+  fixture f;
+  tail t{*f.rt};
+  run_spec spec;
+  spec.script = "sleep.sh";
+  spec.args = {"30"};
+  spec.bin = "/usr/bin/fboss_agent";
+  spec.topology = "2x100G";
+  auto rec = value_of(f.runner().start(spec));
+  CHECK(rec.state == run_state::running);
+  REQUIRE(t.wait_for("ready"));
+  auto state = value_of(f.cl->tests().get_state());
+  CHECK(state["running"] == true);
+  CHECK(state["pid"] == rec.pid);
+  CHECK(state["pgid"] == rec.pgid);
+  CHECK(state["run_id"] == rec.run_id);
+  CHECK(state["bin"] == "/usr/bin/fboss_agent");
+  CHECK(state["topology"] == "2x100G");
+  CHECK(state["started_at"].is_string());
+  CHECK(state["exit_code"].is_null());
+  CHECK(value_of(f.runner().status()).run_id == rec.run_id);
+  auto end = value_of(f.runner().stop());
+  CHECK(end.stopped_by == "request");
+  CHECK(end.signal == SIGTERM);
+  CHECK(end.signal_name == "SIGTERM");
+  CHECK(end.duration_ms < 2000); // no KILL needed
+  require_nothing_left(end);
+  state = value_of(f.cl->tests().get_state());
+  CHECK(state["running"] == false);
+  CHECK(state["stopped_by"] == "request");
+  CHECK(state["signal"] == json({{"number", SIGTERM}, {"name", "SIGTERM"}}));
+}
+
+TEST_CASE("death by SIGSEGV is recorded with the signal's name and number",
+  "[test_runner]") {
+  fixture f;
+  auto rec = f.run_to_end("segv.sh");
+  CHECK(rec.signal == SIGSEGV);
+  CHECK(rec.signal_name == "SIGSEGV");
+  CHECK(rec.exit_code == -1);
+  json j = rec;
+  CHECK(j["exit_code"].is_null());
+  CHECK(j["signal"]["number"] == SIGSEGV);
+  require_nothing_left(rec);
+}
+
+TEST_CASE("stop escalates to SIGKILL for a tree that ignores SIGTERM",
+  "[test_runner]") {
+  fixture f{300};
+  tail t{*f.rt};
+  auto rec = f.start("stubborn.sh");
+  REQUIRE(t.wait_for("ready"));
+  auto kids = t.pids_tagged("child");
+  REQUIRE(kids.size() == 2);
+  for (auto kid : kids)
+    CHECK(alive(kid));
+  auto end = value_of(f.runner().stop(rec.run_id));
+  CHECK(end.signal == SIGKILL);
+  CHECK(end.duration_ms >= 300);
+  CHECK(end.stopped_by == "request");
+  for (auto kid : kids)
+    CHECK_FALSE(alive(kid));
+  require_nothing_left(end);
+}
+
+TEST_CASE("processes that escape by setsid or a double fork are killed",
+  "[test_runner]") {
+  fixture f{500};
+  fs::create_directories(f.dir / "esc");
+  tail t{*f.rt};
+  auto started = f.start("escape_wait.sh", {f.dir / "esc"}, 20000);
+  auto rec
+    = value_of(f.runner().wait(started.run_id, std::chrono::seconds{30}));
+  // The script itself exited 0; what it left behind was found by cookie,
+  // stopped, and reaped.
+  CHECK(rec.exit_code == 0);
+  CHECK(rec.stopped_by.empty());
+  CHECK(rec.leftovers == 2);
+  while (t.pids_tagged("setsid").empty() || t.pids_tagged("orphan").empty())
+    REQUIRE(t.receive_one());
+  CHECK_FALSE(alive(t.pids_tagged("setsid")[0]));
+  CHECK_FALSE(alive(t.pids_tagged("orphan")[0]));
+  require_nothing_left(rec);
+}
+
+TEST_CASE(
+  "a flood on both streams neither deadlocks nor balloons", "[test_runner]") {
+  constexpr uint64_t flood = 60'000'000;
+  constexpr uint64_t cap = 1 << 20;
+  fixture f{2000, cap};
+  tail t{*f.rt};
+  auto rec = f.start("flood.sh", {std::to_string(flood)});
+  // Drain our subscription while the run goes on, then get the record.
+  caf::expected<run_record> end{make_error(errc::timeout, "not yet")};
+  std::thread waiter{[&] {
+    client c{*f.rt};
+    end = c.runner().wait(rec.run_id, std::chrono::seconds{300});
+    t.close();
+  }};
+  while (!t.closed && t.receive_one()) {
+  }
+  waiter.join();
+  REQUIRE(end);
+  CHECK(end->exit_code == 0);
+  CHECK(end->out_bytes == flood);
+  CHECK(end->err_bytes == flood);
+  CHECK(end->log_cut_bytes == 2 * flood - cap);
+  auto marker
+    = "\n[labrt: " + std::to_string(2 * flood - cap) + " bytes cut]\n";
+  CHECK(fs::file_size(end->log) == cap + marker.size());
+  CHECK(slurp(end->log).substr(cap / 2, marker.size()) == marker);
+  // Every line reached the runner or was counted as dropped.
+  auto m = value_of(f.runner().metrics());
+  CHECK(m["lines"].get<uint64_t>() + m["lines_dropped"].get<uint64_t>()
+    == flood / 100 + 1);
+  CHECK(m["lines_dropped"].get<uint64_t>() == end->lines_dropped);
+  CHECK(t.lines.size() + t.dropped <= flood / 100 + 1);
+  CHECK_FALSE(t.lines.empty());
+  require_nothing_left(*end);
+#if !defined(__SANITIZE_ADDRESS__)
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) {
+      INFO(line);
+      CHECK(std::stoul(line.substr(6)) < 80 * 1024);
+    }
+#endif
+}
+
+TEST_CASE(
+  "a run past its timeout is stopped and marked timed out", "[test_runner]") {
+  fixture f;
+  auto rec = f.start("sleep.sh", {"30"}, 300);
+  auto end = value_of(f.runner().wait(rec.run_id, std::chrono::seconds{30}));
+  CHECK(end.timed_out);
+  CHECK(end.stopped_by == "timeout");
+  CHECK(end.signal == SIGTERM);
+  CHECK(end.duration_ms >= 300);
+  CHECK(end.duration_ms < 2000);
+  require_nothing_left(end);
+  auto state = value_of(f.cl->tests().get_state());
+  CHECK(state["timed_out"] == true);
+  CHECK(state["running"] == false);
+}
+
+TEST_CASE("bad scripts are refused and leave test_execution unchanged",
+  "[test_runner]") {
+  fixture f;
+  std::ofstream{f.dir / "root/plain.sh"} << "#!/bin/sh\nexit 0\n";
+  ::chmod((f.dir / "root/plain.sh").c_str(), 0644);
+  std::ofstream{f.dir / "root/badinterp.sh"} << "#!/no/such/interp\n";
+  ::chmod((f.dir / "root/badinterp.sh").c_str(), 0755);
+  std::ofstream{f.dir / "secret.sh"} << "#!/bin/sh\nexit 0\n";
+  ::chmod((f.dir / "secret.sh").c_str(), 0755);
+  fs::create_symlink(f.dir / "secret.sh", f.dir / "root/link_out.sh");
+  auto before = value_of(f.cl->tests().metrics());
+  auto code = [&](const std::string& script) {
+    run_spec spec;
+    spec.script = script;
+    auto r = f.runner().start(spec);
+    if (r)
+      return errc{};
+    INFO(render(r.error()));
+    return code_of(r.error());
+  };
+  CHECK(code("missing.sh") == errc::not_found);
+  CHECK(code("plain.sh") == errc::spawn_failed);
+  CHECK(code("badinterp.sh") == errc::spawn_failed);
+  CHECK(code("../secret.sh") == errc::forbidden);
+  CHECK(code(f.dir / "secret.sh") == errc::forbidden);
+  CHECK(code("link_out.sh") == errc::forbidden);
+  CHECK(code("/etc/passwd") == errc::forbidden);
+  CHECK(code("sub/../../secret.sh") == errc::forbidden);
+  CHECK(code("") == errc::invalid_argument);
+  // A clear message for exec failures.
+  run_spec spec;
+  spec.script = "badinterp.sh";
+  auto r = f.runner().start(spec);
+  REQUIRE_FALSE(r);
+  CHECK(message_of(r.error()).find("bad interpreter") != std::string::npos);
+  auto after = value_of(f.cl->tests().metrics());
+  CHECK(after["revision"] == before["revision"]);
+  CHECK(value_of(f.cl->tests().is_running()) == false);
+  CHECK(zombie_children().empty());
+  // The runner is idle again: a good script runs.
+  CHECK(f.run_to_end("exit_with.sh", {"3"}).exit_code == 3);
+}
+
+TEST_CASE("stop while idle is refused", "[test_runner]") {
+  fixture f;
+  CHECK(error_of(f.runner().stop()) == errc::not_running);
+  CHECK(error_of(f.runner().stop("no-such-run")) == errc::not_running);
+  CHECK(error_of(f.runner().status()) == errc::not_running);
+}
+
+TEST_CASE("a second start while busy is refused at once, naming the run",
+  "[test_runner]") {
+  fixture f;
+  auto first = f.start("sleep.sh", {"30"});
+  run_spec spec;
+  spec.script = "exit_with.sh";
+  auto second = f.runner().start(spec);
+  REQUIRE_FALSE(second);
+  CHECK(code_of(second.error()) == errc::already_running);
+  auto text = message_of(second.error());
+  INFO(text);
+  CHECK(text.find(first.run_id) != std::string::npos);
+  CHECK(text.find("sleep.sh") != std::string::npos);
+  CHECK(text.find(std::to_string(first.pid)) != std::string::npos);
+  // Racing starts from many threads: all refused, the first run untouched.
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      client c{*f.rt};
+      auto r = c.runner().start(spec);
+      if (!r && code_of(r.error()) == errc::already_running)
+        ++refused;
+    });
+  for (auto& th : threads)
+    th.join();
+  CHECK(refused == 8);
+  CHECK(value_of(f.runner().status()).run_id == first.run_id);
+  require_nothing_left(value_of(f.runner().stop()));
+}
+
+TEST_CASE("the queue runs in FIFO order and cancels", "[test_runner]") {
+  fixture f;
+  tail t{*f.rt};
+  run_spec blocker;
+  blocker.script = "sleep.sh";
+  blocker.args = {"30"};
+  auto first = value_of(f.runner().enqueue(blocker));
+  CHECK(first.state == run_state::starting);
+  std::vector<run_record> queued;
+  for (auto code : {"1", "2", "3"}) {
+    run_spec spec;
+    spec.script = "exit_with.sh";
+    spec.args = {code};
+    queued.push_back(value_of(f.runner().enqueue(spec)));
+    CHECK(queued.back().state == run_state::queued);
+  }
+  auto list = value_of(f.runner().queue());
+  REQUIRE(list.size() == 3);
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(list[i].run_id == queued[i].run_id);
+  // Enqueue refuses bad scripts at once.
+  run_spec bad;
+  bad.script = "../nope.sh";
+  CHECK(error_of(f.runner().enqueue(bad)) == errc::forbidden);
+  // Cancel the middle one; others stay in order.
+  auto cancelled = value_of(f.runner().cancel(queued[1].run_id));
+  CHECK(cancelled.state == run_state::cancelled);
+  CHECK(error_of(f.runner().cancel(queued[1].run_id)) == errc::not_found);
+  CHECK(error_of(f.runner().cancel(first.run_id)) == errc::invalid_argument);
+  CHECK(error_of(f.runner().stop(queued[0].run_id)) == errc::invalid_argument);
+  list = value_of(f.runner().queue());
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].run_id == queued[0].run_id);
+  CHECK(list[1].run_id == queued[2].run_id);
+  // Stop the blocker: the queue drains by itself.
+  REQUIRE(t.wait_for("ready"));
+  value_of(f.runner().stop(first.run_id));
+  auto a
+    = value_of(f.runner().wait(queued[0].run_id, std::chrono::seconds{30}));
+  auto c
+    = value_of(f.runner().wait(queued[2].run_id, std::chrono::seconds{30}));
+  CHECK(a.exit_code == 1);
+  CHECK(c.exit_code == 3);
+  CHECK(a.ended_at <= c.started_at);
+  CHECK(
+    value_of(f.runner().wait(queued[1].run_id, std::chrono::seconds{1})).state
+    == run_state::cancelled);
+  CHECK(value_of(f.runner().queue()).empty());
+  auto hist = value_of(f.runner().history(10));
+  REQUIRE(hist.size() == 4);
+  CHECK(hist[0].run_id == queued[2].run_id);
+  CHECK(hist[1].run_id == queued[0].run_id);
+  CHECK(hist[2].run_id == first.run_id);
+  CHECK(hist[3].run_id == queued[1].run_id);
+  require_nothing_left(c);
+}
+
+TEST_CASE("runtime shutdown stops the current run", "[test_runner]") {
+  temp_dir dir;
+  runtime_config cfg;
+  cfg.runner.roots = {scripts_dir};
+  cfg.runner.grace_ms = 300;
+  auto rt = start_runtime(cfg);
+  client c{*rt};
+  run_spec spec;
+  spec.script = "stubborn.sh";
+  auto rec = value_of(c.runner().start(spec));
+  auto leader = pidfd_open(rec.pid);
+  REQUIRE(leader);
+  unique_fd guard{*leader};
+  rt->shutdown();
+  pollfd pfd{guard.get(), POLLIN, 0};
+  CHECK(::poll(&pfd, 1, 0) == 1); // exited before shutdown returned
+  CHECK(find_by_cookie(rec.cookie).empty());
+  CHECK(zombie_children().empty());
+  CHECK(error_of(c.runner().status()) == errc::shutting_down);
+}
+
+TEST_CASE("the runner config section is read strictly", "[test_runner]") {
+  temp_dir dir;
+  auto write = [&](const std::string& text) {
+    std::ofstream{dir / "cfg.json"} << text;
+    return load_runner_config(dir / "cfg.json");
+  };
+  auto ok = write(R"({"runner": {"roots": ["scripts", "/abs"],
+                      "logs_dir": "logs", "grace_ms": 100,
+                      "timeout_ms": 0, "log_max_bytes": 4096},
+                      "other": {"left": "alone"}})");
+  REQUIRE(ok);
+  CHECK(ok->roots == std::vector<std::string>{dir / "scripts", "/abs"});
+  CHECK(ok->logs_dir == dir / "logs");
+  CHECK(ok->grace_ms == 100);
+  CHECK(ok->log_max_bytes == 4096);
+  CHECK(write("{}"));
+  auto bad = write(R"({"runner": {"grace": 5}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("runner.grace") != std::string::npos);
+  bad = write(R"({"runner": {"grace_ms": -1}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("grace_ms") != std::string::npos);
+  bad = write(R"({"runner": {"roots": "x"}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("roots") != std::string::npos);
+  CHECK_FALSE(write("not json"));
+  CHECK_FALSE(load_runner_config(dir / "missing.json"));
+}
+
+TEST_CASE("runner state logic without actors", "[test_runner]") {
+  // Start times order processes: ours is older than a child we spawn.
+  proc_stat me;
+  REQUIRE(read_proc_stat(::getpid(), me));
+  CHECK(me.start_time > 0);
+  CHECK(run_members(0, "no-such-cookie", 0).empty());
+  temp_dir dir;
+  test_runner_state st;
+  st.cfg_.roots = {scripts_dir};
+  st.cfg_.logs_dir = dir / "logs";
+  st.cfg_.history_capacity = 2;
+  st.cookie_base_ = "cookie";
+  run_spec spec;
+  spec.script = "exit_with.sh";
+  spec.args = {"4"};
+  auto rec = st.admit(spec);
+  REQUIRE(rec);
+  CHECK(rec->state == run_state::queued);
+  CHECK(rec->log == dir / "logs" + ("/" + rec->run_id + ".log"));
+  CHECK(rec->cookie == "cookie-" + rec->run_id);
+  auto rec2 = st.admit(spec);
+  REQUIRE(rec2);
+  CHECK(rec2->run_id != rec->run_id);
+  spec.script = "../etc/passwd";
+  CHECK(code_of(st.admit(spec).error()) == errc::forbidden);
+  run_spec with_env;
+  with_env.script = "exit_with.sh";
+  with_env.args = {"4"};
+  with_env.env = {{"X", "1"}};
+  auto job = st.make_job(*rec, with_env);
+  CHECK(job.spec.argv == std::vector<std::string>{rec->path, "4"});
+  CHECK(job.spec.env.at("X") == "1");
+  CHECK(job.spec.cookie == rec->cookie);
+  run_ended end;
+  end.exit_code = 4;
+  end.stopped_by = "timeout";
+  end.timed_out = true;
+  test_runner_state::apply_end(*rec, end);
+  CHECK(rec->state == run_state::finished);
+  auto fields = test_runner_state::end_fields(*rec);
+  CHECK(fields["exit_code"] == 4);
+  CHECK(fields["timed_out"] == true);
+  CHECK(fields["stopped_by"] == "timeout");
+  // Bounded history, newest first; queue cancel.
+  st.remember(*rec);
+  st.remember(*rec2);
+  run_record third = *rec2;
+  third.run_id = "third";
+  st.remember(third);
+  auto hist = st.history(10);
+  REQUIRE(hist.size() == 2);
+  CHECK(hist[0].run_id == "third");
+  st.queue_.emplace_back(third, run_spec{});
+  CHECK(st.queued().size() == 1);
+  CHECK(st.cancel("third"));
+  CHECK(code_of(st.cancel("third").error()) == errc::not_found);
+}
+
+// -- labctl run: the exit-code contract
+// ------------------------------------------
+
+namespace {
+
+struct labctl_result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs labctl with `args`; `on_ready` is called once its stdout shows
+/// "ready" (e.g. to signal it).
+labctl_result labctl(
+  std::vector<std::string> args, std::function<void(pid_t)> on_ready = {}) {
+  spawn_spec spec;
+  spec.argv = {LABCTL_PATH};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.inherit_env = {"PATH"};
+  auto c = spawn(spec);
+  REQUIRE(c);
+  labctl_result r;
+  pollfd pfds[2] = {{c->out_fd.get(), POLLIN, 0}, {c->err_fd.get(), POLLIN, 0}};
+  bool ready_seen = false;
+  while (pfds[0].fd >= 0 || pfds[1].fd >= 0) {
+    auto n = ::poll(pfds, 2, 60'000);
+    REQUIRE(n > 0);
+    for (int i = 0; i < 2; ++i) {
+      if (pfds[i].fd < 0 || pfds[i].revents == 0)
+        continue;
+      char buf[4096];
+      auto k = ::read(pfds[i].fd, buf, sizeof(buf));
+      if (k <= 0 && !(k < 0 && errno == EAGAIN)) {
+        pfds[i].fd = -1;
+        continue;
+      }
+      if (k > 0)
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(k));
+    }
+    if (!ready_seen && on_ready && r.out.find("ready\n") != std::string::npos) {
+      ready_seen = true;
+      on_ready(c->pid);
+    }
+  }
+  auto ex = wait_exit(c->pidfd.get(), c->pid);
+  REQUIRE(ex);
+  r.code = ex->exit_code;
+  return r;
+}
+
+json last_json_line(const std::string& out) {
+  auto end = out.find_last_not_of('\n');
+  auto begin = out.rfind('\n', end);
+  auto line = out.substr(begin == std::string::npos ? 0 : begin + 1,
+    end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+  return json::parse(line, nullptr, false);
+}
+
+} // namespace
+
+TEST_CASE("labctl run exits like timeout(1)", "[test_runner]") {
+  auto script
+    = [](const std::string& name) { return scripts_dir + "/" + name; };
+  SECTION("exit codes") {
+    CHECK(labctl({"run", script("exit_with.sh"), "--", "3"}).code == 3);
+    CHECK(labctl({"run", script("exit_with.sh")}).code == 0);
+    CHECK(labctl({"run", script("segv.sh")}).code == 128 + SIGSEGV);
+    CHECK(
+      labctl({"run", "--timeout", "0.3", script("sleep.sh"), "--", "30"}).code
+      == 124);
+    CHECK(labctl({"run", script("no-such.sh")}).code == 127);
+  }
+  SECTION("output is streamed, --json ends with the record") {
+    temp_dir dir;
+    auto r = labctl(
+      {"run", "--json", "--log", dir / "run.log", script("both_streams.sh")});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("out 1\nout 2\nout tail\n") == 0);
+    CHECK(r.err.find("err 1\nerr 2\n") != std::string::npos);
+    auto rec = last_json_line(r.out);
+    REQUIRE(rec.is_object());
+    for (auto key : {"run_id", "script", "args", "pid", "started_at",
+           "ended_at", "exit_code", "signal", "timed_out", "stopped", "log"})
+      CHECK(rec.contains(key));
+    CHECK(rec["exit_code"] == 0);
+    CHECK(rec["log"] == dir / "run.log");
+    CHECK(slurp(dir / "run.log").size() == 32);
+  }
+  SECTION("SIGTERM and SIGINT stop the whole tree") {
+    for (int sig : {SIGTERM, SIGINT}) {
+      auto r
+        = labctl({"run", "--json", "--grace", "0.3", script("stubborn.sh")},
+          [sig](pid_t pid) { ::kill(pid, sig); });
+      CHECK(r.code == 128 + sig);
+      auto rec = last_json_line(r.out);
+      REQUIRE(rec.is_object());
+      CHECK(rec["stopped"] == true);
+      CHECK(rec["stopped_by"] == (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+      CHECK(find_by_cookie(rec["cookie"].get<std::string>()).empty());
+    }
+  }
+  SECTION("a config names roots") {
+    temp_dir dir;
+    std::ofstream{dir / "cfg.json"}
+      << json{{"runner", {{"roots", {scripts_dir}}, {"grace_ms", 200}}}}.dump();
+    CHECK(
+      labctl({"run", "--config", dir / "cfg.json", "exit_with.sh", "--", "5"})
+        .code
+      == 5);
+    CHECK(
+      labctl({"run", "--config", dir / "cfg.json", "/bin/true"}).code == 126);
+    std::ofstream{dir / "bad.json"} << R"({"runner": {"nope": 1}})";
+    auto r = labctl({"run", "--config", dir / "bad.json", "exit_with.sh"});
+    CHECK(r.code == 125);
+    CHECK(r.err.find("runner.nope") != std::string::npos);
+  }
+  CHECK(zombie_children().empty());
+}
