@@ -1,16 +1,22 @@
 // Assembles the runtime: the actor system and the managers it spawns.
 #include "labrt/runtime.hpp"
 
+#include <set>
 #include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "kv_store.hpp"
 #include "labrt/errc.hpp"
+#include "monitor.hpp"
+#include "../src/service_rules.hpp"
+#include "../src/process.hpp"
 #include "service_status.hpp"
 #include "test_execution.hpp"
+#include "test_runner.hpp"
 
 namespace labrt {
 
@@ -34,6 +40,23 @@ caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   return result;
 }
 
+/// The monitor section: valid rules, unique names, a sane interval.
+caf::error check_monitor_config(const monitor_config& cfg) {
+  if (cfg.interval_ms < 10 || cfg.interval_ms > 3600 * 1000)
+    return make_error(errc::invalid_argument,
+                      "monitor.interval_ms must be from 10 to 3600000, not "
+                        + std::to_string(cfg.interval_ms));
+  std::set<std::string> names;
+  for (auto& rule : cfg.services) {
+    if (auto err = validate_rule(rule))
+      return err;
+    if (!names.insert(rule.name).second)
+      return make_error(errc::invalid_argument,
+                        "duplicate service name '" + rule.name + "'");
+  }
+  return caf::none;
+}
+
 } // namespace
 
 struct runtime::impl {
@@ -43,15 +66,46 @@ struct runtime::impl {
     services = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
                          cfg.history_capacity);
     tests = sys.spawn(test_execution, cfg.bounds, cfg.history_capacity);
+    service_monitor = sys.spawn(labrt::monitor, services, cfg.monitor.services,
+                                std::chrono::milliseconds{
+                                  cfg.monitor.interval_ms});
+    if (cfg.runner.enabled) {
+      // Orphans of a run re-parent to us, so the runner can find and reap
+      // them (PID 1 here does not reap promptly).
+      set_child_subreaper();
+      runner = sys.spawn(test_runner, cfg.runner, tests);
+    }
+  }
+
+  /// Stops the runner first, while test_execution still records the end of
+  /// its run: it stops the current run (TERM, grace, KILL) or leaves it, per
+  /// config, and terminates when done.
+  void stop_runner() {
+    if (!runner)
+      return;
+    caf::scoped_actor self{sys};
+    self->monitor(runner);
+    self->send_exit(runner, caf::exit_reason::user_shutdown);
+    auto patience = std::chrono::milliseconds{cfg.runner.grace_ms}
+                    + std::chrono::seconds{10};
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; },
+                  caf::after(patience) >> [] {});
+    if (!down)
+      self->send_exit(runner, caf::exit_reason::kill);
+    runner = nullptr;
   }
 
   void shutdown() {
+    stop_runner();
     // ~actor_system waits for every actor, so each must be told to stop.
-    for (auto& a : {caf::actor_cast<caf::actor>(kv),
+    for (auto& a : {caf::actor_cast<caf::actor>(service_monitor),
+                    caf::actor_cast<caf::actor>(kv),
                     caf::actor_cast<caf::actor>(services),
                     caf::actor_cast<caf::actor>(tests)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    service_monitor = nullptr;
     kv = nullptr;
     services = nullptr;
     tests = nullptr;
@@ -63,6 +117,8 @@ struct runtime::impl {
   kv_store_actor kv;
   service_status_actor services;
   test_execution_actor tests;
+  test_runner_actor runner;
+  monitor_actor service_monitor;
 };
 
 caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
@@ -70,8 +126,16 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   service_status_state probe;
   if (auto err = probe.init(cfg.service_defaults, cfg.bounds))
     return err;
+  if (auto err = check_monitor_config(cfg.monitor))
+    return err;
   if (cfg.history_capacity == 0)
     return make_error(errc::invalid_argument, "history_capacity must be > 0");
+  if (cfg.runner.grace_ms < 0 || cfg.runner.timeout_ms < 0)
+    return make_error(errc::invalid_argument,
+                      "runner.grace_ms and runner.timeout_ms must be >= 0");
+  if (cfg.runner.log_max_bytes == 0)
+    return make_error(errc::invalid_argument,
+                      "runner.log_max_bytes must be > 0");
   return std::unique_ptr<runtime>{
     new runtime(std::make_unique<impl>(std::move(cfg)))};
 }
@@ -102,6 +166,14 @@ const service_status_actor& runtime::services() const noexcept {
 
 const test_execution_actor& runtime::tests() const noexcept {
   return impl_->tests;
+}
+
+const test_runner_actor& runtime::runner() const noexcept {
+  return impl_->runner;
+}
+
+const monitor_actor& runtime::monitor() const noexcept {
+  return impl_->service_monitor;
 }
 
 void runtime::shutdown() {

@@ -23,6 +23,13 @@ struct client::impl {
   /// Waiting with `after` on the response id costs nothing per call.
   template <class R, class Handle, class... Ts>
   caf::expected<R> call(const Handle& dest, Ts&&... xs) {
+    return call_for<R>(timeout, dest, std::forward<Ts>(xs)...);
+  }
+
+  /// `call` with its own timeout, for calls that may take long.
+  template <class R, class Handle, class... Ts>
+  caf::expected<R> call_for(std::chrono::milliseconds limit,
+                            const Handle& dest, Ts&&... xs) {
     if (!dest)
       return make_error(errc::shutting_down, "the runtime has shut down");
     caf::expected<R> result{make_error(errc::timeout, "no response")};
@@ -31,9 +38,9 @@ struct client::impl {
     self->varargs_receive(
       cond, handle.id(), [&](R& x) { result = std::move(x); },
       [&](caf::error& err) { result = std::move(err); },
-      caf::after(timeout) >> [&] {
+      caf::after(limit) >> [&] {
         result = make_error(errc::timeout, "no response within "
-                                            + std::to_string(timeout.count())
+                                            + std::to_string(limit.count())
                                             + " ms");
       });
     return result;
@@ -48,7 +55,8 @@ client::client(runtime& rt, std::chrono::milliseconds timeout)
   : impl_(std::make_unique<impl>(rt, timeout)),
     kv_(*this),
     services_(*this),
-    tests_(*this) {
+    tests_(*this),
+    runner_(*this) {
   // nop
 }
 
@@ -77,6 +85,31 @@ caf::expected<R> call_tests(client& c, Ts&&... xs) {
 using events = std::vector<change_event>;
 
 } // namespace
+
+// -- shared by all managers -------------------------------------------------
+
+namespace {
+
+feed_actor feed_of(client& c, manager_facade::manager which) {
+  auto& rt = c.get_impl().rt;
+  switch (which) {
+    case manager_facade::manager::kv: return rt.kv();
+    case manager_facade::manager::services: return rt.services();
+    default: return rt.tests();
+  }
+}
+
+} // namespace
+
+caf::expected<events> manager_facade::history(uint64_t since) {
+  return client_.get_impl().call<events>(
+    feed_of(client_, manager_), atom::history_v, since);
+}
+
+caf::expected<json> manager_facade::metrics() {
+  return client_.get_impl().call<json>(
+    feed_of(client_, manager_), atom::metrics_v);
+}
 
 // -- kv -----------------------------------------------------------------------
 
@@ -151,13 +184,7 @@ caf::expected<uint64_t> kv_facade::clear() {
   return call_kv<uint64_t>(client_, atom::clear_v);
 }
 
-caf::expected<events> kv_facade::history(uint64_t since) {
-  return call_kv<events>(client_, atom::history_v, since);
-}
 
-caf::expected<json> kv_facade::metrics() {
-  return call_kv<json>(client_, atom::metrics_v);
-}
 
 // -- services -----------------------------------------------------------------
 
@@ -196,13 +223,7 @@ caf::expected<std::vector<service_record>> service_facade::records() {
   return call_services<std::vector<service_record>>(client_, atom::list_v);
 }
 
-caf::expected<events> service_facade::history(uint64_t since) {
-  return call_services<events>(client_, atom::history_v, since);
-}
 
-caf::expected<json> service_facade::metrics() {
-  return call_services<json>(client_, atom::metrics_v);
-}
 
 // -- tests --------------------------------------------------------------------
 
@@ -260,12 +281,80 @@ caf::expected<json> test_facade::update_state(json fields) {
   return call_tests<json>(client_, atom::update_v, std::move(fields));
 }
 
-caf::expected<events> test_facade::history(uint64_t since) {
-  return call_tests<events>(client_, atom::history_v, since);
+
+
+// -- runner -------------------------------------------------------------------
+
+namespace {
+
+template <class R, class... Ts>
+caf::expected<R> call_runner(client& c, std::chrono::milliseconds timeout,
+                             Ts&&... xs) {
+  auto& d = c.get_impl();
+  if (!d.rt.runner())
+    return d.rt.config().runner.enabled
+             ? make_error(errc::shutting_down, "the runtime has shut down")
+             : make_error(errc::not_found, "the runtime has no test runner");
+  return d.template call_for<R>(timeout.count() == 0 ? d.timeout : timeout,
+                                d.rt.runner(),
+                                std::forward<Ts>(xs)...);
 }
 
-caf::expected<json> test_facade::metrics() {
-  return call_tests<json>(client_, atom::metrics_v);
+/// Spawning may take a moment on a loaded machine; stopping takes the grace.
+std::chrono::milliseconds start_timeout() {
+  return std::chrono::seconds{30};
+}
+
+std::chrono::milliseconds stop_timeout(client& c) {
+  return std::chrono::milliseconds{c.get_impl().rt.config().runner.grace_ms}
+         + std::chrono::seconds{10};
+}
+
+} // namespace
+
+caf::expected<run_record> runner_facade::start(run_spec spec) {
+  return call_runner<run_record>(client_, start_timeout(), atom::start_v,
+                                 std::move(spec));
+}
+
+caf::expected<run_record> runner_facade::stop(const std::string& run_id,
+                                              const std::string& by) {
+  return call_runner<run_record>(client_, stop_timeout(client_), atom::stop_v,
+                                 run_id, by);
+}
+
+caf::expected<run_record> runner_facade::status() {
+  return call_runner<run_record>(client_, {}, atom::get_v);
+}
+
+caf::expected<run_record> runner_facade::get(const std::string& run_id) {
+  return call_runner<run_record>(client_, {}, atom::get_v, run_id);
+}
+
+caf::expected<run_record> runner_facade::wait(const std::string& run_id,
+                                              std::chrono::milliseconds timeout) {
+  return call_runner<run_record>(client_, timeout, atom::wait_v, run_id);
+}
+
+caf::expected<run_record> runner_facade::enqueue(run_spec spec) {
+  return call_runner<run_record>(client_, start_timeout(), atom::enqueue_v,
+                                 std::move(spec));
+}
+
+caf::expected<std::vector<run_record>> runner_facade::queue() {
+  return call_runner<std::vector<run_record>>(client_, {}, atom::list_v);
+}
+
+caf::expected<run_record> runner_facade::cancel(const std::string& run_id) {
+  return call_runner<run_record>(client_, {}, atom::cancel_v, run_id);
+}
+
+caf::expected<std::vector<run_record>> runner_facade::history(uint64_t n) {
+  return call_runner<std::vector<run_record>>(client_, {}, atom::history_v, n);
+}
+
+caf::expected<json> runner_facade::metrics() {
+  return call_runner<json>(client_, {}, atom::metrics_v);
 }
 
 } // namespace labrt

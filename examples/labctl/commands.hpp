@@ -9,4 +9,12 @@ namespace labctl {
 /// Each add_* registers a subcommand whose callback stores its exit code.
 void add_demo(CLI::App& app, int& exit_code);
 
+/// `labctl run [--config FILE] [--timeout S] [--grace S] [--log FILE]
+/// [--json] SCRIPT [-- ARGS...]`: one script through the test runner.
+void add_run(CLI::App& app, int& exit_code);
+
+/// `labctl ps --config FILE [--json]`: one scan with the configured service
+/// rules; prints each service with running, pids and since.
+void add_ps(CLI::App& app, int& exit_code);
+
 } // namespace labctl

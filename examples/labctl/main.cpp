@@ -6,6 +6,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   labctl::add_demo(app, exit_code);
+  labctl::add_run(app, exit_code);
+  labctl::add_ps(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -3,6 +3,8 @@
 
 #include <caf/type_id.hpp>
 
+#include "labrt/run_types.hpp"
+#include "labrt/monitor_types.hpp"
 #include "labrt/types.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
@@ -14,6 +16,20 @@ CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(labrt, (labrt::kv_snapshot))
   CAF_ADD_TYPE_ID(labrt, (labrt::patch_format))
   CAF_ADD_TYPE_ID(labrt, (labrt::service_record))
+  CAF_ADD_TYPE_ID(labrt, (labrt::run_spec))
+  CAF_ADD_TYPE_ID(labrt, (labrt::run_state))
+  CAF_ADD_TYPE_ID(labrt, (labrt::run_record))
+  CAF_ADD_TYPE_ID(labrt, (labrt::output_line))
+  CAF_ADD_TYPE_ID(labrt, (labrt::output_batch))
+  CAF_ADD_TYPE_ID(labrt, (labrt::run_started))
+  CAF_ADD_TYPE_ID(labrt, (labrt::run_ended))
+  CAF_ADD_TYPE_ID(labrt, (labrt::match_kind))
+  CAF_ADD_TYPE_ID(labrt, (labrt::service_rule))
+  CAF_ADD_TYPE_ID(labrt, (labrt::proc_id))
+  CAF_ADD_TYPE_ID(labrt, (labrt::proc_entry))
+  CAF_ADD_TYPE_ID(labrt, (labrt::service_procs))
+  CAF_ADD_TYPE_ID(labrt, (labrt::scan_result))
+  CAF_ADD_TYPE_ID(labrt, (labrt::proc_exits))
 
   // Reads.
   CAF_ADD_ATOM(labrt, labrt::atom, get, "get")
@@ -38,6 +54,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
   CAF_ADD_ATOM(labrt, labrt::atom, start, "start")
   CAF_ADD_ATOM(labrt, labrt::atom, stop, "stop")
   CAF_ADD_ATOM(labrt, labrt::atom, reset, "reset")
+  CAF_ADD_ATOM(labrt, labrt::atom, enqueue, "enqueue")
+  CAF_ADD_ATOM(labrt, labrt::atom, cancel, "cancel")
+  CAF_ADD_ATOM(labrt, labrt::atom, wait, "wait")
+  CAF_ADD_ATOM(labrt, labrt::atom, add, "add")
+  CAF_ADD_ATOM(labrt, labrt::atom, scan, "scan")
+  CAF_ADD_ATOM(labrt, labrt::atom, tick, "tick")
 
   // Change feeds.
   CAF_ADD_ATOM(labrt, labrt::atom, subscribe, "subscribe")

@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "labrt/json.hpp"
+#include "labrt/run_types.hpp"
 #include "labrt/types.hpp"
 
 namespace labrt {
@@ -20,8 +21,26 @@ namespace labrt {
 class runtime;
 class client;
 
+/// What every manager's facade offers: its change history and metrics.
+class manager_facade {
+public:
+  enum class manager { kv, services, tests };
+
+  /// The changes after revision `since` that the manager's history holds.
+  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
+  /// Reads, writes, refused operations, subscribers and revision.
+  caf::expected<json> metrics();
+
+protected:
+  manager_facade(client& c, manager m) : client_(c), manager_(m) {
+  }
+
+  client& client_;
+  manager manager_;
+};
+
 /// The kv store (ThreadSafeDict). Obtained from `client::kv()`.
-class kv_facade {
+class kv_facade : public manager_facade {
 public:
   caf::expected<json> get(const std::string& key, json fallback = nullptr);
   caf::expected<kv_entry> fetch(const std::string& key);
@@ -45,18 +64,14 @@ public:
   }
   caf::expected<kv_snapshot> snapshot();
   caf::expected<uint64_t> clear();
-  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
-  caf::expected<json> metrics();
-
 private:
   friend class client;
-  explicit kv_facade(client& c) : client_(c) {
+  explicit kv_facade(client& c) : manager_facade(c, manager::kv) {
   }
-  client& client_;
 };
 
 /// The service-status manager (ServiceStatusManager).
-class service_facade {
+class service_facade : public manager_facade {
 public:
   caf::expected<bool> is_service_running(const std::string& name);
   caf::expected<json> get_status(const std::string& entry);
@@ -66,18 +81,14 @@ public:
   caf::expected<bool> report(service_record rec);
   caf::expected<service_record> describe(const std::string& name);
   caf::expected<std::vector<service_record>> records();
-  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
-  caf::expected<json> metrics();
-
 private:
   friend class client;
-  explicit service_facade(client& c) : client_(c) {
+  explicit service_facade(client& c) : manager_facade(c, manager::services) {
   }
-  client& client_;
 };
 
 /// The test-execution manager (TestExecutionManager).
-class test_facade {
+class test_facade : public manager_facade {
 public:
   caf::expected<bool> is_running();
   caf::expected<json> get_pid();
@@ -94,12 +105,42 @@ public:
   caf::expected<json> reset();
   caf::expected<json> get_state();
   caf::expected<json> update_state(json fields);
-  caf::expected<std::vector<change_event>> history(uint64_t since = 0);
+private:
+  friend class client;
+  explicit test_facade(client& c) : manager_facade(c, manager::tests) {
+  }
+};
+
+/// The test runner. Start and stop answer once the child exec'd / once
+/// nothing of the run is left; stop waits up to the runner's grace plus 10 s.
+class runner_facade {
+public:
+  /// Starts a run now; refused with `errc::already_running` while one runs.
+  caf::expected<run_record> start(run_spec spec);
+  /// Stops run `run_id` ("" = the current one); `by` is recorded as
+  /// stopped_by ("" = "request").
+  caf::expected<run_record> stop(const std::string& run_id = {},
+                                 const std::string& by = {});
+  /// The current run (`errc::not_running` when idle).
+  caf::expected<run_record> status();
+  /// A current, queued or finished run.
+  caf::expected<run_record> get(const std::string& run_id);
+  /// The final record of a run, once it has ended (or `errc::timeout`).
+  caf::expected<run_record> wait(const std::string& run_id,
+                                 std::chrono::milliseconds timeout);
+  /// Appends a run to the FIFO queue; it starts at once when idle.
+  caf::expected<run_record> enqueue(run_spec spec);
+  /// The queued runs, first to start first.
+  caf::expected<std::vector<run_record>> queue();
+  /// Removes a queued run.
+  caf::expected<run_record> cancel(const std::string& run_id);
+  /// Up to `n` finished runs, newest first.
+  caf::expected<std::vector<run_record>> history(uint64_t n = 100);
   caf::expected<json> metrics();
 
 private:
   friend class client;
-  explicit test_facade(client& c) : client_(c) {
+  explicit runner_facade(client& c) : client_(c) {
   }
   client& client_;
 };
@@ -125,6 +166,9 @@ public:
   test_facade& tests() noexcept {
     return tests_;
   }
+  runner_facade& runner() noexcept {
+    return runner_;
+  }
 
   struct impl;
   impl& get_impl() noexcept {
@@ -136,6 +180,7 @@ private:
   kv_facade kv_;
   service_facade services_;
   test_facade tests_;
+  runner_facade runner_;
 };
 
 } // namespace labrt

@@ -2,8 +2,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
 
 #include "labrt/json.hpp"
+#include "labrt/monitor_types.hpp"
 
 namespace labrt {
 
@@ -12,6 +18,63 @@ struct limits {
   size_t max_key_bytes = 256;          ///< Keys and field names.
   size_t max_value_bytes = 1024 * 1024; ///< Serialized size of one value.
 };
+
+/// The test runner (issue 3). The `runner` object of a config file has the
+/// keys roots, logs_dir, grace_ms, timeout_ms, log_max_bytes (see
+/// load_runner_config).
+struct runner_config {
+  /// Spawn the runner at all. Makes the process a child subreaper.
+  bool enabled = true;
+  /// Directories scripts must resolve into; empty = any existing file.
+  std::vector<std::string> roots;
+  /// Where `<run_id>.log` files go (created if missing); empty = no logs
+  /// unless a run names its own log file.
+  std::string logs_dir;
+  /// SIGTERM -> SIGKILL delay when stopping a run's tree.
+  int64_t grace_ms = 5000;
+  /// Default per-run timeout; 0 = none.
+  int64_t timeout_ms = 0;
+  /// Cap of one log file: past it the head and tail halves are kept.
+  uint64_t log_max_bytes = 64ull * 1024 * 1024;
+  /// Variables a script inherits from the runtime's environment.
+  std::vector<std::string> inherit_env = {"PATH", "HOME", "LANG", "TERM",
+                                          "USER"};
+  /// Finished run records kept for queries.
+  size_t history_capacity = 200;
+  /// Runs that may wait in the queue.
+  size_t queue_capacity = 100;
+  /// On runtime shutdown: stop the current run (true) or leave it running.
+  bool stop_on_shutdown = true;
+};
+
+/// Reads the `runner` object of a JSON config file. Relative paths in it are
+/// relative to the file's directory. Unknown keys, wrong types and negative
+/// durations are errors naming the field; a file without `runner` gives the
+/// defaults.
+caf::expected<runner_config> load_runner_config(const std::string& path);
+
+/// The same for an already parsed `runner` object.
+caf::expected<runner_config> parse_runner_config(const json& runner,
+                                                 const std::string& base_dir);
+
+/// The service monitor (issue 4): the `services` array and the `monitor`
+/// object of a config file, e.g. `"services": [{"name": "qsfp_service",
+/// "match": {"comm": "qsfp_service"}}], "monitor": {"interval_ms": 1000}`.
+struct monitor_config {
+  /// Watched services; more can be added at run time.
+  std::vector<service_rule> services;
+  /// Period of the pass over /proc (exits are seen at once through pidfds).
+  int64_t interval_ms = 1000;
+};
+
+/// Reads the `services` and `monitor` sections of a JSON config file (other
+/// sections are left alone). Unknown keys, wrong types, bad rules (empty,
+/// invalid regex, unknown kind) and duplicate names are errors naming the
+/// field; a file without them gives no services and the defaults.
+caf::expected<monitor_config> load_monitor_config(const std::string& path);
+
+/// The same for an already parsed config document (a JSON object).
+caf::expected<monitor_config> parse_monitor_config(const json& doc);
 
 /// Everything `runtime` needs to start.
 struct runtime_config {
@@ -23,6 +86,8 @@ struct runtime_config {
   /// Extra service_status entries on top of the built-in defaults,
   /// e.g. {"my_daemon": false, "my_daemon_cmd": null}.
   json service_defaults = json::object();
+  runner_config runner;
+  monitor_config monitor;
 };
 
 } // namespace labrt

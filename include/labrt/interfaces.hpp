@@ -14,6 +14,8 @@
 
 #include "labrt/atoms.hpp"
 #include "labrt/json.hpp"
+#include "labrt/monitor_types.hpp"
+#include "labrt/run_types.hpp"
 #include "labrt/types.hpp"
 
 namespace labrt {
@@ -106,5 +108,94 @@ using test_execution_actor = caf::typed_actor<
   caf::replies_to<atom::reset>::with<json>,
   /// Sets some fields, all or none (update_state).
   caf::replies_to<atom::update, json>::with<json>>::extend_with<feed_actor>;
+
+/// Anything that receives the output of runs (a live tail). The runner sends
+/// each batch as a request and keeps a few unanswered per subscriber at most;
+/// past that it drops lines and reports how many in the next batch.
+using run_output_actor = caf::typed_actor<
+  /// Lines of the current run, in order; reply when done with them.
+  caf::reacts_to<output_batch>>;
+
+/// A run watcher: the detached actor that owns one run's child, pipes and
+/// pidfd. Internal to the runner; it reads its mailbox when the runner wakes
+/// it through the run's eventfd.
+using run_watcher_actor = caf::typed_actor<
+  /// Stops the run: TERM to its tree, KILL after grace_ms, until nothing is left.
+  caf::reacts_to<atom::stop, std::string, int64_t>,
+  /// Leaves the run alive and returns (runtime shutdown with stop_on_shutdown off).
+  caf::reacts_to<atom::cancel>>;
+
+/// The test runner: starts scripts, captures their output, stops and reaps
+/// their whole process tree, records runs in test_execution. One run at a
+/// time, more in a FIFO queue.
+using test_runner_actor = caf::typed_actor<
+  /// Starts a run now; replies once the script exec'd; refused while one runs.
+  caf::replies_to<atom::start, run_spec>::with<run_record>,
+  /// Stops run `id` ("" = the current one); replies when nothing of it is left.
+  caf::replies_to<atom::stop, std::string, std::string>::with<run_record>,
+  /// The current run (not_running when idle).
+  caf::replies_to<atom::get>::with<run_record>,
+  /// The record of a run: current, queued or in the history.
+  caf::replies_to<atom::get, std::string>::with<run_record>,
+  /// Replies with the final record once run `id` has ended.
+  caf::replies_to<atom::wait, std::string>::with<run_record>,
+  /// Appends a run to the FIFO queue (starts at once when idle).
+  caf::replies_to<atom::enqueue, run_spec>::with<run_record>,
+  /// The queued runs, first to start first.
+  caf::replies_to<atom::list>::with<std::vector<run_record>>,
+  /// Removes a queued run; replies with its cancelled record.
+  caf::replies_to<atom::cancel, std::string>::with<run_record>,
+  /// Up to `n` finished runs, newest first.
+  caf::replies_to<atom::history, uint64_t>::with<std::vector<run_record>>,
+  /// Sends the output of every run to a subscriber; replies the current run id.
+  caf::replies_to<atom::subscribe, run_output_actor>::with<std::string>,
+  /// Stops sending output to a subscriber.
+  caf::reacts_to<atom::unsubscribe, run_output_actor>,
+  /// Runs started, failed, stopped, timed out; lines dropped; as JSON.
+  caf::replies_to<atom::metrics>::with<json>,
+  /// Internal, from a run watcher: the child exec'd or the spawn failed.
+  caf::reacts_to<run_started>,
+  /// Internal, from a run watcher: nothing of the run is left.
+  caf::reacts_to<run_ended>>::extend_with<run_output_actor>;
+
+/// The service monitor: one pass over /proc per tick for every watched
+/// service, exits seen at once through pidfds; reports each service's record
+/// to service_status when it changes (running, pids, cmdline, since).
+using monitor_actor = caf::typed_actor<
+  /// Watches a service (replaces a same-named rule); replies true if new, after its first scan.
+  caf::replies_to<atom::add, service_rule>::with<bool>,
+  /// Stops watching a service and erases its record; replies whether it was watched.
+  caf::replies_to<atom::erase, std::string>::with<bool>,
+  /// The watched rules, sorted by name.
+  caf::replies_to<atom::list>::with<std::vector<service_rule>>,
+  /// Scans /proc now; replies with every watched service's record, sorted by name.
+  caf::replies_to<atom::scan>::with<std::vector<service_record>>,
+  /// Scans, exits seen, reports sent, watched pids, last scan time, as JSON.
+  caf::replies_to<atom::metrics>::with<json>,
+  /// Internal, from the scanner: one pass over /proc.
+  caf::reacts_to<scan_result>,
+  /// Internal, from the pidfd watcher: watched processes that ended.
+  caf::reacts_to<proc_exits>>;
+
+/// The monitor's scanner: a detached actor that owns the compiled rules and
+/// does the blocking passes over /proc, one per interval.
+using proc_scanner_actor = caf::typed_actor<
+  /// Installs or replaces a rule (validated by the monitor) under a rule id.
+  caf::reacts_to<atom::add, service_rule, uint64_t>,
+  /// Drops a rule.
+  caf::reacts_to<atom::erase, std::string>,
+  /// One pass now, as the reply.
+  caf::replies_to<atom::scan>::with<scan_result>,
+  /// The periodic pass: sends the result to the monitor and re-arms.
+  caf::reacts_to<atom::tick>>;
+
+/// The monitor's pidfd watcher: a detached actor blocked in poll() on the
+/// pidfds of every matched process plus an eventfd; whoever sends it a
+/// message writes the eventfd after, so that it returns to its mailbox.
+using pidfd_watcher_actor = caf::typed_actor<
+  /// Starts watching the first list and stops watching the second.
+  caf::reacts_to<atom::update, std::vector<proc_id>, std::vector<proc_id>>,
+  /// One poll() until an exit or the eventfd; re-sent to itself after each wake.
+  caf::reacts_to<atom::wait>>;
 
 } // namespace labrt

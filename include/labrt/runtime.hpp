@@ -31,8 +31,13 @@ public:
   const kv_store_actor& kv() const noexcept;
   const service_status_actor& services() const noexcept;
   const test_execution_actor& tests() const noexcept;
+  /// The test runner; null if `config().runner.enabled` is false.
+  const test_runner_actor& runner() const noexcept;
+  /// The service monitor (always running, with zero or more rules).
+  const monitor_actor& monitor() const noexcept;
 
-  /// Stops every manager; later requests fail. Idempotent.
+  /// Stops the runner (and with it the current run, unless configured to
+  /// leave it), then every manager; later requests fail. Idempotent.
   void shutdown();
 
   struct impl;

@@ -1,0 +1,414 @@
+#include "service_rules.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "labrt/errc.hpp"
+#include "validate.hpp"
+
+namespace labrt {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size()
+    && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+caf::error rule_error(const service_rule& rule, const std::string& what) {
+  return make_error(
+    errc::invalid_argument, "service '" + rule.name + "': " + what);
+}
+
+std::string regex_error_text(int code, const regex_t* re) {
+  char buf[256];
+  ::regerror(code, re, buf, sizeof(buf));
+  return buf;
+}
+
+/// Compiles an extended regex; the error text on failure.
+caf::expected<std::shared_ptr<const regex_t>> compile_regex(
+  const service_rule& rule) {
+  auto re = std::make_unique<regex_t>();
+  if (auto rc
+      = ::regcomp(re.get(), rule.pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+      rc != 0)
+    return rule_error(rule,
+      "invalid cmdline regex '" + rule.pattern
+        + "': " + regex_error_text(rc, re.get()));
+  return std::shared_ptr<const regex_t>{re.release(), [](const regex_t* p) {
+                                          ::regfree(const_cast<regex_t*>(p));
+                                          delete p;
+                                        }};
+}
+
+} // namespace
+
+caf::error validate_rule(const service_rule& rule) {
+  if (rule.name.empty())
+    return make_error(errc::invalid_argument, "service name must not be empty");
+  if (auto err = check_key(rule.name, limits{}))
+    return make_error(errc::invalid_argument,
+      "service name '" + rule.name + "': " + message_of(err));
+  for (auto suffix : {"_cmd", "_filter", "_message"})
+    if (ends_with(rule.name, suffix))
+      return rule_error(rule,
+        std::string{"a service name must not end in '"} + suffix
+          + "' (reserved for text entries)");
+  if (rule.pattern.empty())
+    return rule_error(
+      rule, std::string{"empty "} + to_string(rule.kind) + " pattern");
+  if (!valid_utf8(rule.pattern))
+    return rule_error(rule, "pattern is not valid UTF-8");
+  switch (rule.kind) {
+    case match_kind::comm:
+      if (rule.pattern.size() > max_comm_bytes)
+        return rule_error(rule,
+          "comm '" + rule.pattern
+            + "' is longer than "
+              "the kernel's 15 characters and would never "
+              "match; use exe or cmdline");
+      if (rule.pattern.find('\n') != std::string::npos)
+        return rule_error(rule, "comm must not contain a newline");
+      return caf::none;
+    case match_kind::exe:
+      if (rule.pattern.front() != '/')
+        return rule_error(
+          rule, "exe '" + rule.pattern + "' must be an absolute path");
+      return caf::none;
+    case match_kind::cmdline: {
+      if (rule.pattern.size() > max_regex_bytes)
+        return rule_error(rule,
+          "cmdline regex is longer than " + std::to_string(max_regex_bytes)
+            + " bytes");
+      auto re = compile_regex(rule);
+      if (!re)
+        return std::move(re.error());
+      return caf::none;
+    }
+  }
+  return rule_error(rule,
+    "unknown match kind " + std::to_string(static_cast<int>(rule.kind))
+      + " (comm, exe or cmdline)");
+}
+
+namespace {
+
+/// The index after the bracket expression that starts at `re[i]` ('[').
+size_t skip_bracket(std::string_view re, size_t i) {
+  ++i;
+  if (i < re.size() && re[i] == '^')
+    ++i;
+  if (i < re.size() && re[i] == ']')
+    ++i;
+  while (i < re.size() && re[i] != ']') {
+    if (re[i] == '[' && i + 1 < re.size()
+      && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+      auto end = re.find(std::string{re[i + 1]} + "]", i + 2);
+      i = end == std::string_view::npos ? re.size() : end + 2;
+    } else {
+      ++i;
+    }
+  }
+  return i + 1;
+}
+
+} // namespace
+
+std::string required_literal(std::string_view re) {
+  // A top-level alternation makes every literal optional: prove nothing.
+  // (One inside a group is fine: groups are skipped below.)
+  int top_depth = 0;
+  for (size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\') {
+      ++i;
+    } else if (re[i] == '[') {
+      i = skip_bracket(re, i) - 1;
+    } else if (re[i] == '(') {
+      ++top_depth;
+    } else if (re[i] == ')') {
+      --top_depth;
+    } else if (re[i] == '|' && top_depth <= 0) {
+      return {};
+    }
+  }
+  std::string best;
+  std::string cur;
+  auto flush = [&] {
+    if (cur.size() > best.size())
+      best = cur;
+    cur.clear();
+  };
+  size_t i = 0;
+  while (i < re.size()) {
+    char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < re.size()
+        && !std::isalnum(static_cast<unsigned char>(re[i + 1]))) {
+        cur += re[i + 1];
+      } else {
+        flush(); // \w, \b, \<, back-references...
+      }
+      i += 2;
+    } else if (c == '[') {
+      flush();
+      i = skip_bracket(re, i);
+    } else if (c == '(') {
+      flush();
+      int depth = 0;
+      while (i < re.size()) {
+        if (re[i] == '[') {
+          i = skip_bracket(re, i);
+          continue;
+        }
+        if (re[i] == '\\')
+          ++i;
+        else if (re[i] == '(')
+          ++depth;
+        else if (re[i] == ')' && --depth == 0)
+          break;
+        ++i;
+      }
+      ++i;
+    } else if (c == '*' || c == '?' || c == '{') {
+      // The previous character may appear zero times.
+      if (!cur.empty())
+        cur.pop_back();
+      flush();
+      if (c == '{') {
+        auto end = re.find('}', i);
+        i = end == std::string_view::npos ? re.size() : end + 1;
+      } else {
+        ++i;
+      }
+    } else if (c == '+' || c == '.' || c == '^' || c == '$' || c == ')') {
+      flush();
+      ++i;
+    } else {
+      cur += c;
+      ++i;
+    }
+  }
+  // A literal before a trailing quantifier was handled; a trailing run counts.
+  flush();
+  return best;
+}
+
+bool compiled_rule::matches_cmdline(std::string_view cmdline) const {
+  if (!regex)
+    return false;
+  if (!literal.empty() && cmdline.find(literal) == std::string_view::npos)
+    return false;
+  return ::regexec(regex.get(), cmdline.data(), 0, nullptr, 0) == 0;
+}
+
+namespace {
+
+uint32_t gram_at(const char* p) {
+  uint32_t x;
+  std::memcpy(&x, p, sizeof(x));
+  return x;
+}
+
+size_t gram_bit(uint32_t gram) {
+  return (gram * 2654435761u) >> 16; // 16 bits
+}
+
+} // namespace
+
+void rule_set::match_cmdline(
+  std::string_view cmdline, std::vector<size_t>& hits) const {
+  for (auto idx : unfiltered_)
+    if (rules_[idx].matches_cmdline(cmdline))
+      hits.push_back(idx);
+  if (by_gram_.empty() || cmdline.size() < 4)
+    return;
+  auto first = hits.size();
+  for (size_t i = 0; i + 4 <= cmdline.size(); ++i) {
+    auto gram = gram_at(cmdline.data() + i);
+    auto bit = gram_bit(gram);
+    if ((gram_bits_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0)
+      continue;
+    auto j = by_gram_.find(gram);
+    if (j == by_gram_.end())
+      continue;
+    for (auto idx : j->second) {
+      auto& lit = rules_[idx].literal;
+      if (cmdline.compare(i, lit.size(), lit) == 0)
+        hits.push_back(idx);
+    }
+  }
+  // Literal found: now the regex, once per rule.
+  std::sort(hits.begin() + static_cast<ptrdiff_t>(first), hits.end());
+  auto end
+    = std::unique(hits.begin() + static_cast<ptrdiff_t>(first), hits.end());
+  auto out = hits.begin() + static_cast<ptrdiff_t>(first);
+  for (auto i = out; i != end; ++i)
+    if (::regexec(rules_[*i].regex.get(), cmdline.data(), 0, nullptr, 0) == 0)
+      *out++ = *i;
+  hits.erase(out, hits.end());
+}
+
+bool compiled_rule::matches_exe(std::string_view exe) const {
+  return exe == rule.pattern || (!resolved_exe.empty() && exe == resolved_exe);
+}
+
+caf::expected<compiled_rule> compile_rule(service_rule rule, uint64_t id) {
+  if (auto err = validate_rule(rule))
+    return err;
+  compiled_rule result;
+  if (rule.kind == match_kind::cmdline) {
+    auto re = compile_regex(rule);
+    if (!re)
+      return std::move(re.error());
+    result.regex = std::move(*re);
+    result.literal = required_literal(rule.pattern);
+  } else if (rule.kind == match_kind::exe) {
+    // /proc/<pid>/exe names the resolved file (e.g. /usr/bin/sleep for
+    // /bin/sleep on merged-/usr systems).
+    char buf[PATH_MAX];
+    if (::realpath(rule.pattern.c_str(), buf) != nullptr)
+      result.resolved_exe = buf;
+  }
+  result.rule = std::move(rule);
+  result.id = id;
+  return result;
+}
+
+caf::error rule_set::add(service_rule rule, uint64_t id) {
+  auto compiled = compile_rule(std::move(rule), id);
+  if (!compiled)
+    return std::move(compiled.error());
+  auto i = std::lower_bound(rules_.begin(), rules_.end(), compiled->rule.name,
+    [](const compiled_rule& x, const std::string& y) {
+      return x.rule.name < y;
+    });
+  if (i != rules_.end() && i->rule.name == compiled->rule.name)
+    *i = std::move(*compiled);
+  else
+    rules_.insert(i, std::move(*compiled));
+  reindex();
+  return caf::none;
+}
+
+bool rule_set::erase(const std::string& name) {
+  auto i = std::find_if(rules_.begin(), rules_.end(),
+    [&](const compiled_rule& x) { return x.rule.name == name; });
+  if (i == rules_.end())
+    return false;
+  rules_.erase(i);
+  reindex();
+  return true;
+}
+
+void rule_set::reindex() {
+  by_comm_.clear();
+  by_exe_.clear();
+  cmdline_.clear();
+  by_gram_.clear();
+  unfiltered_.clear();
+  gram_bits_.assign(65536 / 64, 0);
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    auto& r = rules_[i];
+    switch (r.rule.kind) {
+      case match_kind::comm: by_comm_[r.rule.pattern].push_back(i); break;
+      case match_kind::exe:
+        by_exe_[r.rule.pattern].push_back(i);
+        if (!r.resolved_exe.empty() && r.resolved_exe != r.rule.pattern)
+          by_exe_[r.resolved_exe].push_back(i);
+        break;
+      case match_kind::cmdline:
+        cmdline_.push_back(i);
+        if (r.literal.size() >= 4) {
+          auto gram = gram_at(r.literal.data());
+          by_gram_[gram].push_back(i);
+          auto bit = gram_bit(gram);
+          gram_bits_[bit / 64] |= uint64_t{1} << (bit % 64);
+        } else {
+          unfiltered_.push_back(i);
+        }
+        break;
+    }
+  }
+}
+
+// -- config sections ----------------------------------------------------------
+
+namespace {
+
+caf::error config_error(const std::string& field, const std::string& what) {
+  return make_error(errc::invalid_argument, "config: " + field + ": " + what);
+}
+
+} // namespace
+
+caf::expected<monitor_config> parse_monitor_config(const json& doc) {
+  monitor_config cfg;
+  if (!doc.is_object())
+    return make_error(errc::invalid_argument,
+      std::string{"config: must be a JSON object, not "} + doc.type_name());
+  if (auto i = doc.find("monitor"); i != doc.end() && !i->is_null()) {
+    if (!i->is_object())
+      return config_error(
+        "monitor", std::string{"must be an object, not "} + i->type_name());
+    for (auto& [key, value] : i->items()) {
+      if (key != "interval_ms")
+        return config_error(
+          "monitor." + key, "is not a known setting (known: interval_ms)");
+      if (!value.is_number_integer() || value.get<int64_t>() < 10
+        || value.get<int64_t>() > 3600 * 1000)
+        return config_error("monitor.interval_ms",
+          "must be an integer from 10 to 3600000 "
+          "(milliseconds), not "
+            + value.dump());
+      cfg.interval_ms = value.get<int64_t>();
+    }
+  }
+  auto i = doc.find("services");
+  if (i == doc.end() || i->is_null())
+    return cfg;
+  if (!i->is_array())
+    return config_error(
+      "services", std::string{"must be an array, not "} + i->type_name());
+  std::set<std::string> names;
+  for (size_t n = 0; n < i->size(); ++n) {
+    auto field = "services[" + std::to_string(n) + "]";
+    service_rule rule;
+    try {
+      (*i)[n].get_to(rule);
+    } catch (const json::exception& ex) {
+      // nlohmann prefixes "[json.exception.other_error.501] ".
+      std::string what = ex.what();
+      if (auto pos = what.find("] "); pos != std::string::npos)
+        what.erase(0, pos + 2);
+      return config_error(field, what);
+    }
+    if (auto err = validate_rule(rule))
+      return config_error(field, message_of(err));
+    if (!names.insert(rule.name).second)
+      return config_error(field, "duplicate service name '" + rule.name + "'");
+    cfg.services.push_back(std::move(rule));
+  }
+  return cfg;
+}
+
+caf::expected<monitor_config> load_monitor_config(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return make_error(errc::not_found, "config: cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto doc = json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded())
+    return make_error(
+      errc::invalid_argument, "config: '" + path + "' is not valid JSON");
+  return parse_monitor_config(doc);
+}
+
+} // namespace labrt
