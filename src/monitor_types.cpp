@@ -15,19 +15,8 @@ json time_or_null(caf::timestamp t) {
 
 caf::timestamp time_from(const json& j, const char* key) {
   auto i = j.find(key);
-  if (i == j.end() || !i->is_string())
-    return {};
-  std::tm tm{};
-  int ms = 0;
-  auto s = i->get<std::string>();
-  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms)
-    < 6)
-    return {};
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  auto secs = std::chrono::seconds{timegm(&tm)};
-  return caf::timestamp{secs + std::chrono::milliseconds{ms}};
+  return i != j.end() && i->is_string() ? from_iso8601(i->get<std::string>())
+                                        : caf::timestamp{};
 }
 
 [[noreturn]] void shape_error(const std::string& what) {

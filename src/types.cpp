@@ -18,12 +18,10 @@ std::string to_iso8601(caf::timestamp t) {
   return buf;
 }
 
-namespace {
-
-caf::timestamp from_iso8601(const std::string& s) {
+caf::timestamp from_iso8601(const std::string& text) {
   std::tm tm{};
   int ms = 0;
-  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms)
       < 6)
     return {};
@@ -32,6 +30,8 @@ caf::timestamp from_iso8601(const std::string& s) {
   auto secs = std::chrono::seconds{timegm(&tm)};
   return caf::timestamp{secs + std::chrono::milliseconds{ms}};
 }
+
+namespace {
 
 json time_or_null(caf::timestamp t) {
   return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));

@@ -16,6 +16,9 @@ namespace labrt {
 /// ISO 8601 in UTC with milliseconds, e.g. "2026-11-27T20:42:35.123Z".
 std::string to_iso8601(caf::timestamp t);
 
+/// Parses what to_iso8601 writes; the epoch for anything else.
+caf::timestamp from_iso8601(const std::string& text);
+
 /// One change in a manager, as delivered to subscribers and kept in history.
 struct change_event {
   std::string source; ///< "kv", "service" or "test".
