@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "event_hub.hpp"
 #include "kv_store.hpp"
 #include "labrt/errc.hpp"
 #include "monitor.hpp"
@@ -75,6 +76,8 @@ struct runtime::impl {
       set_child_subreaper();
       runner = sys.spawn(test_runner, cfg.runner, tests);
     }
+    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes, kv,
+                    services, tests, runner);
   }
 
   /// Stops the runner first, while test_execution still records the end of
@@ -99,12 +102,14 @@ struct runtime::impl {
   void shutdown() {
     stop_runner();
     // ~actor_system waits for every actor, so each must be told to stop.
-    for (auto& a : {caf::actor_cast<caf::actor>(service_monitor),
+    for (auto& a : {caf::actor_cast<caf::actor>(hub),
+                    caf::actor_cast<caf::actor>(service_monitor),
                     caf::actor_cast<caf::actor>(kv),
                     caf::actor_cast<caf::actor>(services),
                     caf::actor_cast<caf::actor>(tests)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    hub = nullptr;
     service_monitor = nullptr;
     kv = nullptr;
     services = nullptr;
@@ -119,6 +124,7 @@ struct runtime::impl {
   test_execution_actor tests;
   test_runner_actor runner;
   monitor_actor service_monitor;
+  event_hub_actor hub;
 };
 
 caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
@@ -128,8 +134,9 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
     return err;
   if (auto err = check_monitor_config(cfg.monitor))
     return err;
-  if (cfg.history_capacity == 0)
-    return make_error(errc::invalid_argument, "history_capacity must be > 0");
+  if (cfg.history_capacity == 0 || cfg.event_capacity == 0)
+    return make_error(errc::invalid_argument,
+                      "history_capacity and event_capacity must be > 0");
   if (cfg.runner.grace_ms < 0 || cfg.runner.timeout_ms < 0)
     return make_error(errc::invalid_argument,
                       "runner.grace_ms and runner.timeout_ms must be >= 0");
@@ -174,6 +181,10 @@ const test_runner_actor& runtime::runner() const noexcept {
 
 const monitor_actor& runtime::monitor() const noexcept {
   return impl_->service_monitor;
+}
+
+const event_hub_actor& runtime::events() const noexcept {
+  return impl_->hub;
 }
 
 void runtime::shutdown() {

@@ -1,4 +1,4 @@
-// Reading the runner section of a config file.
+// Reading config files: the whole daemon config and its sections.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -68,35 +68,175 @@ caf::expected<runner_config> parse_runner_config(
       if (!ms)
         return std::move(ms.error());
       cfg.timeout_ms = *ms;
+    } else if (key == "stop_on_shutdown") {
+      if (!value.is_boolean())
+        return field_error(key, "must be true or false");
+      cfg.stop_on_shutdown = value.get<bool>();
     } else if (key == "log_max_bytes") {
       if (!value.is_number_integer() || value.get<int64_t>() <= 0)
         return field_error(key, "must be a positive integer");
       cfg.log_max_bytes = value.get<uint64_t>();
     } else {
       return field_error(key,
-        "is not a known setting (known: roots, "
-        "logs_dir, grace_ms, timeout_ms, log_max_bytes)");
+        "is not a known setting (known: roots, logs_dir, grace_ms, "
+        "timeout_ms, log_max_bytes, stop_on_shutdown)");
     }
   }
   return cfg;
 }
 
-caf::expected<runner_config> load_runner_config(const std::string& path) {
+caf::expected<json> read_config_file(const std::string& path) {
   std::ifstream in{path};
   if (!in)
     return make_error(errc::not_found, "config: cannot read '" + path + "'");
   std::ostringstream text;
   text << in.rdbuf();
-  auto doc = json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded())
-    return make_error(
-      errc::invalid_argument, "config: '" + path + "' is not valid JSON");
+  json doc;
+  try {
+    doc = json::parse(text.str());
+  } catch (const json::parse_error& ex) {
+    return make_error(errc::invalid_argument, "config: '" + path
+                                                + "' is not valid JSON: "
+                                                + what_of(ex));
+  }
   if (!doc.is_object())
     return make_error(
       errc::invalid_argument, "config: '" + path + "' must hold a JSON object");
-  auto base = fs::absolute(fs::path{path}).parent_path().string();
-  auto i = doc.find("runner");
-  return parse_runner_config(i == doc.end() ? json{} : *i, base);
+  return doc;
+}
+
+namespace {
+
+std::string base_dir_of(const std::string& path) {
+  return fs::absolute(fs::path{path}).parent_path().string();
+}
+
+caf::error config_error(const std::string& field, const std::string& what) {
+  return make_error(errc::invalid_argument, "config: " + field + " " + what);
+}
+
+caf::expected<size_t> positive(const json& value, const std::string& field) {
+  if (!value.is_number_unsigned() || value.get<uint64_t>() == 0)
+    return config_error(field, "must be a positive integer, not "
+                                 + value.dump());
+  return value.get<size_t>();
+}
+
+caf::expected<std::string> text(const json& value, const std::string& field) {
+  if (!value.is_string())
+    return config_error(field, std::string{"must be a string, not "}
+                                 + value.type_name());
+  return value.get<std::string>();
+}
+
+caf::error parse_http(const json& http, http_config& cfg) {
+  if (!http.is_object())
+    return config_error("http", std::string{"must be an object, not "}
+                                  + http.type_name());
+  for (auto& [key, value] : http.items()) {
+    auto field = "http." + key;
+    if (key == "listen") {
+      auto x = text(value, field);
+      if (!x)
+        return std::move(x.error());
+      auto colon = x->rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == x->size())
+        return config_error(field, "must be HOST:PORT, not '" + *x + "'");
+      cfg.listen = std::move(*x);
+    } else if (key == "token") {
+      if (value.is_null())
+        continue;
+      auto x = text(value, field);
+      if (!x)
+        return std::move(x.error());
+      if (x->size() < 16)
+        return config_error(field, "must be at least 16 characters");
+      cfg.token = std::move(*x);
+    } else if (key == "max_streams" || key == "threads"
+               || key == "max_body_bytes") {
+      auto n = positive(value, field);
+      if (!n)
+        return std::move(n.error());
+      (key == "max_streams" ? cfg.max_streams
+       : key == "threads"   ? cfg.threads
+                            : cfg.max_body_bytes)
+        = *n;
+    } else {
+      return config_error(field, "is not a known setting (known: listen, "
+                                 "token, max_streams, threads, "
+                                 "max_body_bytes)");
+    }
+  }
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<daemon_config> parse_config(const json& doc,
+                                          const std::string& base_dir) {
+  if (!doc.is_object())
+    return make_error(errc::invalid_argument,
+                      "config: must be a JSON object, not "
+                        + std::string{doc.type_name()});
+  daemon_config cfg;
+  for (auto& [key, value] : doc.items()) {
+    if (key == "name") {
+      auto x = text(value, key);
+      if (!x)
+        return std::move(x.error());
+      cfg.name = std::move(*x);
+    } else if (key == "state_dir") {
+      auto x = text(value, key);
+      if (!x)
+        return std::move(x.error());
+      cfg.state_dir = absolute_from(*x, base_dir);
+    } else if (key == "http") {
+      if (auto err = parse_http(value, cfg.http))
+        return err;
+    } else if (key == "service_defaults") {
+      if (!value.is_object())
+        return config_error(key, "must be an object of status entries");
+      cfg.runtime.service_defaults = value;
+    } else if (key != "services" && key != "monitor" && key != "runner") {
+      return config_error(key, "is not a known setting (known: name, "
+                               "services, monitor, runner, state_dir, http, "
+                               "service_defaults)");
+    }
+  }
+  auto monitor = parse_monitor_config(doc);
+  if (!monitor)
+    return std::move(monitor.error());
+  cfg.runtime.monitor = std::move(*monitor);
+  auto runner = parse_runner_config(doc.value("runner", json{}), base_dir);
+  if (!runner)
+    return std::move(runner.error());
+  cfg.runtime.runner = std::move(*runner);
+  if (cfg.runtime.runner.logs_dir.empty() && !cfg.state_dir.empty())
+    cfg.runtime.runner.logs_dir = cfg.state_dir + "/logs";
+  return cfg;
+}
+
+caf::expected<daemon_config> load_config(const std::string& path) {
+  auto doc = read_config_file(path);
+  if (!doc)
+    return std::move(doc.error());
+  return parse_config(*doc, base_dir_of(path));
+}
+
+caf::expected<monitor_config> load_monitor_config(const std::string& path) {
+  auto doc = read_config_file(path);
+  if (!doc)
+    return std::move(doc.error());
+  return parse_monitor_config(*doc);
+}
+
+caf::expected<runner_config> load_runner_config(const std::string& path) {
+  auto doc = read_config_file(path);
+  if (!doc)
+    return std::move(doc.error());
+  auto i = doc->find("runner");
+  return parse_runner_config(i == doc->end() ? json{} : *i,
+                             base_dir_of(path));
 }
 
 } // namespace labrt

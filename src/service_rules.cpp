@@ -5,9 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "labrt/errc.hpp"
 #include "validate.hpp"
@@ -383,11 +381,7 @@ caf::expected<monitor_config> parse_monitor_config(const json& doc) {
     try {
       (*i)[n].get_to(rule);
     } catch (const json::exception& ex) {
-      // nlohmann prefixes "[json.exception.other_error.501] ".
-      std::string what = ex.what();
-      if (auto pos = what.find("] "); pos != std::string::npos)
-        what.erase(0, pos + 2);
-      return config_error(field, what);
+      return config_error(field, what_of(ex));
     }
     if (auto err = validate_rule(rule))
       return config_error(field, message_of(err));
@@ -396,19 +390,6 @@ caf::expected<monitor_config> parse_monitor_config(const json& doc) {
     cfg.services.push_back(std::move(rule));
   }
   return cfg;
-}
-
-caf::expected<monitor_config> load_monitor_config(const std::string& path) {
-  std::ifstream in{path};
-  if (!in)
-    return make_error(errc::not_found, "config: cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto doc = json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded())
-    return make_error(
-      errc::invalid_argument, "config: '" + path + "' is not valid JSON");
-  return parse_monitor_config(doc);
 }
 
 } // namespace labrt

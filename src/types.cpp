@@ -64,6 +64,11 @@ void to_json(json& j, const subscription& x) {
   j = {{"first", x.first}, {"current", x.current}, {"complete", x.complete}};
 }
 
+void to_json(json& j, const event& x) {
+  j = {{"id", x.id}, {"kind", x.kind},
+       {"data", json::parse(x.data, nullptr, false)}};
+}
+
 void to_json(json& j, const kv_entry& x) {
   j = {{"key", x.key},
        {"value", x.value},

@@ -17,4 +17,8 @@ void add_run(CLI::App& app, int& exit_code);
 /// rules; prints each service with running, pids and since.
 void add_ps(CLI::App& app, int& exit_code);
 
+/// `labctl serve --config FILE [--listen HOST:PORT]`: the daemon with the
+/// HTTP/JSON API, until SIGINT/SIGTERM.
+void add_serve(CLI::App& app, int& exit_code);
+
 } // namespace labctl

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   labctl::add_demo(app, exit_code);
   labctl::add_run(app, exit_code);
   labctl::add_ps(app, exit_code);
+  labctl::add_serve(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

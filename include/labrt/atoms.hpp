@@ -30,6 +30,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(labrt, (labrt::service_procs))
   CAF_ADD_TYPE_ID(labrt, (labrt::scan_result))
   CAF_ADD_TYPE_ID(labrt, (labrt::proc_exits))
+  CAF_ADD_TYPE_ID(labrt, (labrt::event))
+  CAF_ADD_TYPE_ID(labrt, (labrt::event_batch))
 
   // Reads.
   CAF_ADD_ATOM(labrt, labrt::atom, get, "get")

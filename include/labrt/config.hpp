@@ -47,10 +47,15 @@ struct runner_config {
   bool stop_on_shutdown = true;
 };
 
+/// Reads a JSON config file: a clear error if it is missing, not JSON (with
+/// line and column) or not an object.
+caf::expected<json> read_config_file(const std::string& path);
+
 /// Reads the `runner` object of a JSON config file. Relative paths in it are
 /// relative to the file's directory. Unknown keys, wrong types and negative
 /// durations are errors naming the field; a file without `runner` gives the
-/// defaults.
+/// defaults. Keys: roots, logs_dir, grace_ms, timeout_ms, log_max_bytes,
+/// stop_on_shutdown.
 caf::expected<runner_config> load_runner_config(const std::string& path);
 
 /// The same for an already parsed `runner` object.
@@ -82,6 +87,11 @@ struct runtime_config {
   size_t max_threads = 0;
   /// Changes each manager keeps for history queries and late subscribers.
   size_t history_capacity = 1024;
+  /// Events (changes and output batches) the event hub keeps for readers
+  /// that resume with the last id they saw.
+  size_t event_capacity = 4096;
+  /// ... and at most this many bytes of them (run output can be large).
+  size_t event_max_bytes = 8 * 1024 * 1024;
   limits bounds;
   /// Extra service_status entries on top of the built-in defaults,
   /// e.g. {"my_daemon": false, "my_daemon_cmd": null}.
@@ -89,5 +99,43 @@ struct runtime_config {
   runner_config runner;
   monitor_config monitor;
 };
+
+/// The HTTP/JSON API of the daemon (section `http`).
+struct http_config {
+  /// HOST:PORT; port 0 picks a free one. Non-loopback needs a token.
+  std::string listen = "127.0.0.1:8080";
+  /// Bearer token every route but /healthz requires; empty = no auth. The
+  /// environment variable LABRT_TOKEN, when set, takes precedence.
+  std::string token;
+  /// Event streams and log follows open at once; more get 503. Each holds
+  /// a worker thread for its whole life.
+  size_t max_streams = 32;
+  /// Worker threads for plain requests, on top of max_streams. A keep-alive
+  /// connection holds one while it is open.
+  size_t threads = 96;
+  /// Largest request body accepted (413 above).
+  size_t max_body_bytes = 1024 * 1024;
+};
+
+/// A whole config file, as `labctl serve --config FILE` reads it:
+/// {"name", "services", "monitor", "runner", "state_dir", "http",
+///  "service_defaults"}.
+struct daemon_config {
+  /// Shown by the dashboard and /healthz.
+  std::string name = "labrt";
+  /// Created at start; runs log to `<state_dir>/logs` unless the runner
+  /// names a logs_dir. Empty: no state on disk.
+  std::string state_dir;
+  runtime_config runtime;
+  http_config http;
+};
+
+/// Reads and validates a whole config file. Unknown keys anywhere are errors
+/// naming the field; relative paths are relative to the file's directory.
+caf::expected<daemon_config> load_config(const std::string& path);
+
+/// The same for a parsed document whose relative paths start at `base_dir`.
+caf::expected<daemon_config> parse_config(const json& doc,
+                                          const std::string& base_dir);
 
 } // namespace labrt

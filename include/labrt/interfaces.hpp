@@ -198,4 +198,24 @@ using pidfd_watcher_actor = caf::typed_actor<
   /// One poll() until an exit or the eventfd; re-sent to itself after each wake.
   caf::reacts_to<atom::wait>>;
 
+/// A reader of the merged event stream. The hub sends one batch at a time as
+/// a request and the next only after the reply, so a slow reader costs no
+/// memory: it falls behind the hub's ring and learns how much it missed.
+using event_sink_actor = caf::typed_actor<
+  /// Events in id order; reply when ready for more.
+  caf::reacts_to<event_batch>>;
+
+/// The event hub: every manager's changes and every run's output merged into
+/// one numbered stream with a bounded history, for SSE and dashboards.
+using event_hub_actor = caf::typed_actor<
+  /// Sends the events after id `after` still held, then every new one; replies the last id.
+  caf::replies_to<atom::subscribe, event_sink_actor, uint64_t>::with<uint64_t>,
+  /// Stops sending to a sink.
+  caf::reacts_to<atom::unsubscribe, event_sink_actor>,
+  /// The held events after an id.
+  caf::replies_to<atom::history, uint64_t>::with<std::vector<event>>,
+  /// Events seen, held and dropped from the ring, sinks, last id, as JSON.
+  caf::replies_to<atom::metrics>::with<json>>::
+  extend_with<subscriber_actor>::extend_with<run_output_actor>;
+
 } // namespace labrt

@@ -14,7 +14,18 @@
 #include <nlohmann/json.hpp>
 
 namespace labrt {
+
 using json = nlohmann::json;
+
+/// The message of a json exception without nlohmann's "[json.exception.x] "
+/// tag, e.g. "parse error at line 1, column 3: ...".
+inline std::string what_of(const json::exception& ex) {
+  std::string what = ex.what();
+  if (auto pos = what.find("] "); pos != std::string::npos)
+    what.erase(0, pos + 2);
+  return what;
+}
+
 } // namespace labrt
 
 namespace nlohmann {

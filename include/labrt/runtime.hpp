@@ -35,6 +35,8 @@ public:
   const test_runner_actor& runner() const noexcept;
   /// The service monitor (always running, with zero or more rules).
   const monitor_actor& monitor() const noexcept;
+  /// Every change and run output line as one numbered stream.
+  const event_hub_actor& events() const noexcept;
 
   /// Stops the runner (and with it the current run, unless configured to
   /// leave it), then every manager; later requests fail. Idempotent.

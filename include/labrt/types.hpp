@@ -108,4 +108,35 @@ typename Inspector::result_type inspect(Inspector& f, service_record& x) {
 void to_json(json& j, const service_record& x);
 void from_json(const json& j, service_record& x);
 
+/// One entry of the runtime's merged event stream (what `GET /api/events`
+/// serves): a manager's change or a batch of run output, numbered across
+/// all sources so that a reader can resume after the last id it saw.
+struct event {
+  uint64_t id = 0;
+  std::string kind; ///< "kv", "service", "test" (a change_event) or "output".
+  /// The change_event or output_batch as JSON text, serialised once by the
+  /// hub: readers send it on as is, and the hub bounds its history in bytes.
+  std::string data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(caf::meta::type_name("event"), x.id, x.kind, x.data);
+}
+
+/// {"id", "kind", "data"} with data parsed.
+void to_json(json& j, const event& x);
+
+/// Events in id order, as an event sink receives them.
+struct event_batch {
+  std::vector<event> events;
+  /// Events lost right before these: the reader fell behind the history.
+  uint64_t missed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
+  return f(caf::meta::type_name("event_batch"), x.events, x.missed);
+}
+
 } // namespace labrt

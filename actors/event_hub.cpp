@@ -1,0 +1,138 @@
+#include "event_hub.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace labrt {
+
+uint64_t event_hub_state::append(std::string kind, const json& data) {
+  // Script output may hold invalid UTF-8: replaced, never thrown.
+  auto text = data.dump(-1, ' ', false, json::error_handler_t::replace);
+  bytes_ += text.size();
+  ring_.push_back(event{next_id_, std::move(kind), std::move(text)});
+  // The newest event stays even if it alone is over max_bytes_.
+  while (ring_.size() > 1
+         && (ring_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= ring_.front().data.size();
+    ring_.pop_front();
+    ++dropped_;
+  }
+  return next_id_++;
+}
+
+event_batch event_hub_state::after(uint64_t after, size_t max) const {
+  event_batch result;
+  auto first = ring_.empty() ? next_id_ : ring_.front().id;
+  if (after + 1 < first) {
+    result.missed = first - after - 1;
+    after = first - 1;
+  }
+  // Ids in the ring are contiguous, so the start is an index, not a search.
+  for (auto i = ring_.begin() + static_cast<std::ptrdiff_t>(after + 1 - first);
+       i != ring_.end() && result.events.size() < max; ++i)
+    result.events.push_back(*i);
+  return result;
+}
+
+json event_hub_state::metrics() const {
+  return {{"last_id", last_id()},
+          {"held", ring_.size()},
+          {"held_bytes", bytes_},
+          {"capacity", capacity_},
+          {"dropped", dropped_},
+          {"missed_by_sinks", missed_},
+          {"sinks", sinks_.size()}};
+}
+
+namespace {
+
+using self_ptr = event_hub_actor::stateful_pointer<event_hub_state>;
+
+/// Sends a sink its next batch unless one is in flight or nothing is new.
+void pump(self_ptr self, const caf::actor_addr& addr) {
+  auto i = self->state.sinks_.find(addr);
+  if (i == self->state.sinks_.end() || i->second.busy)
+    return;
+  auto& s = i->second;
+  auto batch = self->state.after(s.cursor);
+  if (batch.events.empty() && batch.missed == 0)
+    return;
+  self->state.missed_ += batch.missed;
+  s.cursor = batch.events.empty() ? self->state.last_id()
+                                  : batch.events.back().id;
+  s.busy = true;
+  // No timeout: the sink may wait on a slow socket; monitoring catches death.
+  self->request(s.handle, caf::infinite, std::move(batch))
+    .then(
+      [self, addr] {
+        auto j = self->state.sinks_.find(addr);
+        if (j != self->state.sinks_.end()) {
+          j->second.busy = false;
+          pump(self, addr);
+        }
+      },
+      [self, addr](caf::error&) { self->state.sinks_.erase(addr); });
+}
+
+void publish(self_ptr self, std::string kind, const json& data) {
+  self->state.append(std::move(kind), data);
+  for (auto& entry : self->state.sinks_)
+    pump(self, entry.first);
+}
+
+/// Follows one manager's feed from its oldest held change.
+template <class Handle>
+void follow(self_ptr self, const Handle& manager) {
+  self
+    ->request(manager, caf::infinite, atom::subscribe_v,
+              caf::actor_cast<subscriber_actor>(self), uint64_t{0})
+    .then([](const subscription&) {},
+          [self](caf::error& err) {
+            self->quit(std::move(err)); // Without its sources the hub is useless.
+          });
+}
+
+} // namespace
+
+event_hub_actor::behavior_type event_hub(
+  event_hub_actor::stateful_pointer<event_hub_state> self, size_t capacity,
+  size_t max_bytes, kv_store_actor kv, service_status_actor services,
+  test_execution_actor tests, test_runner_actor runner) {
+  self->state.capacity_ = capacity;
+  self->state.max_bytes_ = max_bytes;
+  self->set_down_handler(
+    [self](const caf::down_msg& msg) { self->state.sinks_.erase(msg.source); });
+  follow(self, kv);
+  follow(self, services);
+  follow(self, tests);
+  if (runner)
+    self
+      ->request(runner, caf::infinite, atom::subscribe_v,
+                caf::actor_cast<run_output_actor>(self))
+      .then([](const std::string&) {},
+            [self](caf::error& err) { self->quit(std::move(err)); });
+  return {
+    [self](const change_event& ev) { publish(self, ev.source, json(ev)); },
+    [self](output_batch& batch) { publish(self, "output", json(batch)); },
+    [self](atom::subscribe, event_sink_actor& sink, uint64_t after) {
+      // An id from before a restart of the runtime: everything held is new.
+      if (after > self->state.last_id())
+        after = 0;
+      auto addr = sink.address();
+      self->monitor(sink);
+      self->state.sinks_[addr] = {std::move(sink), after, false};
+      pump(self, addr);
+      return self->state.last_id();
+    },
+    [self](atom::unsubscribe, const event_sink_actor& sink) {
+      self->state.sinks_.erase(sink.address());
+    },
+    [self](atom::history, uint64_t after) {
+      return self->state.after(after, self->state.capacity_).events;
+    },
+    [self](atom::metrics) { return self->state.metrics(); },
+  };
+}
+
+} // namespace labrt

@@ -1,0 +1,73 @@
+// The event hub: one numbered stream of every change and every run's output.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+
+#include "labrt/interfaces.hpp"
+
+namespace labrt {
+
+/// State of the event hub.
+///
+/// Events get ids 1, 2, 3... in arrival order and live in a bounded ring.
+/// Each sink has a cursor (the last id it was sent) and at most one batch in
+/// flight: it gets the next batch when it acknowledged the previous one. A
+/// sink that reads slower than events arrive therefore holds no memory of its
+/// own; it falls behind the ring and its next batch says how many it missed.
+struct event_hub_state {
+  static inline const char* name = "labrt.event_hub";
+
+  /// Largest batch sent to a sink at once.
+  static constexpr size_t max_batch = 512;
+
+  struct sink {
+    event_sink_actor handle;
+    uint64_t cursor = 0; ///< Last id sent.
+    bool busy = false;   ///< A batch awaits its acknowledgement.
+  };
+
+  event_hub_state(size_t capacity = 4096, size_t max_bytes = 8 << 20)
+    : capacity_(capacity), max_bytes_(max_bytes) {
+  }
+
+  /// Appends an event (serialising `data` once), then drops the oldest ones
+  /// while more than capacity_ events or max_bytes_ bytes are held. Returns
+  /// the new event's id.
+  uint64_t append(std::string kind, const json& data);
+
+  /// The held events after `after` (at most `max`), and how many events
+  /// after `after` the ring no longer holds.
+  event_batch after(uint64_t after, size_t max = max_batch) const;
+
+  /// The id of the newest event (0 before the first).
+  uint64_t last_id() const noexcept {
+    return next_id_ - 1;
+  }
+
+  json metrics() const;
+
+  size_t capacity_;
+  size_t max_bytes_;
+  size_t bytes_ = 0; ///< Data bytes held in the ring.
+  std::deque<event> ring_;
+  uint64_t next_id_ = 1;
+  uint64_t dropped_ = 0; ///< Events pushed out of the ring.
+  uint64_t missed_ = 0;  ///< Events sinks lost because they lagged.
+  std::map<caf::actor_addr, sink> sinks_;
+};
+
+/// Spawned by the runtime after the managers; subscribes to their feeds and to
+/// the runner's output (`runner` may be null).
+event_hub_actor::behavior_type event_hub(
+  event_hub_actor::stateful_pointer<event_hub_state> self, size_t capacity,
+  size_t max_bytes, kv_store_actor kv, service_status_actor services, test_execution_actor tests,
+  test_runner_actor runner);
+
+} // namespace labrt

@@ -1,0 +1,30 @@
+// `labctl serve --config FILE [--listen HOST:PORT]`: the daemon.
+#include <iostream>
+
+#include "commands.hpp"
+#include "labrt/errc.hpp"
+#include "labrt/http.hpp"
+
+namespace labctl {
+
+void add_serve(CLI::App& app, int& exit_code) {
+  auto cmd = app.add_subcommand(
+    "serve", "Run the daemon: managers, monitor, runner and the HTTP API");
+  auto config = std::make_shared<std::string>();
+  auto listen = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "JSON config file")->required();
+  cmd->add_option("--listen", *listen, "HOST:PORT, overrides http.listen");
+  cmd->callback([config, listen, &exit_code] {
+    auto cfg = labrt::load_config(*config);
+    if (!cfg) {
+      std::cerr << "labctl serve: " << labrt::message_of(cfg.error()) << "\n";
+      exit_code = 2;
+      return;
+    }
+    if (!listen->empty())
+      cfg->http.listen = *listen;
+    exit_code = labrt::serve(std::move(*cfg), std::cerr);
+  });
+}
+
+} // namespace labctl

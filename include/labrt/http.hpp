@@ -1,0 +1,62 @@
+// The HTTP/JSON API of a runtime: what `labctl serve` runs and what lab
+// software in any language talks to. Target labrt::http (needs cpp-httplib).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "labrt/config.hpp"
+
+namespace labrt {
+
+class runtime;
+
+/// Serves the routes of the API over one runtime. Each worker thread uses its
+/// own labrt::client, so the API adds no shared state of its own besides
+/// atomic request counters.
+class http_server {
+public:
+  /// Checks `cfg` (a non-loopback address needs a token) and binds the
+  /// listening socket, so that the port is known before `run`.
+  static caf::expected<std::unique_ptr<http_server>>
+  make(runtime& rt, http_config cfg, std::string name = "labrt");
+
+  ~http_server();
+
+  /// The bound port (useful with port 0).
+  uint16_t port() const noexcept;
+
+  /// The base URL, e.g. "http://127.0.0.1:8080".
+  std::string url() const;
+
+  /// Serves until `stop`; returns once every worker thread has ended (open
+  /// event streams close within half a second).
+  void run();
+
+  /// Makes `run` return. Safe from any thread, and more than once.
+  void stop();
+
+  struct impl;
+
+private:
+  explicit http_server(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+/// The daemon, as `labctl serve` runs it: a runtime with the config's
+/// managers, monitor and runner, the HTTP API on `cfg.http.listen`, and one
+/// log line per notable event (service up/down, test start/end, failures) on
+/// `log`. Serves until SIGINT or SIGTERM, then shuts down cleanly (the
+/// current run is stopped or left alone per `runner.stop_on_shutdown`).
+/// Returns the process exit code: 0 after a signal, 2 for a bad config, 1 if
+/// the runtime or the listener could not start.
+int serve(daemon_config cfg, std::ostream& log);
+
+/// Whether `host` is a loopback address ("127.x.y.z", "::1", "localhost").
+bool is_loopback(const std::string& host);
+
+} // namespace labrt

@@ -1,0 +1,92 @@
+#include "labrt/event_stream.hpp"
+
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "labrt/errc.hpp"
+#include "labrt/interfaces.hpp"
+#include "labrt/runtime.hpp"
+
+namespace labrt {
+
+struct event_stream::impl {
+  explicit impl(runtime& rt) : hub(rt.events()), self(rt.system()) {
+  }
+
+  ~impl() {
+    if (hub)
+      self->send(hub, atom::unsubscribe_v,
+                 caf::actor_cast<event_sink_actor>(self));
+  }
+
+  event_hub_actor hub;
+  caf::scoped_actor self;
+  /// The acknowledgement of the batch handed out last.
+  std::optional<caf::response_promise> ack;
+  uint64_t opened_at = 0;
+};
+
+caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
+                                               std::chrono::milliseconds
+                                                 timeout) {
+  auto d = std::make_unique<impl>(rt);
+  if (!d->hub)
+    return make_error(errc::shutting_down, "the runtime has shut down");
+  caf::error failure = make_error(errc::timeout, "the event hub did not answer");
+  auto handle = d->self->request(d->hub, caf::infinite, atom::subscribe_v,
+                                 caf::actor_cast<event_sink_actor>(d->self),
+                                 after);
+  d->self->monitor(d->hub);
+  caf::blocking_actor::accept_one_cond cond;
+  bool ok = false;
+  d->self->varargs_receive(
+    cond, handle.id(),
+    [&](uint64_t last) {
+      d->opened_at = last;
+      ok = true;
+    },
+    [&](caf::error& err) { failure = std::move(err); },
+    caf::after(timeout) >> [] {});
+  if (!ok) {
+    d->hub = nullptr; // Nothing to unsubscribe from.
+    return failure;
+  }
+  return event_stream{std::move(d)};
+}
+
+event_stream::event_stream(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+}
+
+event_stream::event_stream(event_stream&&) noexcept = default;
+event_stream& event_stream::operator=(event_stream&&) noexcept = default;
+event_stream::~event_stream() = default;
+
+uint64_t event_stream::opened_at() const noexcept {
+  return impl_->opened_at;
+}
+
+caf::expected<event_batch> event_stream::next(std::chrono::milliseconds
+                                                timeout) {
+  auto& d = *impl_;
+  if (d.ack) {
+    d.ack->deliver(caf::unit);
+    d.ack.reset();
+  }
+  caf::expected<event_batch> result{event_batch{}};
+  d.self->receive(
+    [&](event_batch& batch) {
+      // Held, not answered: the hub sends more only after the next call.
+      d.ack = d.self->make_response_promise();
+      result = std::move(batch);
+    },
+    [&](caf::down_msg&) {
+      result = make_error(errc::shutting_down, "the event hub stopped");
+    },
+    caf::after(timeout) >> [] {});
+  return result;
+}
+
+} // namespace labrt

@@ -1,0 +1,162 @@
+// labrt::serve: the runtime, the HTTP API, signals and the event log.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <ostream>
+#include <thread>
+
+#include <pthread.h>
+
+#include "labrt/client.hpp"
+#include "labrt/errc.hpp"
+#include "labrt/event_stream.hpp"
+#include "labrt/http.hpp"
+#include "labrt/runtime.hpp"
+
+namespace labrt {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// One log line for an event worth a line, or "" (kv writes, output lines,
+/// test fields other than `running`). `c` fills in the run's details.
+std::string describe(const event& ev, client& c) {
+  if (ev.kind != "service" && ev.kind != "test")
+    return {};
+  auto d = json::parse(ev.data, nullptr, false);
+  if (!d.is_object())
+    return {};
+  auto key = d.value("key", std::string{});
+  auto now = d.value("new", json{});
+  if (ev.kind == "service" && key.rfind("record/", 0) == 0 && now.is_object()) {
+    auto line = "service " + key.substr(7) + " "
+                + (now.value("running", false) ? "up" : "down");
+    if (auto pids = now.find("pids"); pids != now.end() && !pids->empty())
+      line += " (pids " + pids->dump() + ")";
+    return line;
+  }
+  if (ev.kind != "test" || key != "running" || !now.is_boolean())
+    return {};
+  auto state = c.tests().get_state();
+  auto field = [&](const char* name) {
+    auto x = state ? state->value(name, json{}) : json{};
+    return x.is_null() ? std::string{"?"}
+                       : x.is_string() ? x.get<std::string>() : x.dump();
+  };
+  if (now.get<bool>())
+    return "test started: " + field("script") + " (pid " + field("pid")
+           + ", run " + field("run_id") + ")";
+  return "test ended: " + field("script") + " (exit code " + field("exit_code")
+         + ", " + field("duration_ms") + " ms)";
+}
+
+/// Logs the hub's events until `drain` is set and nothing more comes, or the
+/// runtime stops.
+void log_events(runtime& rt, std::ostream& log,
+                const std::atomic<bool>& drain) {
+  auto stream = event_stream::open(rt, 0);
+  if (!stream) {
+    log << "labrt: no event log: " << render(stream.error()) << std::endl;
+    return;
+  }
+  // Only what happens from now on: the hub may hold older events.
+  auto from = stream->opened_at();
+  client c{rt};
+  for (;;) {
+    auto batch = stream->next(200ms);
+    // After `drain`, go on until quiet: the end of a run stopped at
+    // shutdown is on its way to us.
+    if (!batch || (drain.load() && batch->events.empty()))
+      return;
+    for (auto& ev : batch->events)
+      if (ev.id > from)
+        if (auto line = describe(ev, c); !line.empty())
+          log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+  }
+}
+
+/// Waits for SIGINT/SIGTERM (blocked in every thread) and stops `server`.
+void await_signal(http_server& server, std::ostream& log,
+                  const std::atomic<bool>& stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  timespec tick{0, 200'000'000};
+  while (!stop.load()) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig > 0) {
+      log << to_iso8601(caf::make_timestamp()) << " received "
+          << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down"
+          << std::endl;
+      server.stop();
+      return;
+    }
+  }
+}
+
+} // namespace
+
+int serve(daemon_config cfg, std::ostream& log) {
+  // Before any thread starts, so that every thread inherits the mask and
+  // only await_signal sees the signals.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (!cfg.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.state_dir, ec);
+    if (ec) {
+      log << "labrt: cannot create state_dir " << cfg.state_dir << ": "
+          << ec.message() << std::endl;
+      return 1;
+    }
+  }
+  auto rt = runtime::make(cfg.runtime);
+  if (!rt) {
+    log << "labrt: " << message_of(rt.error()) << std::endl;
+    return code_of(rt.error()) == errc::invalid_argument ? 2 : 1;
+  }
+  auto server = http_server::make(**rt, cfg.http, cfg.name);
+  if (!server) {
+    log << "labrt: " << message_of(server.error()) << std::endl;
+    return code_of(server.error()) == errc::system_error ? 1 : 2;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<bool> drain{false};
+  std::thread logger{[&] { log_events(**rt, log, drain); }};
+  std::thread signals{[&] { await_signal(**server, log, stop); }};
+  log << to_iso8601(caf::make_timestamp()) << " " << cfg.name
+      << " serving on " << (*server)->url() << " ("
+      << cfg.runtime.monitor.services.size() << " services watched, "
+      << (cfg.runtime.runner.roots.empty()
+            ? std::string{"scripts from anywhere"}
+            : std::to_string(cfg.runtime.runner.roots.size()) + " script roots")
+      << ")" << std::endl;
+  (*server)->run();
+  stop.store(true);
+  signals.join();
+  server->reset(); // Every worker thread (and its client) is gone now.
+  if (cfg.runtime.runner.stop_on_shutdown && (*rt)->runner()) {
+    // Stopped here rather than by runtime::shutdown, so that the event log
+    // still sees the run end.
+    client c{**rt};
+    auto rec = c.runner().stop("", "shutdown");
+    if (rec)
+      log << to_iso8601(caf::make_timestamp()) << " stopped run "
+          << rec->run_id << std::endl;
+    else if (code_of(rec.error()) != errc::not_running)
+      log << "labrt: stopping the current run failed: " << render(rec.error())
+          << std::endl;
+  }
+  drain.store(true);
+  logger.join();
+  (*rt)->shutdown();
+  log << to_iso8601(caf::make_timestamp()) << " stopped" << std::endl;
+  return 0;
+}
+
+} // namespace labrt

@@ -1,0 +1,667 @@
+// The HTTP/JSON API over real sockets on 127.0.0.1, with real scripts, and
+// the daemon (`labctl serve`) as a real process.
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "labrt/http.hpp"
+#include "src/proc_tree.hpp"
+#include "src/process.hpp"
+#include "support.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
+
+/// A fresh directory, removed with everything in it.
+struct scratch_dir {
+  scratch_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "labrt-http-XXXXXX");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      FAIL("mkdtemp failed");
+    path = tmpl;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+/// A runtime and its API on an ephemeral port, served by a thread.
+struct api {
+  explicit api(http_config http = {}) {
+    runtime_config cfg;
+    cfg.runner.roots = {scripts_dir};
+    cfg.runner.logs_dir = dir.path / "logs";
+    cfg.runner.grace_ms = 500;
+    cfg.runner.inherit_env = {"PATH"};
+    rt = start_runtime(cfg);
+    http.listen = "127.0.0.1:0";
+    auto made = http_server::make(*rt, http, "test-lab");
+    if (!made)
+      FAIL("http_server::make failed: " << render(made.error()));
+    server = std::move(*made);
+    thread = std::thread{[this] { server->run(); }};
+  }
+
+  ~api() {
+    server->stop();
+    thread.join();
+    server.reset();
+    rt.reset();
+  }
+
+  httplib::Client connect() const {
+    httplib::Client cli{"127.0.0.1", server->port()};
+    cli.set_read_timeout(deadline);
+    cli.set_connection_timeout(deadline);
+    return cli;
+  }
+
+  scratch_dir dir;
+  std::unique_ptr<runtime> rt;
+  std::unique_ptr<http_server> server;
+  std::thread thread;
+};
+
+json body_of(const httplib::Result& res) {
+  REQUIRE(res);
+  INFO(res->body);
+  return json::parse(res->body);
+}
+
+/// Replies with `status` and a JSON error body carrying `code`.
+void require_error(const httplib::Result& res, int status,
+                   const std::string& code) {
+  REQUIRE(res);
+  INFO(res->body);
+  CHECK(res->status == status);
+  auto body = json::parse(res->body);
+  CHECK(body.at("code") == code);
+  CHECK(body.at("error").is_string());
+}
+
+httplib::Result post(httplib::Client& cli, const std::string& path,
+                     const json& body) {
+  return cli.Post(path.c_str(), body.dump(), "application/json");
+}
+
+/// One Server-Sent Event.
+struct sse_event {
+  uint64_t id = 0;
+  std::string kind;
+  json data;
+};
+
+/// Reads /api/events until `enough` holds (or the read times out).
+std::vector<sse_event>
+read_events(httplib::Client& cli, httplib::Headers headers,
+            const std::function<bool(const std::vector<sse_event>&)>& enough) {
+  std::vector<sse_event> events;
+  std::string buffer;
+  cli.Get("/api/events", headers, [&](const char* data, size_t n) {
+    buffer.append(data, n);
+    for (auto end = buffer.find("\n\n"); end != std::string::npos;
+         end = buffer.find("\n\n")) {
+      std::istringstream block{buffer.substr(0, end)};
+      buffer.erase(0, end + 2);
+      sse_event ev;
+      bool has_data = false;
+      for (std::string line; std::getline(block, line);) {
+        if (line.rfind("id: ", 0) == 0)
+          ev.id = std::stoull(line.substr(4));
+        else if (line.rfind("event: ", 0) == 0)
+          ev.kind = line.substr(7);
+        else if (line.rfind("data: ", 0) == 0) {
+          ev.data = json::parse(line.substr(6));
+          has_data = true;
+        }
+      }
+      if (has_data)
+        events.push_back(std::move(ev));
+    }
+    return !enough(events);
+  });
+  return events;
+}
+
+bool has_kv_key(const std::vector<sse_event>& events, const std::string& key) {
+  for (auto& ev : events)
+    if (ev.kind == "kv" && ev.data.at("key") == key)
+      return true;
+  return false;
+}
+
+/// No process of the run is left and no zombie of it waits for us.
+void require_nothing_left(const json& rec) {
+  auto cookie = rec.at("cookie").get<std::string>();
+  INFO("run " << rec.at("run_id") << " cookie " << cookie);
+  REQUIRE_FALSE(cookie.empty());
+  CHECK(find_by_cookie(cookie).empty());
+  auto pid = rec.at("pid").get<int>();
+  CHECK((pid <= 0 || ::kill(pid, 0) != 0));
+}
+
+} // namespace
+
+TEST_CASE("health, services, unknown routes", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto health = body_of(cli.Get("/healthz"));
+  CHECK(health.at("status") == "ok");
+  CHECK(health.at("name") == "test-lab");
+  auto services = body_of(cli.Get("/api/services"));
+  CHECK(services.at("status").at("qsfp_service") == false);
+  CHECK(services.at("services").is_array());
+  require_error(cli.Get("/api/services/no_such_service"), 404, "not_found");
+  require_error(cli.Get("/api/nothing/here"), 404, "not_found");
+  auto page = cli.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Type").rfind("text/html", 0) == 0);
+}
+
+TEST_CASE("start, status, logs and stop of a test run", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto started = cli.Post("/api/test/start",
+                          R"({"script": "sleep.sh", "args": ["30"],
+                              "topology": "t1", "bin": "fboss"})",
+                          "application/json");
+  REQUIRE(started);
+  INFO(started->body);
+  REQUIRE(started->status == 201);
+  auto rec = json::parse(started->body);
+  CHECK(rec.at("state") == "running");
+  auto status = body_of(cli.Get("/api/test/status"));
+  CHECK(status.at("running") == true);
+  CHECK(status.at("pid") == rec.at("pid"));
+  CHECK(status.at("topology") == "t1");
+  auto stopped = cli.Post("/api/test/stop", "", "application/json");
+  REQUIRE(stopped);
+  INFO(stopped->body);
+  CHECK(stopped->status == 200);
+  auto final_rec = json::parse(stopped->body);
+  CHECK(final_rec.at("state") == "finished");
+  CHECK(final_rec.at("stopped_by") == "request");
+  require_nothing_left(final_rec);
+  CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
+  // A second stop has nothing to stop.
+  require_error(cli.Post("/api/test/stop", "", "application/json"), 409,
+                "not_running");
+  auto log = cli.Get(("/api/test/logs?run=" + rec.at("run_id").get<std::string>())
+                       .c_str());
+  REQUIRE(log);
+  CHECK(log->status == 200);
+  CHECK(log->body.rfind("ready\n", 0) == 0);
+  auto history = body_of(cli.Get("/api/history?limit=5"));
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].at("run_id") == rec.at("run_id"));
+}
+
+TEST_CASE("following a log streams lines until the run ends", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto rec = body_of(post(cli, "/api/test/start",
+                          {{"script", "sleep.sh"}, {"args", {"1"}}}));
+  std::string text;
+  auto res = cli.Get(("/api/test/logs?follow=1&run="
+                      + rec.at("run_id").get<std::string>())
+                       .c_str(),
+                     [&](const char* data, size_t n) {
+                       text.append(data, n);
+                       return true;
+                     });
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  // The stream ended by itself, after the run's last line.
+  CHECK(text == "ready\ndone\n");
+}
+
+TEST_CASE("20 clients racing to start: one 201, nineteen 409", "[http]") {
+  api a;
+  std::promise<void> go;
+  auto gate = go.get_future().share();
+  std::vector<std::future<std::pair<int, json>>> results;
+  for (int i = 0; i < 20; ++i)
+    results.push_back(std::async(std::launch::async, [&a, gate] {
+      auto cli = a.connect();
+      gate.wait();
+      auto res = post(cli, "/api/test/start",
+                      {{"script", "sleep.sh"}, {"args", {"30"}}});
+      // No REQUIRE off the main thread: Catch2 v2 is not thread-safe.
+      if (!res)
+        return std::make_pair(-static_cast<int>(res.error()), json{});
+      return std::make_pair(res->status, json::parse(res->body));
+    }));
+  go.set_value();
+  int created = 0;
+  int refused = 0;
+  json winner;
+  for (auto& f : results) {
+    auto [status, body] = f.get();
+    if (status == 201) {
+      ++created;
+      winner = body;
+    } else if (status == 409 && body.at("code") == "already_running") {
+      ++refused;
+    } else {
+      UNSCOPED_INFO("status " << status << ": " << body.dump());
+    }
+  }
+  CHECK(created == 1);
+  CHECK(refused == 19);
+  REQUIRE(created == 1);
+  auto cli = a.connect();
+  // The refusal names the running test.
+  auto again = post(cli, "/api/test/start", {{"script", "sleep.sh"}});
+  REQUIRE(again);
+  CHECK(again->body.find(winner.at("run_id").get<std::string>())
+        != std::string::npos);
+  auto stopped = body_of(cli.Post("/api/test/kill", "", "application/json"));
+  require_nothing_left(stopped);
+}
+
+TEST_CASE("kill of a TERM-ignoring tree leaves no process", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto rec = body_of(post(cli, "/api/test/start", {{"script", "stubborn.sh"}}));
+  // Wait until both loops exist, so that there is a tree to kill.
+  auto cookie = rec.at("cookie").get<std::string>();
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (find_by_cookie(cookie).size() < 3
+         && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
+  REQUIRE(find_by_cookie(cookie).size() >= 3);
+  auto res = cli.Post("/api/test/kill", "", "application/json");
+  REQUIRE(res);
+  INFO(res->body);
+  CHECK(res->status == 200);
+  auto final_rec = json::parse(res->body);
+  CHECK(final_rec.at("signal").at("name") == "SIGKILL");
+  require_nothing_left(final_rec);
+}
+
+TEST_CASE("the run queue over HTTP", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto first = cli.Post("/api/test/queue", R"({"script": "sleep.sh", "args": ["30"]})",
+                        "application/json");
+  REQUIRE(first);
+  CHECK(first->status == 201);
+  auto second = body_of(post(cli, "/api/test/queue",
+                             {{"script", "sleep.sh"}, {"args", {"30"}}}));
+  CHECK(second.at("state") == "queued");
+  auto queue = body_of(cli.Get("/api/test/queue"));
+  REQUIRE(queue.size() == 1);
+  CHECK(queue[0].at("run_id") == second.at("run_id"));
+  auto id = second.at("run_id").get<std::string>();
+  auto cancelled = body_of(cli.Delete(("/api/test/queue/" + id).c_str()));
+  CHECK(cancelled.at("state") == "cancelled");
+  CHECK(body_of(cli.Get("/api/test/queue")).empty());
+  require_error(cli.Delete(("/api/test/queue/" + id).c_str()), 404,
+                "not_found");
+  body_of(cli.Post("/api/test/stop", "", "application/json"));
+}
+
+TEST_CASE("bad input gets its 4xx and changes nothing", "[http]") {
+  http_config small;
+  small.max_body_bytes = 4096;
+  api a{small};
+  auto cli = a.connect();
+  body_of(cli.Put("/api/kv/keep", "1", "application/json"));
+  auto before = body_of(cli.Get("/api/kv"));
+  auto json_type = "application/json";
+  // Test starts.
+  require_error(post(cli, "/api/test/start", {{"script", "/bin/ls"}}), 403,
+                "forbidden");
+  require_error(post(cli, "/api/test/start", {{"script", "../../etc/passwd"}}),
+                403, "forbidden");
+  require_error(post(cli, "/api/test/start", {{"script", "no_such.sh"}}), 404,
+                "not_found");
+  require_error(post(cli, "/api/test/start", {{"args", json::array()}}), 400,
+                "invalid_argument");
+  require_error(post(cli, "/api/test/start",
+                     {{"script", "sleep.sh"}, {"args", "not a list"}}),
+                400, "wrong_type");
+  require_error(post(cli, "/api/test/start",
+                     {{"script", "sleep.sh"}, {"cwd", "/"}}),
+                400, "invalid_argument");
+  require_error(cli.Post("/api/test/start", "{\"script\": ", json_type), 400,
+                "invalid_argument");
+  require_error(cli.Post("/api/test/start", "[1, 2]", json_type), 400,
+                "wrong_type");
+  require_error(cli.Post("/api/test/start", "{\"script\": \"\xff\xfe\"}",
+                         json_type),
+                400, "invalid_argument");
+  require_error(cli.Post("/api/test/start", std::string(8192, ' '), json_type),
+                413, "value_too_large");
+  // The kv store.
+  require_error(cli.Put("/api/kv/keep", "{", json_type), 400,
+                "invalid_argument");
+  require_error(cli.Put("/api/kv/keep", "\"\xc3\x28\"", json_type), 400,
+                "invalid_argument");
+  require_error(cli.Put(("/api/kv/" + std::string(300, 'k')).c_str(), "1",
+                        json_type),
+                400, "key_too_long");
+  require_error(cli.Patch("/api/kv/keep", "{}", json_type), 415,
+                "unsupported_media_type");
+  require_error(cli.Patch("/api/kv/keep",
+                          R"([{"op": "test", "path": "", "value": 2}])",
+                          "application/json-patch+json"),
+                400, "patch_failed");
+  require_error(cli.Get("/api/kv/absent"), 404, "not_found");
+  require_error(cli.Get("/api/history?limit=x"), 400, "invalid_argument");
+  httplib::Headers stale{{"If-Match", "\"999\""}};
+  auto res = cli.Put("/api/kv/keep", stale, "2", json_type);
+  require_error(res, 412, "precondition_failed");
+  CHECK(json::parse(res->body).at("revision") == 1);
+  httplib::Headers bogus{{"If-Match", "yesterday"}};
+  require_error(cli.Put("/api/kv/keep", bogus, "2", json_type), 400,
+                "invalid_argument");
+  // Nothing changed.
+  CHECK(body_of(cli.Get("/api/kv")) == before);
+  CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
+  CHECK(body_of(cli.Get("/api/history")).empty());
+}
+
+TEST_CASE("kv over HTTP: ETag, If-Match, patches", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto put = cli.Put("/api/kv/doc", R"({"a": 1, "b": {"c": 2}})",
+                     "application/json");
+  REQUIRE(put);
+  CHECK(put->status == 200);
+  CHECK(put->get_header_value("ETag") == "\"1\"");
+  auto got = cli.Get("/api/kv/doc");
+  REQUIRE(got);
+  CHECK(got->get_header_value("ETag") == "\"1\"");
+  CHECK(json::parse(got->body).at("value").at("b").at("c") == 2);
+  auto merged = body_of(cli.Patch("/api/kv/doc", R"({"b": {"c": null}, "d": 4})",
+                                  "application/merge-patch+json"));
+  CHECK(merged.at("value") == json::parse(R"({"a": 1, "b": {}, "d": 4})"));
+  auto patched = body_of(cli.Patch(
+    "/api/kv/doc",
+    R"([{"op": "test", "path": "/a", "value": 1},
+        {"op": "replace", "path": "/a", "value": 10}])",
+    "application/json-patch+json"));
+  CHECK(patched.at("value").at("a") == 10);
+  auto rev = patched.at("revision").get<uint64_t>();
+  httplib::Headers match{{"If-Match", "\"" + std::to_string(rev) + "\""}};
+  auto cond = cli.Put("/api/kv/doc", match, "\"replaced\"", "application/json");
+  REQUIRE(cond);
+  CHECK(cond->status == 200);
+  // Create-only with If-None-Match: *.
+  httplib::Headers create{{"If-None-Match", "*"}};
+  CHECK(cli.Put("/api/kv/new", create, "1", "application/json")->status == 200);
+  CHECK(cli.Put("/api/kv/new", create, "2", "application/json")->status == 412);
+  // Conditional and plain deletes.
+  require_error(cli.Delete("/api/kv/doc", match), 412, "precondition_failed");
+  CHECK(body_of(cli.Delete("/api/kv/doc")).at("deleted") == true);
+  require_error(cli.Delete("/api/kv/doc"), 404, "not_found");
+  auto listing = body_of(cli.Get("/api/kv"));
+  REQUIRE(listing.at("entries").size() == 1);
+  CHECK(listing.at("entries")[0].at("key") == "new");
+}
+
+TEST_CASE("conditional kv updates from 8 threads lose nothing", "[http]") {
+  api a;
+  {
+    auto cli = a.connect();
+    body_of(cli.Put("/api/kv/counter", "0", "application/json"));
+  }
+  constexpr int threads = 8;
+  constexpr int increments = 25;
+  std::vector<std::thread> workers;
+  std::atomic<int> conflicts{0};
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      auto cli = a.connect();
+      for (int i = 0; i < increments;) {
+        auto got = cli.Get("/api/kv/counter");
+        if (!got || got->status != 200)
+          return;
+        auto value = json::parse(got->body).at("value").get<int>();
+        httplib::Headers match{{"If-Match", got->get_header_value("ETag")}};
+        auto put = cli.Put("/api/kv/counter", match,
+                           std::to_string(value + 1), "application/json");
+        if (!put)
+          return;
+        if (put->status == 200)
+          ++i;
+        else
+          ++conflicts;
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  auto cli = a.connect();
+  CHECK(body_of(cli.Get("/api/kv/counter")).at("value")
+        == threads * increments);
+  INFO("conflicts retried: " << conflicts.load());
+}
+
+TEST_CASE("events: live, and resumed with Last-Event-ID", "[http]") {
+  api a;
+  auto cli = a.connect();
+  body_of(cli.Put("/api/kv/k1", "1", "application/json"));
+  auto first = read_events(cli, {}, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k1");
+  });
+  REQUIRE(has_kv_key(first, "k1"));
+  auto last_id = first.back().id;
+  // While nobody listens.
+  body_of(cli.Put("/api/kv/k2", "2", "application/json"));
+  body_of(cli.Put("/api/kv/k3", "3", "application/json"));
+  httplib::Headers resume{{"Last-Event-ID", std::to_string(last_id)}};
+  auto missed = read_events(cli, resume, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k3");
+  });
+  REQUIRE(missed.size() >= 2);
+  CHECK(missed[0].id == last_id + 1);
+  CHECK(missed[0].data.at("key") == "k2");
+  CHECK(missed[1].id == last_id + 2);
+  CHECK(missed[1].data.at("key") == "k3");
+  // A live event reaches a connected reader.
+  std::thread writer{[&a] {
+    auto w = a.connect();
+    body_of(w.Put("/api/kv/k4", "4", "application/json"));
+  }};
+  httplib::Headers live{{"Last-Event-ID", std::to_string(last_id + 2)}};
+  auto fresh = read_events(cli, live, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k4");
+  });
+  writer.join();
+  CHECK(has_kv_key(fresh, "k4"));
+}
+
+TEST_CASE("auth: bearer token on every route but /healthz", "[http]") {
+  http_config http;
+  http.token = "0123456789abcdef-secret";
+  ::unsetenv("LABRT_TOKEN");
+  api a{http};
+  auto cli = a.connect();
+  CHECK(cli.Get("/healthz")->status == 200);
+  require_error(cli.Get("/api/test/status"), 401, "unauthorized");
+  require_error(cli.Put("/api/kv/x", "1", "application/json"), 401,
+                "unauthorized");
+  httplib::Headers wrong{{"Authorization", "Bearer 0123456789abcdef-secreT"}};
+  require_error(cli.Get("/api/test/status", wrong), 401, "unauthorized");
+  httplib::Headers right{{"Authorization", "Bearer " + http.token}};
+  CHECK(cli.Get("/api/test/status", right)->status == 200);
+  CHECK(cli.Get(("/api/test/status?access_token=" + http.token).c_str())
+          ->status
+        == 200);
+  // Nothing was written by the refused PUT.
+  CHECK(cli.Get("/api/kv/x", right)->status == 404);
+}
+
+TEST_CASE("no token, no listening beyond loopback", "[http]") {
+  ::unsetenv("LABRT_TOKEN");
+  auto rt = start_runtime();
+  http_config http;
+  http.listen = "0.0.0.0:0";
+  auto server = http_server::make(*rt, http);
+  REQUIRE_FALSE(server);
+  CHECK(code_of(server.error()) == errc::forbidden);
+  http.token = "0123456789abcdef-secret";
+  CHECK(http_server::make(*rt, http));
+  CHECK(is_loopback("127.0.0.1"));
+  CHECK(is_loopback("::1"));
+  CHECK_FALSE(is_loopback("10.0.0.1"));
+}
+
+TEST_CASE("metrics in Prometheus text format", "[http]") {
+  api a;
+  auto cli = a.connect();
+  body_of(cli.Get("/api/test/status"));
+  auto res = cli.Get("/api/metrics");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto& text = res->body;
+  CHECK(text.find("labrt_http_requests_total{route=\"GET /api/test/status\","
+                  "code=\"2xx\"} 1")
+        != std::string::npos);
+  CHECK(text.find("labrt_http_request_duration_seconds_bucket") != std::string::npos);
+  CHECK(text.find("labrt_manager_writes{manager=\"kv\"}") != std::string::npos);
+  CHECK(text.find("labrt_runner_started") != std::string::npos);
+}
+
+// -- the daemon as a process ---------------------------------------------------
+
+namespace {
+
+/// `labctl serve` started by the test, with its stderr read until a line.
+struct daemon_proc {
+  explicit daemon_proc(const fs::path& config) {
+    spawn_spec spec;
+    spec.argv = {LABCTL_PATH, "serve", "--config", config.string(),
+                 "--listen", "127.0.0.1:0"};
+    spec.inherit_env = {"PATH"};
+    auto c = spawn(spec);
+    if (!c)
+      FAIL("spawn failed: " << render(c.error()));
+    proc = std::move(*c);
+  }
+
+  ~daemon_proc() {
+    if (proc.pid > 0 && !reaped) {
+      ::kill(proc.pid, SIGKILL);
+      ::waitpid(proc.pid, nullptr, 0);
+    }
+  }
+
+  /// Reads stderr until a whole line with `text` is in; false at the
+  /// deadline or EOF.
+  bool wait_for(const std::string& text) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    auto complete = [&] {
+      auto at = log.find(text);
+      return at != std::string::npos && log.find('\n', at) != std::string::npos;
+    };
+    while (!complete()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return false;
+      pollfd p{proc.err_fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        return false;
+      char buf[4096];
+      auto n = ::read(proc.err_fd.get(), buf, sizeof buf);
+      if (n == 0)
+        return false;
+      if (n > 0)
+        log.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  uint16_t port() const {
+    auto at = log.find("serving on http://127.0.0.1:");
+    return static_cast<uint16_t>(std::stoi(log.substr(at + 28)));
+  }
+
+  /// The exit status, waiting on the pidfd up to the deadline.
+  std::optional<int> wait_exit() {
+    pollfd p{proc.pidfd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(
+                        std::chrono::milliseconds{deadline}.count()))
+        <= 0)
+      return std::nullopt;
+    int status = 0;
+    ::waitpid(proc.pid, &status, 0);
+    reaped = true;
+    return status;
+  }
+
+  child proc;
+  std::string log;
+  bool reaped = false;
+};
+
+} // namespace
+
+TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
+  scratch_dir dir;
+  auto config = dir.path / "lab.json";
+  std::ofstream{config} << json{
+    {"name", "sigterm-lab"},
+    {"services", {{{"name", "qsfp_service"}, {"match", {{"comm", "qsfp_service"}}}}}},
+    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300},
+                {"stop_on_shutdown", true}}},
+    {"state_dir", "state"}}.dump();
+  daemon_proc d{config};
+  REQUIRE(d.wait_for("serving on"));
+  CHECK(fs::is_directory(dir.path / "state"));
+  httplib::Client cli{"127.0.0.1", d.port()};
+  cli.set_read_timeout(deadline);
+  auto rec = body_of(post(cli, "/api/test/start", {{"script", "stubborn.sh"}}));
+  REQUIRE(d.wait_for("test started"));
+  // An open event stream must not hold the shutdown up.
+  std::thread reader{[port = d.port()] {
+    httplib::Client c{"127.0.0.1", port};
+    c.set_read_timeout(deadline);
+    c.Get("/api/events", [](const char*, size_t) { return true; });
+  }};
+  ::kill(d.proc.pid, SIGTERM);
+  auto status = d.wait_exit();
+  reader.join();
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  d.wait_for("stopped");
+  INFO(d.log);
+  CHECK(d.log.find("received SIGTERM") != std::string::npos);
+  CHECK(d.log.find("test ended") != std::string::npos);
+  CHECK(find_by_cookie(rec.at("cookie").get<std::string>()).empty());
+}
+
+TEST_CASE("the daemon refuses a bad config with a clear error", "[http]") {
+  scratch_dir dir;
+  auto config = dir.path / "lab.json";
+  std::ofstream{config} << R"({"name": "x", "htpp": {}})";
+  daemon_proc d{config};
+  CHECK_FALSE(d.wait_for("serving on"));
+  auto status = d.wait_exit();
+  REQUIRE(status);
+  CHECK(WEXITSTATUS(*status) == 2);
+  INFO(d.log);
+  CHECK(d.log.find("htpp") != std::string::npos);
+}
