@@ -59,7 +59,7 @@ using namespace std::chrono_literals;
 
 struct options {
   double seconds = 1.0;          ///< Per row.
-  size_t sched_threads = 0;      ///< runtime_config::max_threads (0: cores).
+  size_t sched_threads = 0;      ///< runtime_config::max_threads (0: default).
   uint64_t max_msgs = 2'000'000; ///< Cap of fire-and-forget messages per row.
   std::string only;              ///< Groups to run, e.g. "base,a" (empty: all).
   int repeat = 1;                ///< Runs per row; the fastest is reported.
@@ -590,7 +590,9 @@ int main(int argc, char** argv) {
   auto opt = parse_args(argc, argv);
   workload w;
   auto cores = std::thread::hardware_concurrency();
-  auto sched = opt.sched_threads != 0 ? opt.sched_threads : size_t{cores};
+  labrt::runtime_config cfg;
+  cfg.max_threads = opt.sched_threads;
+  auto sched = labrt::scheduler_threads(cfg);
   auto total_start = clock_type::now();
 
   std::printf("# labrt-bench\n\n");
@@ -653,8 +655,6 @@ int main(int argc, char** argv) {
           [&] { return run_baseline<mutex_map>(w, n, opt.seconds, true); });
   }
 
-  labrt::runtime_config cfg;
-  cfg.max_threads = opt.sched_threads;
   auto rt_res = labrt::runtime::make(cfg);
   if (!rt_res) {
     std::fprintf(stderr, "runtime::make failed: %s\n",
