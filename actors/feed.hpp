@@ -22,7 +22,11 @@ public:
   /// Routes every change of `log` to the subscribers, sent by `self`.
   template <class Self>
   void attach(Self* self, change_log& log) {
-    log.set_observer([this, self](const change_event& ev) {
+    log.set_observer([this, self, &log](const change_record& rec) {
+      // Values are copied into an event only when someone listens.
+      if (subs_.empty())
+        return;
+      auto ev = log.event(rec);
       for (auto& sub : subs_)
         self->send(sub, ev);
     });

@@ -1,5 +1,7 @@
 #include "kv_store.hpp"
 
+#include <algorithm>
+
 #include "../src/validate.hpp"
 #include "labrt/errc.hpp"
 
@@ -28,15 +30,27 @@ caf::error kv_store_state::check_expected(const std::string& key,
 
 void kv_store_state::store(const std::string& key, json value) {
   auto [i, added] = slots_.try_emplace(key, slot{nullptr, 0});
-  auto old_value = added ? json{} : std::move(i->second.value);
-  i->second.value = std::move(value);
-  i->second.revision = log_.append(key, std::move(old_value), i->second.value);
+  auto& s = i->second;
+  auto old_value
+    = std::exchange(s.value, std::make_shared<const json>(std::move(value)));
+  s.revision = log_.append(key, std::move(old_value), s.value);
+}
+
+std::vector<const kv_store_state::slot_map::value_type*>
+kv_store_state::sorted() const {
+  std::vector<const slot_map::value_type*> result;
+  result.reserve(slots_.size());
+  for (auto& kvp : slots_)
+    result.push_back(&kvp);
+  std::sort(result.begin(), result.end(),
+            [](auto* x, auto* y) { return x->first < y->first; });
+  return result;
 }
 
 json kv_store_state::get(const std::string& key, const json& fallback) {
   ++log_.reads;
   auto i = slots_.find(key);
-  return i == slots_.end() ? fallback : i->second.value;
+  return i == slots_.end() ? fallback : *i->second.value;
 }
 
 kv_entry kv_store_state::fetch(const std::string& key) {
@@ -44,7 +58,7 @@ kv_entry kv_store_state::fetch(const std::string& key) {
   auto i = slots_.find(key);
   if (i == slots_.end())
     return {key, nullptr, 0, false};
-  return {key, i->second.value, i->second.revision, true};
+  return {key, *i->second.value, i->second.revision, true};
 }
 
 caf::expected<uint64_t> kv_store_state::set(const std::string& key, json value,
@@ -60,7 +74,7 @@ caf::expected<uint64_t> kv_store_state::set(const std::string& key, json value,
   return log_.revision();
 }
 
-caf::expected<uint64_t> kv_store_state::update(const json& items) {
+caf::expected<uint64_t> kv_store_state::update(json items) {
   if (!items.is_object())
     return refuse(make_error(errc::wrong_type,
                              std::string{"update takes a JSON object, not "}
@@ -74,7 +88,7 @@ caf::expected<uint64_t> kv_store_state::update(const json& items) {
   }
   ++log_.writes;
   for (auto& [key, value] : items.items())
-    store(key, value);
+    store(key, std::move(value));
   return log_.revision();
 }
 
@@ -98,7 +112,7 @@ caf::expected<kv_entry> kv_store_state::patch(const std::string& key,
   if (auto err = check_key(key, bounds_))
     return refuse(std::move(err));
   auto i = slots_.find(key);
-  json result = i == slots_.end() ? json{} : i->second.value;
+  json result = i == slots_.end() ? json{} : *i->second.value;
   if (format == patch_format::merge_patch) {
     result.merge_patch(doc);
   } else {
@@ -119,7 +133,7 @@ caf::expected<kv_entry> kv_store_state::patch(const std::string& key,
   ++log_.writes;
   store(key, std::move(result));
   auto& s = slots_.at(key);
-  return kv_entry{key, s.value, s.revision, true};
+  return kv_entry{key, *s.value, s.revision, true};
 }
 
 bool kv_store_state::contains(const std::string& key) {
@@ -136,24 +150,24 @@ std::vector<std::string> kv_store_state::keys() {
   ++log_.reads;
   std::vector<std::string> result;
   result.reserve(slots_.size());
-  for (auto& kvp : slots_)
-    result.push_back(kvp.first);
+  for (auto* kvp : sorted())
+    result.push_back(kvp->first);
   return result;
 }
 
 json kv_store_state::values() {
   ++log_.reads;
   auto result = json::array();
-  for (auto& kvp : slots_)
-    result.push_back(kvp.second.value);
+  for (auto* kvp : sorted())
+    result.push_back(*kvp->second.value);
   return result;
 }
 
 json kv_store_state::items() {
   ++log_.reads;
-  auto result = json::object();
+  auto result = json::object(); // sorts by itself
   for (auto& [key, s] : slots_)
-    result[key] = s.value;
+    result[key] = *s.value;
   return result;
 }
 
@@ -161,17 +175,18 @@ kv_snapshot kv_store_state::snapshot() {
   ++log_.reads;
   kv_snapshot result{log_.revision(), {}};
   result.entries.reserve(slots_.size());
-  for (auto& [key, s] : slots_)
-    result.entries.push_back(kv_entry{key, s.value, s.revision, true});
+  for (auto* kvp : sorted())
+    result.entries.push_back(
+      kv_entry{kvp->first, *kvp->second.value, kvp->second.revision, true});
   return result;
 }
 
 uint64_t kv_store_state::clear() {
   ++log_.writes;
-  auto old = std::move(slots_);
+  // Erasures are logged in key order, as before the store was hashed.
+  for (auto* kvp : sorted())
+    log_.append(kvp->first, kvp->second.value, nullptr);
   slots_.clear();
-  for (auto& [key, s] : old)
-    log_.append(key, std::move(s.value), nullptr);
   return log_.revision();
 }
 
@@ -197,8 +212,8 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     [self](atom::set, const std::string& key, json& value, uint64_t expected) {
       return self->state.set(key, std::move(value), expected);
     },
-    [self](atom::update, const json& items) {
-      return self->state.update(items);
+    [self](atom::update, json& items) {
+      return self->state.update(std::move(items));
     },
     [self](atom::erase, const std::string& key) {
       return self->state.erase(key);

@@ -1,9 +1,10 @@
 // The generic key/value store actor, successor of ThreadSafeDict.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -18,13 +19,16 @@ namespace labrt {
 /// State of the kv store: JSON values under string keys, a revision per key
 /// and for the store. Every mutation validates first and applies after, so a
 /// refused call changes nothing. What leaves is a copy by construction.
+/// Values are immutable once stored and shared with the history ring, so a
+/// change costs no copy; lookups hash, listings sort.
 struct kv_store_state {
   static inline const char* name = "labrt.kv_store";
 
   struct slot {
-    json value;
+    json_ptr value; ///< Never null.
     uint64_t revision;
   };
+  using slot_map = std::unordered_map<std::string, slot>;
 
   /// The value of `key`, or `fallback`.
   json get(const std::string& key, const json& fallback);
@@ -37,7 +41,7 @@ struct kv_store_state {
                               std::optional<uint64_t> expected = {});
 
   /// Sets every member of the object `items`, all or none.
-  caf::expected<uint64_t> update(const json& items);
+  caf::expected<uint64_t> update(json items);
 
   /// Removes `key`; with `expected`, only if its revision matches.
   caf::expected<bool> erase(const std::string& key,
@@ -57,7 +61,7 @@ struct kv_store_state {
   uint64_t clear();
 
   limits bounds_;
-  std::map<std::string, slot> slots_;
+  slot_map slots_;
   change_log log_{"kv"};
   feed feed_;
 
@@ -66,6 +70,7 @@ private:
   caf::error check_expected(const std::string& key,
                             std::optional<uint64_t> expected);
   void store(const std::string& key, json value);
+  std::vector<const slot_map::value_type*> sorted() const;
 };
 
 /// Spawns with `self->state` configured from `bounds` and `history`.

@@ -2,7 +2,6 @@
 #include "labrt/runtime.hpp"
 
 #include <set>
-#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -26,10 +25,7 @@ namespace {
 caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   caf::actor_system_config result;
   // CAF's default on a 2-core machine is 4 workers, which doubled latency.
-  auto threads = cfg.max_threads != 0
-                   ? cfg.max_threads
-                   : std::max(1u, std::thread::hardware_concurrency());
-  result.set("scheduler.max-threads", threads);
+  result.set("scheduler.max-threads", scheduler_threads(cfg));
   result.add_error_category(
     error_category(), [](uint8_t code, caf::atom_value, const caf::message&
                                                            ctx) -> std::string {

@@ -9,7 +9,8 @@
 // Rows (each runs ~S seconds, default 1):
 //   baseline  std::mutex / std::shared_mutex + unordered_map<string, json>
 //   (a)       labrt::client (blocking facade), one per thread
-//   (b)       64 event-based actors, request().then() with one request outstanding
+//   (b)       64 event-based actors, request(infinite).then() with one request
+//             outstanding, each monitoring the store
 //   (c)       caf::anon_send(kv, set) from N threads, timed until a final
 //             request confirms the store has processed everything
 // Latency is timed on every 8th operation (two clock reads per timed op).
@@ -40,6 +41,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include "labrt/atoms.hpp"
 #include "labrt/client.hpp"
@@ -57,7 +59,7 @@ using namespace std::chrono_literals;
 
 struct options {
   double seconds = 1.0;          ///< Per row.
-  size_t sched_threads = 0;      ///< runtime_config::max_threads (0: cores).
+  size_t sched_threads = 0;      ///< runtime_config::max_threads (0: default).
   uint64_t max_msgs = 2'000'000; ///< Cap of fire-and-forget messages per row.
   std::string only;              ///< Groups to run, e.g. "base,a" (empty: all).
   int repeat = 1;                ///< Runs per row; the fastest is reported.
@@ -384,11 +386,15 @@ void a2a_record(caf::event_based_actor* self, a2a_client* c,
   a2a_next(self, c);
 }
 
+void a2a_finish(caf::event_based_actor* self, a2a_client* c) {
+  c->end = clock_type::now();
+  self->quit();
+  c->sh->done.arrive();
+}
+
 void a2a_next(caf::event_based_actor* self, a2a_client* c) {
   if (c->sh->stop.load(std::memory_order_relaxed)) {
-    c->end = clock_type::now();
-    self->quit();
-    c->sh->done.arrive();
+    a2a_finish(self, c);
     return;
   }
   auto x = c->g.next();
@@ -422,6 +428,12 @@ measurement run_actors(labrt::runtime& rt, const workload& w, double secs,
     auto* c = &clients.back();
     actors.push_back(
       rt.system().spawn([c](caf::event_based_actor* self) -> caf::behavior {
+        // Without a request timeout, a dead store must end the client.
+        self->monitor(c->sh->kv);
+        self->set_down_handler([self, c](caf::down_msg&) {
+          ++c->errors;
+          a2a_finish(self, c);
+        });
         return {[self, c](labrt::atom::start) { a2a_next(self, c); }};
       }));
   }
@@ -578,7 +590,9 @@ int main(int argc, char** argv) {
   auto opt = parse_args(argc, argv);
   workload w;
   auto cores = std::thread::hardware_concurrency();
-  auto sched = opt.sched_threads != 0 ? opt.sched_threads : size_t{cores};
+  labrt::runtime_config cfg;
+  cfg.max_threads = opt.sched_threads;
+  auto sched = labrt::scheduler_threads(cfg);
   auto total_start = clock_type::now();
 
   std::printf("# labrt-bench\n\n");
@@ -641,8 +655,6 @@ int main(int argc, char** argv) {
           [&] { return run_baseline<mutex_map>(w, n, opt.seconds, true); });
   }
 
-  labrt::runtime_config cfg;
-  cfg.max_threads = opt.sched_threads;
   auto rt_res = labrt::runtime::make(cfg);
   if (!rt_res) {
     std::fprintf(stderr, "runtime::make failed: %s\n",
@@ -665,8 +677,9 @@ int main(int argc, char** argv) {
           [&] { return run_facade(rt, w, n, opt.seconds); }, ref_id("mutex-mix", n),
           ref_id("shared-mix", n));
   if (opt.runs("b"))
-    add(ref_id("b", num_actors), "(b) actors request(10 s).then, 50/50",
-        num_actors, [&] { return run_actors(rt, w, opt.seconds, caf::duration{request_timeout}); },
+    add(ref_id("b", num_actors),
+        "(b) actors request(infinite).then + monitor, 50/50", num_actors,
+        [&] { return run_actors(rt, w, opt.seconds, caf::infinite); },
         ref_id("mutex-mix", num_actors), ref_id("shared-mix", num_actors));
   if (opt.runs("c"))
     for (auto n : thread_counts)
@@ -680,8 +693,12 @@ int main(int argc, char** argv) {
         "diag (a'): scoped_actor, request(infinite) + after(10 s)", 1,
         [&] { return run_scoped_local_timeout(rt, w, 1, opt.seconds); }, ref_id("mutex-mix", 1),
         ref_id("shared-mix", 1));
-    add(ref_id("b-inf", num_actors), "diag (b'): as (b), request(infinite)",
-        num_actors, [&] { return run_actors(rt, w, opt.seconds, caf::infinite); },
+    add(ref_id("b-timeout", num_actors), "diag (b'): as (b), request(10 s)",
+        num_actors,
+        [&] {
+          return run_actors(rt, w, opt.seconds,
+                            caf::duration{request_timeout});
+        },
         ref_id("mutex-mix", num_actors), ref_id("shared-mix", num_actors));
     add(ref_id("c-count", 4), "diag (c'): anon_send count (no payload)", 4,
         [&] { return run_fire_and_forget(rt, w, 4, opt.seconds, opt.max_msgs, false); });

@@ -15,15 +15,38 @@ void change_log::set_capacity(size_t n) {
     ring_.pop_front();
 }
 
-uint64_t change_log::append(std::string key, json old_value, json new_value) {
+namespace {
+
+json_ptr share(json x) {
+  return x.is_null() ? nullptr : std::make_shared<const json>(std::move(x));
+}
+
+json value_of(const json_ptr& x) {
+  return x ? *x : json{};
+}
+
+} // namespace
+
+uint64_t change_log::append(std::string key, json_ptr old_value,
+                            json_ptr new_value) {
   if (ring_.size() == capacity_)
     ring_.pop_front();
-  ring_.push_back(change_event{source_, std::move(key), std::move(old_value),
-                               std::move(new_value), ++revision_,
-                               caf::make_timestamp()});
+  ring_.push_back(change_record{std::move(key), std::move(old_value),
+                                std::move(new_value), ++revision_,
+                                caf::make_timestamp()});
   if (observer_)
     observer_(ring_.back());
   return revision_;
+}
+
+uint64_t change_log::append(std::string key, json old_value, json new_value) {
+  return append(std::move(key), share(std::move(old_value)),
+                share(std::move(new_value)));
+}
+
+change_event change_log::event(const change_record& rec) const {
+  return change_event{source_,       rec.key,      value_of(rec.old_value),
+                      value_of(rec.new_value), rec.revision, rec.time};
 }
 
 std::vector<change_event> change_log::since(uint64_t rev) const {
@@ -31,7 +54,12 @@ std::vector<change_event> change_log::since(uint64_t rev) const {
     return {};
   // Revisions in the ring are contiguous, so the start is an index.
   auto skip = rev < oldest() ? 0 : rev - oldest() + 1;
-  return {ring_.begin() + static_cast<std::ptrdiff_t>(skip), ring_.end()};
+  std::vector<change_event> result;
+  result.reserve(ring_.size() - skip);
+  for (auto i = ring_.begin() + static_cast<std::ptrdiff_t>(skip);
+       i != ring_.end(); ++i)
+    result.push_back(event(*i));
+  return result;
 }
 
 json change_log::metrics() const {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,12 +12,26 @@
 
 namespace labrt {
 
+/// A JSON value shared between a manager's state and its history; a null
+/// pointer stands for JSON null.
+using json_ptr = std::shared_ptr<const json>;
+
+/// One held change. Values are shared, not copied: the kv store's current
+/// value and the newest change of its key are the same object.
+struct change_record {
+  std::string key;
+  json_ptr old_value;
+  json_ptr new_value;
+  uint64_t revision = 0;
+  caf::timestamp time;
+};
+
 /// Numbers each change to a manager, keeps the most recent ones and hands each
 /// to an observer (the actor's subscriber fan-out). Plain data: unit tests use
 /// it without actors.
 class change_log {
 public:
-  using observer = std::function<void(const change_event&)>;
+  using observer = std::function<void(const change_record&)>;
 
   explicit change_log(std::string source, size_t capacity = 1024);
 
@@ -29,7 +44,13 @@ public:
   }
 
   /// Records a change under the next revision and returns that revision.
+  uint64_t append(std::string key, json_ptr old_value, json_ptr new_value);
+
+  /// The same for values the caller does not keep.
   uint64_t append(std::string key, json old_value, json new_value);
+
+  /// `rec` as subscribers and history queries see it (copies the values).
+  change_event event(const change_record& rec) const;
 
   /// The revision of the last change (0 before the first).
   uint64_t revision() const noexcept {
@@ -69,7 +90,7 @@ private:
   std::string source_;
   size_t capacity_;
   uint64_t revision_ = 0;
-  std::deque<change_event> ring_;
+  std::deque<change_record> ring_;
   observer observer_;
 };
 

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "labrt/config.hpp"
 #include "labrt/errc.hpp"
@@ -83,6 +84,13 @@ caf::expected<runner_config> parse_runner_config(
     }
   }
   return cfg;
+}
+
+size_t scheduler_threads(const runtime_config& cfg) {
+  if (cfg.max_threads != 0)
+    return cfg.max_threads;
+  size_t cores = std::thread::hardware_concurrency();
+  return cores <= 2 ? 1 : cores;
 }
 
 caf::expected<json> read_config_file(const std::string& path) {

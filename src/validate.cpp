@@ -72,7 +72,8 @@ bool measure(const json& x, size_t limit, size_t& total, bool& bad_utf8) {
     }
     case json::value_t::object:
       total += 2;
-      for (auto& [k, v] : x.items()) {
+      // The map itself: items() builds a proxy per member.
+      for (auto& [k, v] : x.get_ref<const json::object_t&>()) {
         total += k.size() + 4;
         if (!valid_utf8(k)) {
           bad_utf8 = true;

@@ -33,7 +33,8 @@ TEST_CASE("change log: revisions, bounded history, since", "[feed]") {
 TEST_CASE("change log: the observer sees every append in order", "[feed]") {
   change_log log{"test"};
   std::vector<uint64_t> seen;
-  log.set_observer([&](const change_event& ev) { seen.push_back(ev.revision); });
+  log.set_observer(
+    [&](const change_record& rec) { seen.push_back(rec.revision); });
   log.append("a", nullptr, 1);
   log.append("b", nullptr, 2);
   CHECK(seen == std::vector<uint64_t>{1, 2});

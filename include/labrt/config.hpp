@@ -83,7 +83,8 @@ caf::expected<monitor_config> parse_monitor_config(const json& doc);
 
 /// Everything `runtime` needs to start.
 struct runtime_config {
-  /// CAF scheduler threads; 0 means one per core.
+  /// CAF scheduler threads; 0 means one on up to two cores, else one per
+  /// core (see scheduler_threads).
   size_t max_threads = 0;
   /// Changes each manager keeps for history queries and late subscribers.
   size_t history_capacity = 1024;
@@ -137,5 +138,10 @@ caf::expected<daemon_config> load_config(const std::string& path);
 /// The same for a parsed document whose relative paths start at `base_dir`.
 caf::expected<daemon_config> parse_config(const json& doc,
                                           const std::string& base_dir);
+
+/// The CAF scheduler threads a runtime with `cfg` starts: `max_threads`, or
+/// for 0 one thread on machines with up to two cores (measured faster there on
+/// every kv path: the other core serves the callers) and one per core above.
+size_t scheduler_threads(const runtime_config& cfg);
 
 } // namespace labrt
