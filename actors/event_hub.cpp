@@ -81,37 +81,15 @@ void publish(self_ptr self, std::string kind, const json& data) {
     pump(self, entry.first);
 }
 
-/// Follows one manager's feed from its oldest held change.
-template <class Handle>
-void follow(self_ptr self, const Handle& manager) {
-  self
-    ->request(manager, caf::infinite, atom::subscribe_v,
-              caf::actor_cast<subscriber_actor>(self), uint64_t{0})
-    .then([](const subscription&) {},
-          [self](caf::error& err) {
-            self->quit(std::move(err)); // Without its sources the hub is useless.
-          });
-}
-
 } // namespace
 
 event_hub_actor::behavior_type event_hub(
   event_hub_actor::stateful_pointer<event_hub_state> self, size_t capacity,
-  size_t max_bytes, kv_store_actor kv, service_status_actor services,
-  test_execution_actor tests, test_runner_actor runner) {
+  size_t max_bytes) {
   self->state.capacity_ = capacity;
   self->state.max_bytes_ = max_bytes;
   self->set_down_handler(
     [self](const caf::down_msg& msg) { self->state.sinks_.erase(msg.source); });
-  follow(self, kv);
-  follow(self, services);
-  follow(self, tests);
-  if (runner)
-    self
-      ->request(runner, caf::infinite, atom::subscribe_v,
-                caf::actor_cast<run_output_actor>(self))
-      .then([](const std::string&) {},
-            [self](caf::error& err) { self->quit(std::move(err)); });
   return {
     [self](const change_event& ev) { publish(self, ev.source, json(ev)); },
     [self](output_batch& batch) { publish(self, "output", json(batch)); },

@@ -63,11 +63,10 @@ struct event_hub_state {
   std::map<caf::actor_addr, sink> sinks_;
 };
 
-/// Spawned by the runtime after the managers; subscribes to their feeds and to
-/// the runner's output (`runner` may be null).
-event_hub_actor::behavior_type event_hub(
-  event_hub_actor::stateful_pointer<event_hub_state> self, size_t capacity,
-  size_t max_bytes, kv_store_actor kv, service_status_actor services, test_execution_actor tests,
-  test_runner_actor runner);
+/// The runtime subscribes it to every manager's feed and to the runner's
+/// output before anyone can read from it.
+event_hub_actor::behavior_type
+event_hub(event_hub_actor::stateful_pointer<event_hub_state> self,
+          size_t capacity, size_t max_bytes);
 
 } // namespace labrt

@@ -72,8 +72,36 @@ struct runtime::impl {
       set_child_subreaper();
       runner = sys.spawn(test_runner, cfg.runner, tests);
     }
-    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes, kv,
-                    services, tests, runner);
+  }
+
+  /// Spawns the event hub and subscribes it to every source, waiting for
+  /// each answer: once `make` returns, no change escapes it.
+  caf::error start_hub() {
+    if (!cfg.event_hub)
+      return caf::none;
+    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes);
+    caf::scoped_actor self{sys};
+    caf::error failure;
+    auto on_error = [&](caf::error& err) { failure = std::move(err); };
+    auto as_subscriber = caf::actor_cast<subscriber_actor>(hub);
+    auto follow = [&](const auto& manager) {
+      if (!failure)
+        self->request(manager, std::chrono::seconds{10}, atom::subscribe_v,
+                      as_subscriber, uint64_t{0})
+          .receive([](const subscription&) {}, on_error);
+    };
+    follow(kv);
+    follow(services);
+    follow(tests);
+    if (runner && !failure)
+      self->request(runner, std::chrono::seconds{10}, atom::subscribe_v,
+                    caf::actor_cast<run_output_actor>(hub))
+        .receive([](const std::string&) {}, on_error);
+    return failure;
+  }
+
+  ~impl() {
+    shutdown(); // A no-op after runtime::shutdown.
   }
 
   /// Stops the runner first, while test_execution still records the end of
@@ -139,8 +167,10 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (cfg.runner.log_max_bytes == 0)
     return make_error(errc::invalid_argument,
                       "runner.log_max_bytes must be > 0");
-  return std::unique_ptr<runtime>{
-    new runtime(std::make_unique<impl>(std::move(cfg)))};
+  auto d = std::make_unique<impl>(std::move(cfg));
+  if (auto err = d->start_hub())
+    return err; // ~impl stops what was spawned.
+  return std::unique_ptr<runtime>{new runtime(std::move(d))};
 }
 
 runtime::runtime(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {

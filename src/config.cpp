@@ -187,6 +187,7 @@ caf::expected<daemon_config> parse_config(const json& doc,
                       "config: must be a JSON object, not "
                         + std::string{doc.type_name()});
   daemon_config cfg;
+  cfg.runtime.event_hub = true; // For /api/events and the log.
   for (auto& [key, value] : doc.items()) {
     if (key == "name") {
       auto x = text(value, key);

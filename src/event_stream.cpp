@@ -34,7 +34,11 @@ caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
                                                  timeout) {
   auto d = std::make_unique<impl>(rt);
   if (!d->hub)
-    return make_error(errc::shutting_down, "the runtime has shut down");
+    return rt.config().event_hub
+             ? make_error(errc::shutting_down, "the runtime has shut down")
+             : make_error(errc::invalid_argument,
+                          "this runtime has no event hub "
+                          "(runtime_config::event_hub is off)");
   caf::error failure = make_error(errc::timeout, "the event hub did not answer");
   auto handle = d->self->request(d->hub, caf::infinite, atom::subscribe_v,
                                  caf::actor_cast<event_sink_actor>(d->self),

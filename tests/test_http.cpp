@@ -51,6 +51,7 @@ struct api {
     cfg.runner.logs_dir = dir.path / "logs";
     cfg.runner.grace_ms = 500;
     cfg.runner.inherit_env = {"PATH"};
+    cfg.event_hub = true;
     rt = start_runtime(cfg);
     http.listen = "127.0.0.1:0";
     auto made = http_server::make(*rt, http, "test-lab");
@@ -514,7 +515,9 @@ TEST_CASE("auth: bearer token on every route but /healthz", "[http]") {
 
 TEST_CASE("no token, no listening beyond loopback", "[http]") {
   ::unsetenv("LABRT_TOKEN");
-  auto rt = start_runtime();
+  runtime_config cfg;
+  cfg.event_hub = true;
+  auto rt = start_runtime(cfg);
   http_config http;
   http.listen = "0.0.0.0:0";
   auto server = http_server::make(*rt, http);

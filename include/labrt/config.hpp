@@ -88,6 +88,11 @@ struct runtime_config {
   size_t max_threads = 0;
   /// Changes each manager keeps for history queries and late subscribers.
   size_t history_capacity = 1024;
+  /// Spawn the event hub: every change and run output batch as one numbered
+  /// stream (event_stream, the HTTP API's /api/events, the dashboard). Off
+  /// by default, since it serialises every change once more; the daemon
+  /// turns it on.
+  bool event_hub = false;
   /// Events (changes and output batches) the event hub keeps for readers
   /// that resume with the last id they saw.
   size_t event_capacity = 4096;

@@ -617,6 +617,10 @@ http_server::make(runtime& rt, http_config cfg, std::string name) {
   auto where = split_listen(cfg.listen);
   if (!where)
     return std::move(where.error());
+  if (!rt.events())
+    return make_error(errc::invalid_argument,
+                      "the HTTP API needs a runtime with "
+                      "runtime_config::event_hub on");
   auto d = std::make_unique<impl>(rt, std::move(cfg), std::move(name));
   d->host = where->first;
   if (auto env = std::getenv("LABRT_TOKEN"); env != nullptr && *env != '\0')
