@@ -518,7 +518,9 @@ void http_server::impl::add_stream_routes() {
             rec = runner.status();
             if (!rec && code_of(rec.error()) == errc::not_running) {
               auto last = runner.history(1);
-              if (last && !last->empty())
+              if (last && last->empty())
+                return fail(res, 404, "not_found", "no run yet");
+              if (last)
                 rec = last->front();
             }
           }
