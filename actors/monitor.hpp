@@ -109,7 +109,7 @@ struct proc_scanner_state {
 
   rule_set rules;
   /// /proc files kept open across passes.
-  proc_fd_cache files;
+  proc_cache files;
   monitor_actor monitor;
   std::chrono::milliseconds interval{1000};
   /// Whether the periodic tick is armed (the first `tick` arms it).
