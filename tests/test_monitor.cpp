@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/monitor.hpp"
+#include "labrt/client.hpp"
 #include "labrt/ps.hpp"
 #include "src/proc_scan.hpp"
 #include "src/process.hpp"
@@ -539,4 +540,43 @@ TEST_CASE("an exe path is read once per process image, again after an exec",
   auto cold = scan_pids(rules, {p.pid()});
   CHECK(cold.services.at(0).procs.empty());
   CHECK(cold.services.at(1).procs.size() == 1);
+}
+
+TEST_CASE(
+  "the blocking monitor facade adds, lists, scans and removes", "[monitor]") {
+  temp_dir dir;
+  auto exe = copy_sleep(dir, "qsfp_service");
+  auto rt = start_runtime(monitor_config_with({}, 1000));
+  client c{*rt};
+  proc p{{exe, "1000"}};
+  auto rule = exe_rule("qsfp_service", exe);
+  CHECK(value_of(c.monitor().add(rule)));
+  // Answered after the first scan: the record is there already.
+  CHECK(value_of(c.services().is_service_running("qsfp_service")));
+  CHECK_FALSE(value_of(c.monitor().add(rule))); // replaced, not new
+  CHECK(value_of(c.monitor().rules()) == std::vector<service_rule>{rule});
+  auto recs = value_of(c.monitor().scan());
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].name == "qsfp_service");
+  CHECK(has_pids(recs[0], {p.pid()}));
+  CHECK(recs[0].cmdline == exe + " 1000");
+  p.kill();
+  p.reap();
+  recs = value_of(c.monitor().scan());
+  REQUIRE(recs.size() == 1);
+  CHECK_FALSE(recs[0].running);
+  CHECK_FALSE(value_of(c.services().is_service_running("qsfp_service")));
+  auto metrics = value_of(c.monitor().metrics());
+  CHECK(metrics["services"] == 1);
+  CHECK(metrics["scans"].get<uint64_t>() >= 3);
+  auto bad = c.monitor().add({"bad", match_kind::cmdline, "[oops"});
+  CHECK(error_of(bad) == errc::invalid_argument);
+  CHECK(
+    message_of(bad.error()).find("invalid cmdline regex") != std::string::npos);
+  CHECK(value_of(c.monitor().remove("qsfp_service")));
+  CHECK_FALSE(value_of(c.monitor().remove("qsfp_service")));
+  CHECK(value_of(c.monitor().rules()).empty());
+  CHECK(value_of(c.monitor().scan()).empty());
+  rt->shutdown();
+  CHECK(error_of(c.monitor().rules()) == errc::shutting_down);
 }
