@@ -108,7 +108,7 @@ struct proc_scanner_state {
   static inline const char* name = "labrt.proc_scanner";
 
   rule_set rules;
-  /// /proc files kept open across passes.
+  /// /proc files and exe paths kept across passes.
   proc_cache files;
   monitor_actor monitor;
   std::chrono::milliseconds interval{1000};

@@ -321,6 +321,11 @@ bool proc_cache::begin(pid_t pid) {
       return false;
   }
   pid_ = pid;
+  if (capacity_ == 0) {
+    // A one-off pass: nothing to keep per process.
+    cur_ = &one_off_;
+    return true;
+  }
   cur_ = &map_[pid];
   cur_->pass = pass_;
   if (!cur_->dir && open_ < capacity_) {
@@ -441,7 +446,7 @@ bool proc_cache::exe(std::string& out) {
   if (!had_stat)
     close_fd(e.fds[stat]); // kept for candidates only
   bool cacheable = (ident.flags & pf_forknoexec) == 0 && ident.state != 'Z'
-    && ident.state != 'X' && open_ < capacity_;
+    && ident.state != 'X' && e.dir && open_ < capacity_;
   if (cacheable) {
     probe.reset(open_in(e, file_names[pagemap]));
     if (!probe) {

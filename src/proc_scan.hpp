@@ -105,6 +105,7 @@ private:
   bool read_exe_link(std::string& out);
 
   std::unordered_map<pid_t, entry> map_;
+  entry one_off_; ///< The entry of every pid at capacity 0 (never opened).
   entry* cur_ = nullptr;
   pid_t pid_ = 0;
   unique_fd proc_;
