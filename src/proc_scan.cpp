@@ -439,12 +439,12 @@ bool proc_cache::exe(std::string& out) {
   proc_ident ident;
   if (n < 0 || !parse_stat({stat_buf_.data(), static_cast<size_t>(n)}, ident))
     return false;
+  if (!had_stat)
+    close_fd(e.fds[stat]); // kept for candidates only
   if ((ident.flags & pf_kthread) != 0) {
     e.kthread = true; // execve from a kernel thread is refused
     return false;
   }
-  if (!had_stat)
-    close_fd(e.fds[stat]); // kept for candidates only
   bool cacheable = (ident.flags & pf_forknoexec) == 0 && ident.state != 'Z'
     && ident.state != 'X' && e.dir && open_ < capacity_;
   if (cacheable) {
