@@ -144,7 +144,7 @@ scan_cost measure_scans(const rule_set& rules, int runs) {
     scan_procs(rules);
     cold.push_back(ms_since(t0));
   }
-  proc_fd_cache cache;
+  proc_cache cache;
   scan_procs(rules, &cache); // opens the files
   std::vector<double> wall;
   std::vector<double> cpu;

@@ -52,11 +52,8 @@ struct client::impl {
 };
 
 client::client(runtime& rt, std::chrono::milliseconds timeout)
-  : impl_(std::make_unique<impl>(rt, timeout)),
-    kv_(*this),
-    services_(*this),
-    tests_(*this),
-    runner_(*this) {
+  : impl_(std::make_unique<impl>(rt, timeout)), kv_(*this), services_(*this),
+    tests_(*this), runner_(*this), monitor_(*this) {
   // nop
 }
 
@@ -355,6 +352,38 @@ caf::expected<std::vector<run_record>> runner_facade::history(uint64_t n) {
 
 caf::expected<json> runner_facade::metrics() {
   return call_runner<json>(client_, {}, atom::metrics_v);
+}
+
+// -- monitor ------------------------------------------------------------------
+
+namespace {
+
+template <class R, class... Ts>
+caf::expected<R> call_monitor(client& c, Ts&&... xs) {
+  auto& d = c.get_impl();
+  return d.template call<R>(d.rt.monitor(), std::forward<Ts>(xs)...);
+}
+
+} // namespace
+
+caf::expected<bool> monitor_facade::add(service_rule rule) {
+  return call_monitor<bool>(client_, atom::add_v, std::move(rule));
+}
+
+caf::expected<bool> monitor_facade::remove(const std::string& name) {
+  return call_monitor<bool>(client_, atom::erase_v, name);
+}
+
+caf::expected<std::vector<service_rule>> monitor_facade::rules() {
+  return call_monitor<std::vector<service_rule>>(client_, atom::list_v);
+}
+
+caf::expected<std::vector<service_record>> monitor_facade::scan() {
+  return call_monitor<std::vector<service_record>>(client_, atom::scan_v);
+}
+
+caf::expected<json> monitor_facade::metrics() {
+  return call_monitor<json>(client_, atom::metrics_v);
 }
 
 } // namespace labrt

@@ -134,8 +134,7 @@ size_t join_args(std::string& buf, size_t n) {
 const std::string deleted_suffix = " (deleted)";
 
 struct scan_context {
-  int dirfd = -1;
-  proc_fd_cache* cache = nullptr;
+  proc_cache* files = nullptr;
   std::string stat_buf;
   std::string comm_buf;
   std::string comm;
@@ -143,26 +142,10 @@ struct scan_context {
   size_t cmd_len = 0;
   std::string exe;
   std::vector<size_t> hits;
-  char rel[32];
 };
 
-void set_rel(scan_context& ctx, pid_t pid, const char* file) {
-  std::snprintf(ctx.rel, sizeof(ctx.rel), "%d/%s", static_cast<int>(pid), file);
-}
-
-/// Reads /proc/<pid>/<file>, through the cache if there is one.
-ssize_t read_proc(scan_context& ctx, pid_t pid, proc_fd_cache::file f,
-  std::string& buf, size_t cap) {
-  if (ctx.cache != nullptr)
-    return ctx.cache->read(ctx.dirfd, pid, f, buf, cap);
-  static constexpr const char* names[] = {"comm", "cmdline", "stat"};
-  set_rel(ctx, pid, names[f]);
-  return read_at(ctx.dirfd, ctx.rel, buf, cap);
-}
-
-bool read_cmdline(scan_context& ctx, pid_t pid) {
-  auto n = read_proc(
-    ctx, pid, proc_fd_cache::cmdline, ctx.cmd_buf, max_cmdline_bytes);
+bool read_cmdline(scan_context& ctx) {
+  auto n = ctx.files->read(proc_cache::cmdline, ctx.cmd_buf, max_cmdline_bytes);
   if (n < 0)
     return false;
   ctx.cmd_len = join_args(ctx.cmd_buf, static_cast<size_t>(n));
@@ -173,9 +156,11 @@ bool read_cmdline(scan_context& ctx, pid_t pid) {
 void scan_one(
   scan_context& ctx, const rule_set& rules, pid_t pid, scan_result& out) {
   ctx.hits.clear();
+  if (!ctx.files->begin(pid))
+    return;
   bool have_cmd = false;
   if (!rules.by_comm().empty()) {
-    auto n = read_proc(ctx, pid, proc_fd_cache::comm, ctx.comm_buf, 64);
+    auto n = ctx.files->read(proc_cache::comm, ctx.comm_buf, 64);
     if (n < 0)
       return; // vanished
     auto len = static_cast<size_t>(n);
@@ -185,25 +170,19 @@ void scan_one(
     if (auto i = rules.by_comm().find(ctx.comm); i != rules.by_comm().end())
       ctx.hits.insert(ctx.hits.end(), i->second.begin(), i->second.end());
   }
-  if (!rules.by_exe().empty()) {
-    set_rel(ctx, pid, "exe");
-    char buf[4096];
-    auto n = ::readlinkat(ctx.dirfd, ctx.rel, buf, sizeof(buf));
-    // Unreadable (another user's process, a kernel thread): no exe match.
-    if (n > 0 && static_cast<size_t>(n) < sizeof(buf)) {
-      ctx.exe.assign(buf, static_cast<size_t>(n));
-      // A binary replaced on disk (an upgrade) still names its old path.
-      if (ctx.exe.size() > deleted_suffix.size()
-        && ctx.exe.compare(ctx.exe.size() - deleted_suffix.size(),
-             deleted_suffix.size(), deleted_suffix)
-          == 0)
-        ctx.exe.resize(ctx.exe.size() - deleted_suffix.size());
-      if (auto i = rules.by_exe().find(ctx.exe); i != rules.by_exe().end())
-        ctx.hits.insert(ctx.hits.end(), i->second.begin(), i->second.end());
-    }
+  // Unreadable (another user's process, a kernel thread): no exe match.
+  if (!rules.by_exe().empty() && ctx.files->exe(ctx.exe)) {
+    // A binary replaced on disk (an upgrade) still names its old path.
+    if (ctx.exe.size() > deleted_suffix.size()
+      && ctx.exe.compare(ctx.exe.size() - deleted_suffix.size(),
+           deleted_suffix.size(), deleted_suffix)
+        == 0)
+      ctx.exe.resize(ctx.exe.size() - deleted_suffix.size());
+    if (auto i = rules.by_exe().find(ctx.exe); i != rules.by_exe().end())
+      ctx.hits.insert(ctx.hits.end(), i->second.begin(), i->second.end());
   }
   if (!rules.cmdline_rules().empty()) {
-    if (!read_cmdline(ctx, pid))
+    if (!read_cmdline(ctx))
       return; // vanished
     have_cmd = true;
     // Kernel threads and zombies have an empty command line.
@@ -214,7 +193,7 @@ void scan_one(
   if (ctx.hits.empty())
     return;
   // A candidate: check liveness and identity.
-  auto n = read_proc(ctx, pid, proc_fd_cache::stat, ctx.stat_buf, 4096);
+  auto n = ctx.files->read(proc_cache::stat, ctx.stat_buf, 4096);
   if (n < 0)
     return;
   proc_ident ident;
@@ -222,7 +201,7 @@ void scan_one(
         std::string_view{ctx.stat_buf.data(), static_cast<size_t>(n)}, ident)
     || !counts_as_running(ident))
     return;
-  if (!have_cmd && !read_cmdline(ctx, pid))
+  if (!have_cmd && !read_cmdline(ctx))
     return;
   proc_entry entry;
   entry.id = proc_id{static_cast<int32_t>(pid), ident.start_ticks};
@@ -290,60 +269,220 @@ caf::timestamp ticks_to_time(uint64_t start_ticks) {
     std::chrono::duration_cast<caf::timestamp::duration>(boot + since_boot)};
 }
 
-proc_fd_cache::proc_fd_cache(size_t capacity) : capacity_(capacity) {
+// -- proc_cache ---------------------------------------------------------------
+//
+// Why a cached exe path is sound: the exe link names mm->exe_file, a
+// property of the address space, which only execve replaces (with a new
+// address space; PR_SET_MM_EXE_FILE, privileged and used by checkpoint/
+// restore tools, is the one other way). /proc/<pid>/pagemap pins the address
+// space it was opened for, on purpose (so that an fd opened before a setuid
+// exec cannot read the new image), and reads 0 bytes once that one is gone.
+// So while an 8-byte read of it succeeds, the process has not exec'd and its
+// exe is the one read after the probe was opened (in that order: an exec in
+// between leaves a dead probe, so a miss next pass, never a stale path).
+// Not cached: a process that has not exec'd since fork (PF_FORKNOEXEC),
+// because after vfork or CLONE_VM it shares its parent's address space and
+// the probe would outlive its own exec; flags are read before the probe is
+// opened, and once clear they stay clear. Renaming or deleting the binary
+// changes the link text, not the file: the path at first sight is kept
+// (deletion was stripped before anyway). comm and cmdline are read every
+// pass: prctl(PR_SET_NAME) and setproctitle() change them without an exec.
+
+namespace {
+
+/// PF_FORKNOEXEC: forked and not exec'd since.
+constexpr uint32_t pf_forknoexec = 0x00000040;
+
+constexpr const char* file_names[] = {"comm", "cmdline", "stat", "pagemap"};
+
+bool gone(int err) {
+  return err == ESRCH || err == ENOENT;
+}
+
+} // namespace
+
+proc_cache::proc_cache(size_t capacity) : capacity_(capacity) {
   // nop
 }
 
-size_t proc_fd_cache::default_capacity() {
+proc_cache::~proc_cache() = default;
+
+size_t proc_cache::default_capacity() {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
     return 256;
   return std::min<size_t>(16384, static_cast<size_t>(lim.rlim_cur) / 4);
 }
 
-ssize_t proc_fd_cache::read(
-  int proc_dirfd, pid_t pid, file f, std::string& buf, size_t cap) {
-  static constexpr const char* names[] = {"comm", "cmdline", "stat"};
-  char rel[32];
-  std::snprintf(rel, sizeof(rel), "%d/%s", static_cast<int>(pid), names[f]);
-  auto& e = map_[pid];
-  e.pass = pass_;
-  auto& fd = e.fds[f];
+bool proc_cache::begin(pid_t pid) {
+  if (!proc_) {
+    proc_.reset(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proc_)
+      return false;
+  }
+  pid_ = pid;
+  if (capacity_ == 0) {
+    // A one-off pass: nothing to keep per process.
+    cur_ = &one_off_;
+    return true;
+  }
+  cur_ = &map_[pid];
+  cur_->pass = pass_;
+  if (!cur_->dir && open_ < capacity_) {
+    char rel[16];
+    std::snprintf(rel, sizeof(rel), "%d", static_cast<int>(pid));
+    cur_->dir.reset(
+      ::openat(proc_.get(), rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (cur_->dir)
+      ++open_;
+  }
+  return true;
+}
+
+int proc_cache::open_in(entry& e, const char* name) {
+  if (!e.dir || open_ >= capacity_)
+    return -1;
+  int fd = ::openat(e.dir.get(), name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd >= 0)
+    ++open_;
+  return fd;
+}
+
+void proc_cache::close_fd(unique_fd& fd) {
   if (fd) {
-    auto n = pread_all(fd.get(), buf, cap);
-    if (n >= 0)
-      return n;
-    // ESRCH: the process it was opened for is gone; the pid may have a new
-    // owner, so open again.
     fd.reset();
     --open_;
   }
-  if (open_ >= capacity_)
-    return read_at(proc_dirfd, rel, buf, cap);
-  int raw = ::openat(proc_dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (raw < 0)
-    return -1;
-  fd.reset(raw);
-  ++open_;
-  return pread_all(fd.get(), buf, cap);
 }
 
-void proc_fd_cache::end_pass() {
+void proc_cache::reset(entry& e) {
+  close_fd(e.dir);
+  for (auto& fd : e.fds)
+    close_fd(fd);
+  auto pass = e.pass;
+  e = entry{};
+  e.pass = pass;
+}
+
+ssize_t proc_cache::read(file f, std::string& buf, size_t cap) {
+  auto& e = *cur_;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!e.dir) {
+      // Over capacity: by path, as a one-off scan does.
+      char rel[32];
+      std::snprintf(
+        rel, sizeof(rel), "%d/%s", static_cast<int>(pid_), file_names[f]);
+      return read_at(proc_.get(), rel, buf, cap);
+    }
+    auto& fd = e.fds[f];
+    if (!fd)
+      fd.reset(open_in(e, file_names[f]));
+    ssize_t n = -1;
+    if (fd) {
+      n = pread_all(fd.get(), buf, cap);
+    } else if (open_ >= capacity_) {
+      n = read_at(e.dir.get(), file_names[f], buf, cap); // still bound
+    }
+    if (n >= 0) {
+      e.live_pass = pass_;
+      return n;
+    }
+    // The process this entry was opened for is gone. If it read fine
+    // earlier in this pass it vanished mid-scan; if not, its pid may have
+    // a new owner: start over once.
+    if (!gone(errno) || e.live_pass == pass_)
+      return -1;
+    reset(e);
+    begin(pid_);
+  }
+  return -1;
+}
+
+bool proc_cache::read_exe_link(std::string& out) {
+  ++exe_reads_;
+  char buf[4096];
+  ssize_t n
+    = cur_->dir ? ::readlinkat(cur_->dir.get(), "exe", buf, sizeof(buf)) : [&] {
+        char rel[32];
+        std::snprintf(rel, sizeof(rel), "%d/exe", static_cast<int>(pid_));
+        return ::readlinkat(proc_.get(), rel, buf, sizeof(buf));
+      }();
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof(buf))
+    return false;
+  out.assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
+bool proc_cache::exe(std::string& out) {
+  auto& e = *cur_;
+  if (e.kthread)
+    return false;
+  auto& probe = e.fds[pagemap];
+  char word[8];
+  if (e.exe_known) {
+    if (::pread(probe.get(), word, sizeof(word), 0) == sizeof(word)) {
+      out = e.exe;
+      return true;
+    }
+    e.exe_known = false; // exec'd or exited
+    close_fd(probe);
+  }
+  if (!e.dir || e.probe_denied) {
+    // Uncached; a readable link again means the probe may open now.
+    auto ok = read_exe_link(out);
+    e.probe_denied = e.probe_denied && !ok;
+    return ok;
+  }
+  // Flags before the probe: see the comment above.
+  bool had_stat = static_cast<bool>(e.fds[stat]);
+  auto n = read(stat, stat_buf_, 4096);
+  proc_ident ident;
+  if (n < 0 || !parse_stat({stat_buf_.data(), static_cast<size_t>(n)}, ident))
+    return false;
+  if (!had_stat)
+    close_fd(e.fds[stat]); // kept for candidates only
+  if ((ident.flags & pf_kthread) != 0) {
+    e.kthread = true; // execve from a kernel thread is refused
+    return false;
+  }
+  bool cacheable = (ident.flags & pf_forknoexec) == 0 && ident.state != 'Z'
+    && ident.state != 'X' && e.dir && open_ < capacity_;
+  if (cacheable) {
+    probe.reset(open_in(e, file_names[pagemap]));
+    if (!probe) {
+      e.probe_denied = errno == EACCES || errno == EPERM;
+      cacheable = false;
+    }
+  }
+  if (!read_exe_link(out)) {
+    close_fd(probe);
+    return false;
+  }
+  if (cacheable
+    && ::pread(probe.get(), word, sizeof(word), 0) == sizeof(word)) {
+    e.exe = out;
+    e.exe_known = true;
+  } else {
+    close_fd(probe);
+  }
+  return true;
+}
+
+void proc_cache::end_pass() {
   for (auto i = map_.begin(); i != map_.end();) {
     if (i->second.pass != pass_) {
-      for (auto& fd : i->second.fds)
-        if (fd)
-          --open_;
+      reset(i->second);
       i = map_.erase(i);
     } else {
       ++i;
     }
   }
+  cur_ = nullptr;
   ++pass_;
 }
 
 scan_result scan_pids(
-  const rule_set& rules, const std::vector<pid_t>& pids, proc_fd_cache* cache) {
+  const rule_set& rules, const std::vector<pid_t>& pids, proc_cache* cache) {
   auto t0 = std::chrono::steady_clock::now();
   scan_result result;
   result.started = caf::make_timestamp();
@@ -352,18 +491,15 @@ scan_result scan_pids(
     result.services.push_back(service_procs{r.rule.name, r.id, {}});
   if (rules.empty())
     return result;
+  // Without a cache: nothing kept open, every file read by path.
+  proc_cache one_off{0};
   scan_context ctx;
-  ctx.cache = cache;
-  ctx.dirfd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (ctx.dirfd < 0)
-    return result;
+  ctx.files = cache != nullptr ? cache : &one_off;
   for (auto pid : pids) {
     scan_one(ctx, rules, pid, result);
     ++result.scanned;
   }
-  ::close(ctx.dirfd);
-  if (cache != nullptr)
-    cache->end_pass();
+  ctx.files->end_pass();
   for (auto& s : result.services)
     std::sort(s.procs.begin(), s.procs.end(),
       [](const proc_entry& x, const proc_entry& y) { return x.id < y.id; });
@@ -374,7 +510,7 @@ scan_result scan_pids(
   return result;
 }
 
-scan_result scan_procs(const rule_set& rules, proc_fd_cache* cache) {
+scan_result scan_procs(const rule_set& rules, proc_cache* cache) {
   if (rules.empty())
     return scan_pids(rules, {}, cache);
   return scan_pids(rules, list_pids(), cache);

@@ -42,24 +42,39 @@ std::vector<pid_t> list_pids();
 /// Wall-clock time of a start time in clock ticks after boot.
 caf::timestamp ticks_to_time(uint64_t start_ticks);
 
-/// Open /proc/<pid>/{comm,cmdline,stat} files kept across passes: a pread
-/// at offset 0 regenerates them, one syscall instead of open, read, close
-/// (about 3.5x cheaper per process). Safe under PID reuse: a file opened for
-/// a process that has died reads ESRCH even when its pid has a new owner, and
-/// is then reopened. Holds at most `capacity` descriptors (default: a quarter
-/// of RLIMIT_NOFILE, at most 16384); past that, files are opened per read.
-class proc_fd_cache {
+/// What the periodic passes keep per process: its open /proc files (a pread
+/// at offset 0 regenerates them: one syscall instead of open, read, close)
+/// and its executable path. Every file of an entry is opened relative to one
+/// /proc/<pid> directory descriptor, so an entry belongs to one process:
+/// once that process has died its files read ESRCH even when the pid has a
+/// new owner, and the entry starts over. Holds at most `capacity`
+/// descriptors (default: a quarter of RLIMIT_NOFILE, at most 16384); past
+/// that, files are opened per read and exe links read every pass.
+/// One thread at a time.
+class proc_cache {
 public:
-  enum file : size_t { comm, cmdline, stat };
+  enum file : size_t { comm, cmdline, stat, pagemap, n_files };
 
-  explicit proc_fd_cache(size_t capacity = default_capacity());
+  explicit proc_cache(size_t capacity = default_capacity());
+  ~proc_cache();
+  proc_cache(const proc_cache&) = delete;
+  proc_cache& operator=(const proc_cache&) = delete;
 
   /// A quarter of the soft RLIMIT_NOFILE, at most 16384.
   static size_t default_capacity();
 
-  /// Reads /proc/<pid>/<file> into `buf` (at most `cap` bytes); -1 if the
-  /// process is gone or the file unreadable.
-  ssize_t read(int proc_dirfd, pid_t pid, file f, std::string& buf, size_t cap);
+  /// Makes `pid` the process that read() and exe() read. False if /proc
+  /// cannot be opened.
+  bool begin(pid_t pid);
+
+  /// Reads a /proc file of the current process into `buf` (at most `cap`
+  /// bytes); -1 if the process is gone or the file unreadable.
+  ssize_t read(file f, std::string& buf, size_t cap);
+
+  /// The target of /proc/<pid>/exe of the current process (" (deleted)"
+  /// included), read again only after the process exec'd; false if it has
+  /// none or it is unreadable.
+  bool exe(std::string& out);
 
   /// Closes the files of pids not read since the last call.
   void end_pass();
@@ -67,16 +82,38 @@ public:
   size_t open_fds() const noexcept {
     return open_;
   }
+  /// How often /proc/<pid>/exe was read (cache misses).
+  uint64_t exe_reads() const noexcept {
+    return exe_reads_;
+  }
 
 private:
   struct entry {
-    std::array<unique_fd, 3> fds;
-    uint64_t pass = 0;
+    unique_fd dir; ///< /proc/<pid>: binds the entry to one process.
+    std::array<unique_fd, n_files> fds;
+    std::string exe;        ///< Valid while `exe_known`.
+    bool exe_known = false; ///< fds[pagemap] pins the address space.
+    bool kthread = false;   ///< Never has an exe.
+    bool probe_denied = false;
+    uint64_t pass = 0;      ///< Last pass that began it.
+    uint64_t live_pass = 0; ///< Last pass with a successful read.
   };
+
+  int open_in(entry& e, const char* name);
+  void close_fd(unique_fd& fd);
+  void reset(entry& e);
+  bool read_exe_link(std::string& out);
+
   std::unordered_map<pid_t, entry> map_;
+  entry one_off_; ///< The entry of every pid at capacity 0 (never opened).
+  entry* cur_ = nullptr;
+  pid_t pid_ = 0;
+  unique_fd proc_;
   size_t capacity_;
   size_t open_ = 0;
   uint64_t pass_ = 1;
+  uint64_t exe_reads_ = 0;
+  std::string stat_buf_;
 };
 
 /// One pass over `pids` for every rule. Reads per pid only what the rules
@@ -84,12 +121,13 @@ private:
 /// then stat and cmdline for candidates only. Never fails: pids that vanish
 /// mid-scan or cannot be read are skipped; kernel threads and zombies never
 /// match. The result has one entry per rule, in rule order.
-/// With a `cache`, reuses its open files (the scanner's periodic passes).
+/// With a `cache`, reuses its open files and exe paths (the scanner's
+/// periodic passes).
 scan_result scan_pids(const rule_set& rules, const std::vector<pid_t>& pids,
-  proc_fd_cache* cache = nullptr);
+  proc_cache* cache = nullptr);
 
 /// scan_pids over list_pids(). With no rules, does not touch /proc.
-scan_result scan_procs(const rule_set& rules, proc_fd_cache* cache = nullptr);
+scan_result scan_procs(const rule_set& rules, proc_cache* cache = nullptr);
 
 /// Turns the (space-joined) arguments into what a record shows: valid UTF-8
 /// (bad bytes become '?'), at most `max_bytes`.

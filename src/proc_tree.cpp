@@ -168,30 +168,8 @@ std::vector<pid_t> descendants(pid_t root) {
 }
 
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie) {
-  std::vector<pid_t> candidates = find_by_cookie(cookie);
-  if (leader > 0) {
-    candidates.push_back(leader);
-    auto sub = descendants(leader);
-    candidates.insert(candidates.end(), sub.begin(), sub.end());
-  }
-  std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()),
-                   candidates.end());
-  std::vector<pid_t> result;
-  auto self = ::getpid();
-  proc_stat st;
-  // One more pass over /proc for the process group; it also gives us the
-  // state of every candidate to drop zombies.
-  for (auto pid : all_pids()) {
-    if (pid == self || !read_proc_stat(pid, st) || st.state == 'Z'
-        || st.state == 'X')
-      continue;
-    if ((leader > 0 && st.pgrp == leader)
-        || std::binary_search(candidates.begin(), candidates.end(), pid))
-      result.push_back(pid);
-  }
-  std::sort(result.begin(), result.end());
-  return result;
+  // Start time 0 skips nothing: the same pass over every process.
+  return run_members(leader, cookie, 0);
 }
 
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
@@ -231,15 +209,19 @@ int signal_pids(const std::vector<pid_t>& pids, int sig) {
   return count;
 }
 
-int reap_children_nohang(const std::vector<pid_t>& pids) {
+namespace {
+
+/// Reaps (waitpid WNOHANG) those of `pids` that are zombie children of this
+/// process and satisfy `pred(pid, stat)`. Only zombies whose parent is us:
+/// never steals a live child's status or one that belongs to somebody else.
+template <class Pred>
+int reap_zombie_children(const std::vector<pid_t>& pids, Pred pred) {
   int count = 0;
   auto self = ::getpid();
   proc_stat st;
   for (auto pid : pids) {
-    // Only zombies whose parent is us: never steal a live child's status
-    // or one that belongs to somebody else.
     if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != self
-        || st.state != 'Z')
+      || st.state != 'Z' || !pred(pid, st))
       continue;
     int status = 0;
     pid_t r;
@@ -250,6 +232,13 @@ int reap_children_nohang(const std::vector<pid_t>& pids) {
       ++count;
   }
   return count;
+}
+
+} // namespace
+
+int reap_children_nohang(const std::vector<pid_t>& pids) {
+  return reap_zombie_children(
+    pids, [](pid_t, const proc_stat&) { return true; });
 }
 
 int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
@@ -264,22 +253,11 @@ int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
       if (read_proc_stat(pid, st) && st.ppid == ::getpid())
         kids.push_back(pid);
   }
-  int count = 0;
-  proc_stat st;
-  for (auto pid : kids) {
-    if (pid == keep || !read_proc_stat(pid, st) || st.state != 'Z'
-        || std::find(sessions.begin(), sessions.end(), st.session)
-             == sessions.end())
-      continue;
-    int status = 0;
-    pid_t r;
-    do {
-      r = ::waitpid(pid, &status, WNOHANG);
-    } while (r < 0 && errno == EINTR);
-    if (r == pid)
-      ++count;
-  }
-  return count;
+  return reap_zombie_children(kids, [&](pid_t pid, const proc_stat& st) {
+    return pid != keep
+      && std::find(sessions.begin(), sessions.end(), st.session)
+      != sessions.end();
+  });
 }
 
 } // namespace labrt

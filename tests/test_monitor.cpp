@@ -1,7 +1,9 @@
 // The service monitor with real processes and the real /proc: a copy of
 // /bin/sleep named qsfp_service plays the watched daemon.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,10 +16,12 @@
 #include <vector>
 
 #include "actors/monitor.hpp"
+#include "labrt/client.hpp"
 #include "labrt/ps.hpp"
 #include "src/proc_scan.hpp"
 #include "src/process.hpp"
 #include "src/service_rules.hpp"
+#include "tests/proc_support.hpp"
 #include "tests/support.hpp"
 
 using namespace labrt;
@@ -27,28 +31,18 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// A temporary directory, removed with everything in it.
-struct temp_dir {
-  temp_dir() {
-    std::string tmpl
-      = (fs::temp_directory_path() / "labrt-mon-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      FAIL("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
-
-/// /bin/sleep copied as `dir/name`: its comm is `name`.
-std::string copy_sleep(const temp_dir& dir, const std::string& name) {
-  auto dst = dir.path / name;
-  fs::copy_file("/bin/sleep", dst);
+/// A copy of `program` as `dir/name`: its comm is `name`.
+std::string copy_program(
+  const temp_dir& dir, const std::string& name, const char* program) {
+  auto dst = dir / name;
+  fs::copy_file(program, dst);
   fs::permissions(dst, fs::perms::owner_all);
-  return dst.string();
+  return dst;
+}
+
+/// /bin/sleep copied as `dir/name`.
+std::string copy_sleep(const temp_dir& dir, const std::string& name) {
+  return copy_program(dir, name, "/bin/sleep");
 }
 
 /// A process this test started: killed and reaped on destruction.
@@ -144,13 +138,13 @@ bool has_pids(const service_record& rec, std::vector<int32_t> pids) {
   return rec.running && rec.pids == pids;
 }
 
-/// Reads one line (the pid a shell echoes) from a child's stdout.
-pid_t read_pid_line(int fd) {
+/// Reads one line from a child's stdout (non-blocking), without the '\n'.
+std::string read_line(int fd) {
   std::string text;
   auto until = clock_type::now() + deadline;
   while (text.find('\n') == std::string::npos) {
     if (clock_type::now() > until)
-      FAIL("no pid line in time");
+      FAIL("no line in time, got '" << text << "'");
     pollfd pfd{fd, POLLIN, 0};
     ::poll(&pfd, 1, 100);
     char buf[64];
@@ -158,7 +152,12 @@ pid_t read_pid_line(int fd) {
     if (n > 0)
       text.append(buf, static_cast<size_t>(n));
   }
-  return static_cast<pid_t>(std::stol(text));
+  return text.substr(0, text.find('\n'));
+}
+
+/// Reads the pid a shell echoes.
+pid_t read_pid_line(int fd) {
+  return static_cast<pid_t>(std::stol(read_line(fd)));
 }
 
 } // namespace
@@ -281,7 +280,7 @@ TEST_CASE("a cmdline regex rule matches like pgrep -f", "[monitor]") {
   auto rt = start_runtime(monitor_config_with(
     // This test's temp dir in the regex keeps other runs' processes out.
     {service_rule{"sai_mono_link_test-sai_impl", match_kind::cmdline,
-       dir.path.filename().string() + "/qsfp_service 12345[0-9]+$"},
+       fs::path{dir.path}.filename().string() + "/qsfp_service 12345[0-9]+$"},
       service_rule{"absent", match_kind::cmdline, "^no-such-program( |$)"}},
     200));
   caf::scoped_actor self{rt->system()};
@@ -340,7 +339,7 @@ TEST_CASE("a pid that vanishes mid-scan is skipped, a reused pid is a new "
   CHECK(entry.id.start_ticks == ident.start_ticks);
   // Through the files the periodic passes keep open: a process that died
   // since the last pass is not found, the live one still is.
-  proc_fd_cache cache;
+  proc_cache cache;
   {
     proc later{{exe, "1000"}};
     std::vector<pid_t> both{live.pid(), later.pid()};
@@ -490,4 +489,94 @@ TEST_CASE("invalid rules are refused with a clear error", "[monitor]") {
   CHECK(message_of(added.error()).find("invalid cmdline regex")
     != std::string::npos);
   CHECK(error_of(scan_services({bad})) == errc::invalid_argument);
+}
+
+TEST_CASE("an exe path is read once per process image, again after an exec",
+  "[monitor]") {
+  temp_dir dir;
+  // Two shells with the same name: the exec keeps pid, start time and comm.
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  auto a = copy_program(dir, "a/qsfp_service", "/bin/sh");
+  auto b = copy_program(dir, "b/qsfp_service", "/bin/sh");
+  auto fifo = dir / "go";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Held open (read and write) until the end: the shells' opens never block
+  // and the second one waits in read.
+  unique_fd go{::open(fifo.c_str(), O_RDWR | O_CLOEXEC)};
+  REQUIRE(go);
+  proc p{{a, "-c",
+    R"(echo one; read x < "$0"; exec "$1" -c 'echo two; read y < "$0"' "$0")",
+    fifo, b}};
+  rule_set rules;
+  REQUIRE_FALSE(rules.add(exe_rule("first", a)));
+  REQUIRE_FALSE(rules.add(exe_rule("second", b)));
+  proc_cache cache;
+  REQUIRE(read_line(p.ch.out_fd.get()) == "one");
+  auto before = scan_pids(rules, {p.pid()}, &cache);
+  CHECK(before.services.at(0).procs.size() == 1);
+  CHECK(before.services.at(1).procs.empty());
+  auto reads = cache.exe_reads();
+  CHECK(reads == 1);
+  // The same process image: the link is not read again.
+  CHECK(scan_pids(rules, {p.pid()}, &cache).services.at(0).procs.size() == 1);
+  CHECK(cache.exe_reads() == reads);
+  proc_ident first;
+  REQUIRE(read_proc_ident(p.pid(), first));
+  REQUIRE(::write(go.get(), "go\n", 3) == 3);
+  REQUIRE(read_line(p.ch.out_fd.get()) == "two");
+  proc_ident second;
+  REQUIRE(read_proc_ident(p.pid(), second));
+  CHECK(second.comm == first.comm);
+  CHECK(second.start_ticks == first.start_ticks);
+  // The exec is seen at the next pass.
+  auto after = scan_pids(rules, {p.pid()}, &cache);
+  CHECK(after.services.at(0).procs.empty());
+  REQUIRE(after.services.at(1).procs.size() == 1);
+  CHECK(after.services.at(1).procs[0].cmdline
+    == b + " -c echo two; read y < \"$0\" " + fifo);
+  CHECK(cache.exe_reads() == reads + 1);
+  // A fresh pass without the cache agrees.
+  auto cold = scan_pids(rules, {p.pid()});
+  CHECK(cold.services.at(0).procs.empty());
+  CHECK(cold.services.at(1).procs.size() == 1);
+}
+
+TEST_CASE(
+  "the blocking monitor facade adds, lists, scans and removes", "[monitor]") {
+  temp_dir dir;
+  auto exe = copy_sleep(dir, "qsfp_service");
+  auto rt = start_runtime(monitor_config_with({}, 1000));
+  client c{*rt};
+  proc p{{exe, "1000"}};
+  auto rule = exe_rule("qsfp_service", exe);
+  CHECK(value_of(c.monitor().add(rule)));
+  // Answered after the first scan: the record is there already.
+  CHECK(value_of(c.services().is_service_running("qsfp_service")));
+  CHECK_FALSE(value_of(c.monitor().add(rule))); // replaced, not new
+  CHECK(value_of(c.monitor().rules()) == std::vector<service_rule>{rule});
+  auto recs = value_of(c.monitor().scan());
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0].name == "qsfp_service");
+  CHECK(has_pids(recs[0], {p.pid()}));
+  CHECK(recs[0].cmdline == exe + " 1000");
+  p.kill();
+  p.reap();
+  recs = value_of(c.monitor().scan());
+  REQUIRE(recs.size() == 1);
+  CHECK_FALSE(recs[0].running);
+  CHECK_FALSE(value_of(c.services().is_service_running("qsfp_service")));
+  auto metrics = value_of(c.monitor().metrics());
+  CHECK(metrics["services"] == 1);
+  CHECK(metrics["scans"].get<uint64_t>() >= 3);
+  auto bad = c.monitor().add({"bad", match_kind::cmdline, "[oops"});
+  CHECK(error_of(bad) == errc::invalid_argument);
+  CHECK(
+    message_of(bad.error()).find("invalid cmdline regex") != std::string::npos);
+  CHECK(value_of(c.monitor().remove("qsfp_service")));
+  CHECK_FALSE(value_of(c.monitor().remove("qsfp_service")));
+  CHECK(value_of(c.monitor().rules()).empty());
+  CHECK(value_of(c.monitor().scan()).empty());
+  rt->shutdown();
+  CHECK(error_of(c.monitor().rules()) == errc::shutting_down);
 }

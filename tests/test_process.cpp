@@ -26,9 +26,11 @@
 #include "src/proc_tree.hpp"
 #include "src/process.hpp"
 #include "src/script_path.hpp"
+#include "tests/proc_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace labrt;
+using namespace labrt::test;
 
 namespace {
 
@@ -47,34 +49,10 @@ std::string script(const std::string& name) {
   return scripts_dir + "/" + name;
 }
 
-/// A fresh directory under /tmp, removed at scope exit.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/labrt-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const {
-    return path + "/" + name;
-  }
-};
-
 void write_file(const std::string& path, const std::string& text,
                 mode_t mode) {
   std::ofstream{path, std::ios::binary} << text;
   REQUIRE(::chmod(path.c_str(), mode) == 0);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 /// A timerfd that becomes readable after `seconds`: our deadline.
@@ -85,21 +63,6 @@ unique_fd deadline_after(int seconds) {
   spec.it_value.tv_sec = seconds;
   REQUIRE(::timerfd_settime(fd.get(), 0, &spec, nullptr) == 0);
   return fd;
-}
-
-/// Zombie children of this process (a failed spawn must leave none).
-std::vector<pid_t> zombie_children() {
-  std::vector<pid_t> result;
-  for (auto& entry : fs::directory_iterator{"/proc"}) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    proc_stat st;
-    auto pid = static_cast<pid_t>(std::stoi(name));
-    if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state == 'Z')
-      result.push_back(pid);
-  }
-  return result;
 }
 
 bool wait_gone(int pidfd, int seconds = 30);

@@ -1,6 +1,7 @@
 // The test runner: real scripts, real /proc. Every case checks that nothing
 // of a run survives it and that no zombie is left. No sleeps: waits are on
 // messages (output lines, replies) with deadlines.
+#include "proc_support.hpp"
 #include "support.hpp"
 
 #include <fcntl.h>
@@ -30,37 +31,6 @@ namespace {
 
 const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
 
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/labrt-runner-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const {
-    return path + "/" + name;
-  }
-};
-
-/// Zombie children of this process.
-std::vector<pid_t> zombie_children() {
-  std::vector<pid_t> result;
-  for (auto& entry : fs::directory_iterator{"/proc"}) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    proc_stat st;
-    auto pid = static_cast<pid_t>(std::stoi(name));
-    if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state == 'Z')
-      result.push_back(pid);
-  }
-  return result;
-}
-
 /// Whether `pid` names a live (non-zombie) process.
 bool alive(pid_t pid) {
   proc_stat st;
@@ -76,13 +46,6 @@ void require_nothing_left(const run_record& rec) {
   if (rec.pid > 0)
     CHECK_FALSE(alive(rec.pid));
   CHECK(zombie_children().empty());
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 /// A runtime whose runner takes scripts from tests/scripts and a temp root.

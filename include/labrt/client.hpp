@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "labrt/json.hpp"
+#include "labrt/monitor_types.hpp"
 #include "labrt/run_types.hpp"
 #include "labrt/types.hpp"
 
@@ -145,6 +146,29 @@ private:
   client& client_;
 };
 
+/// The service monitor. `add` answers once the service's first scan has been
+/// applied (its record is then in the service-status manager); `scan`
+/// passes over /proc now.
+class monitor_facade {
+public:
+  /// Watches a service, replacing a rule of the same name; true if new.
+  /// An invalid rule is refused with `errc::invalid_argument`.
+  caf::expected<bool> add(service_rule rule);
+  /// Stops watching a service and erases its record; false if not watched.
+  caf::expected<bool> remove(const std::string& name);
+  /// The watched rules, sorted by name.
+  caf::expected<std::vector<service_rule>> rules();
+  /// Every watched service's record after a pass now, sorted by name.
+  caf::expected<std::vector<service_record>> scan();
+  /// Scans, exits seen, reports, watched pids, duration of the last scan.
+  caf::expected<json> metrics();
+
+private:
+  friend class client;
+  explicit monitor_facade(client& c) : client_(c) {}
+  client& client_;
+};
+
 /// A blocking gateway into one runtime. It owns one CAF scoped_actor, reused
 /// for every call, so it is cheap per call but belongs to one thread at a
 /// time: give each thread its own client.
@@ -169,6 +193,9 @@ public:
   runner_facade& runner() noexcept {
     return runner_;
   }
+  monitor_facade& monitor() noexcept {
+    return monitor_;
+  }
 
   struct impl;
   impl& get_impl() noexcept {
@@ -181,6 +208,7 @@ private:
   service_facade services_;
   test_facade tests_;
   runner_facade runner_;
+  monitor_facade monitor_;
 };
 
 } // namespace labrt

@@ -1,0 +1,66 @@
+// Helpers for the tests that work with real processes and files: a
+// temporary directory, reading a file whole, zombie children.
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "src/proc_tree.hpp"
+
+namespace labrt::test {
+
+/// A fresh directory under /tmp, removed with everything in it at scope
+/// exit.
+struct temp_dir {
+  std::string path;
+
+  explicit temp_dir(const std::string& prefix = "labrt-test") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::string operator/(const std::string& name) const {
+    return path + "/" + name;
+  }
+};
+
+/// The whole content of a file ("" if unreadable).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Zombie children of this process.
+inline std::vector<pid_t> zombie_children() {
+  std::vector<pid_t> result;
+  for (auto& entry : std::filesystem::directory_iterator{"/proc"}) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    proc_stat st;
+    auto pid = static_cast<pid_t>(std::stoi(name));
+    if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state == 'Z')
+      result.push_back(pid);
+  }
+  return result;
+}
+
+} // namespace labrt::test
