@@ -18,6 +18,7 @@
 #include "labrt/http.hpp"
 #include "src/proc_tree.hpp"
 #include "src/process.hpp"
+#include "proc_support.hpp"
 #include "support.hpp"
 
 using namespace labrt;
@@ -28,27 +29,12 @@ namespace {
 
 const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
 
-/// A fresh directory, removed with everything in it.
-struct scratch_dir {
-  scratch_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "labrt-http-XXXXXX");
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      FAIL("mkdtemp failed");
-    path = tmpl;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
-
 /// A runtime and its API on an ephemeral port, served by a thread.
 struct api {
   explicit api(http_config http = {}) {
     runtime_config cfg;
     cfg.runner.roots = {scripts_dir};
-    cfg.runner.logs_dir = dir.path / "logs";
+    cfg.runner.logs_dir = dir / "logs";
     cfg.runner.grace_ms = 500;
     cfg.runner.inherit_env = {"PATH"};
     cfg.event_hub = true;
@@ -75,7 +61,7 @@ struct api {
     return cli;
   }
 
-  scratch_dir dir;
+  temp_dir dir{"labrt-http"};
   std::unique_ptr<runtime> rt;
   std::unique_ptr<http_server> server;
   std::thread thread;
@@ -157,6 +143,7 @@ void require_nothing_left(const json& rec) {
   CHECK(find_by_cookie(cookie).empty());
   auto pid = rec.at("pid").get<int>();
   CHECK((pid <= 0 || ::kill(pid, 0) != 0));
+  CHECK(zombie_children().empty());
 }
 
 } // namespace
@@ -622,8 +609,8 @@ struct daemon_proc {
 } // namespace
 
 TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
-  scratch_dir dir;
-  auto config = dir.path / "lab.json";
+  temp_dir dir{"labrt-http"};
+  auto config = fs::path{dir / "lab.json"};
   std::ofstream{config} << json{
     {"name", "sigterm-lab"},
     {"services", {{{"name", "qsfp_service"}, {"match", {{"comm", "qsfp_service"}}}}}},
@@ -632,7 +619,7 @@ TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
     {"state_dir", "state"}}.dump();
   daemon_proc d{config};
   REQUIRE(d.wait_for("serving on"));
-  CHECK(fs::is_directory(dir.path / "state"));
+  CHECK(fs::is_directory(dir / "state"));
   httplib::Client cli{"127.0.0.1", d.port()};
   cli.set_read_timeout(deadline);
   auto rec = body_of(post(cli, "/api/test/start", {{"script", "stubborn.sh"}}));
@@ -657,8 +644,8 @@ TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
 }
 
 TEST_CASE("the daemon refuses a bad config with a clear error", "[http]") {
-  scratch_dir dir;
-  auto config = dir.path / "lab.json";
+  temp_dir dir{"labrt-http"};
+  auto config = fs::path{dir / "lab.json"};
   std::ofstream{config} << R"({"name": "x", "htpp": {}})";
   daemon_proc d{config};
   CHECK_FALSE(d.wait_for("serving on"));
