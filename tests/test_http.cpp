@@ -624,6 +624,9 @@ TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
   cli.set_read_timeout(deadline);
   auto rec = body_of(post(cli, "/api/test/start", {{"script", "stubborn.sh"}}));
   REQUIRE(d.wait_for("test started"));
+  CHECK(post(cli, "/api/test/start", {{"script", "stubborn.sh"}})->status
+        == 409);
+  REQUIRE(d.wait_for("-> 409"));
   // An open event stream must not hold the shutdown up.
   std::thread reader{[port = d.port()] {
     httplib::Client c{"127.0.0.1", port};
@@ -639,6 +642,8 @@ TEST_CASE("SIGTERM stops the daemon and its run cleanly", "[http]") {
   d.wait_for("stopped");
   INFO(d.log);
   CHECK(d.log.find("received SIGTERM") != std::string::npos);
+  // A refused start is one of the notable events.
+  CHECK(d.log.find("POST /api/test/start -> 409") != std::string::npos);
   CHECK(d.log.find("test ended") != std::string::npos);
   CHECK(find_by_cookie(rec.at("cookie").get<std::string>()).empty());
 }

@@ -21,9 +21,11 @@ class runtime;
 class http_server {
 public:
   /// Checks `cfg` (a non-loopback address needs a token) and binds the
-  /// listening socket, so that the port is known before `run`.
+  /// listening socket, so that the port is known before `run`. With a `log`,
+  /// every 5xx and every refused POST under /api/test gets a line there.
   static caf::expected<std::unique_ptr<http_server>>
-  make(runtime& rt, http_config cfg, std::string name = "labrt");
+  make(runtime& rt, http_config cfg, std::string name = "labrt",
+       std::ostream* log = nullptr);
 
   ~http_server();
 

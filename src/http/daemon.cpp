@@ -120,7 +120,7 @@ int serve(daemon_config cfg, std::ostream& log) {
     log << "labrt: " << message_of(rt.error()) << std::endl;
     return code_of(rt.error()) == errc::invalid_argument ? 2 : 1;
   }
-  auto server = http_server::make(**rt, cfg.http, cfg.name);
+  auto server = http_server::make(**rt, cfg.http, cfg.name, &log);
   if (!server) {
     log << "labrt: " << message_of(server.error()) << std::endl;
     return code_of(server.error()) == errc::system_error ? 1 : 2;

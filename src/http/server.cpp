@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <sstream>
 
@@ -239,6 +240,15 @@ struct http_server::impl {
           fn(req, res);
           metrics.record(index, res.status,
                          std::chrono::steady_clock::now() - t0);
+          if (log != nullptr
+              && (res.status >= 500
+                  || (res.status >= 400 && req.method == "POST"
+                      && req.path.rfind("/api/test/", 0) == 0)))
+            // One insertion per line: lines of threads do not interleave.
+            *log << (to_iso8601(caf::make_timestamp()) + " " + req.method + " "
+                     + req.path + " -> " + std::to_string(res.status) + " "
+                     + res.body + "\n")
+                 << std::flush;
         };
     if (method == "GET")
       svr.Get(pattern, std::move(handler));
@@ -274,6 +284,7 @@ struct http_server::impl {
   http_config cfg;
   std::string name;
   std::string token;
+  std::ostream* log = nullptr;
   listener svr;
   http::request_metrics metrics;
   std::atomic<size_t> streams{0};
@@ -615,7 +626,8 @@ std::string http_server::impl::render_metrics() {
 }
 
 caf::expected<std::unique_ptr<http_server>>
-http_server::make(runtime& rt, http_config cfg, std::string name) {
+http_server::make(runtime& rt, http_config cfg, std::string name,
+                  std::ostream* log) {
   auto where = split_listen(cfg.listen);
   if (!where)
     return std::move(where.error());
@@ -625,6 +637,7 @@ http_server::make(runtime& rt, http_config cfg, std::string name) {
                       "runtime_config::event_hub on");
   auto d = std::make_unique<impl>(rt, std::move(cfg), std::move(name));
   d->host = where->first;
+  d->log = log;
   if (auto env = std::getenv("LABRT_TOKEN"); env != nullptr && *env != '\0')
     d->token = env;
   else
