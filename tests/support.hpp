@@ -1,7 +1,10 @@
 // Helpers shared by the test cases: real runtimes, real threads, deadlines.
 #pragma once
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +24,30 @@ using namespace std::chrono_literals;
 
 /// How long a test waits for an event before it fails.
 inline constexpr auto deadline = std::chrono::seconds{10};
+
+/// A fresh directory under the temp dir, removed with everything in it.
+struct scratch_dir {
+  scratch_dir() {
+    std::string tmpl
+      = (std::filesystem::temp_directory_path() / "labrt-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      FAIL("mkdtemp failed");
+    path = tmpl;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::filesystem::path path;
+};
+
+/// /bin/sleep copied as `dir/name`: its comm is `name`, a stand-in daemon.
+inline std::string copy_sleep(const scratch_dir& dir, const std::string& name) {
+  auto dst = dir.path / name;
+  std::filesystem::copy_file("/bin/sleep", dst);
+  std::filesystem::permissions(dst, std::filesystem::perms::owner_all);
+  return dst.string();
+}
 
 inline std::unique_ptr<runtime> start_runtime(runtime_config cfg = {}) {
   auto rt = runtime::make(std::move(cfg));

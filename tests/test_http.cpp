@@ -28,21 +28,6 @@ namespace {
 
 const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
 
-/// A fresh directory, removed with everything in it.
-struct scratch_dir {
-  scratch_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "labrt-http-XXXXXX");
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      FAIL("mkdtemp failed");
-    path = tmpl;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
-
 /// A runtime and its API on an ephemeral port, served by a thread.
 struct api {
   explicit api(http_config http = {}) {

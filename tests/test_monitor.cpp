@@ -22,34 +22,11 @@
 
 using namespace labrt;
 using namespace labrt::test;
-namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// A temporary directory, removed with everything in it.
-struct temp_dir {
-  temp_dir() {
-    std::string tmpl
-      = (fs::temp_directory_path() / "labrt-mon-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      FAIL("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
-
-/// /bin/sleep copied as `dir/name`: its comm is `name`.
-std::string copy_sleep(const temp_dir& dir, const std::string& name) {
-  auto dst = dir.path / name;
-  fs::copy_file("/bin/sleep", dst);
-  fs::permissions(dst, fs::perms::owner_all);
-  return dst.string();
-}
+using temp_dir = scratch_dir;
 
 /// A process this test started: killed and reaped on destruction.
 struct proc {
