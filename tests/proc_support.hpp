@@ -40,6 +40,20 @@ struct temp_dir {
   }
 };
 
+/// A copy of `program` as `dir/name`: its comm is `name`.
+inline std::string copy_program(const temp_dir& dir, const std::string& name,
+                                const char* program) {
+  auto dst = dir / name;
+  std::filesystem::copy_file(program, dst);
+  std::filesystem::permissions(dst, std::filesystem::perms::owner_all);
+  return dst;
+}
+
+/// /bin/sleep copied as `dir/name`: a stand-in daemon of that name.
+inline std::string copy_sleep(const temp_dir& dir, const std::string& name) {
+  return copy_program(dir, name, "/bin/sleep");
+}
+
 /// The whole content of a file ("" if unreadable).
 inline std::string slurp(const std::string& path) {
   std::ifstream in{path, std::ios::binary};

@@ -1,7 +1,10 @@
 // Helpers shared by the test cases: real runtimes, real threads, deadlines.
 #pragma once
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>

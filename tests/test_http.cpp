@@ -177,6 +177,14 @@ TEST_CASE("start, status, logs and stop of a test run", "[http]") {
   REQUIRE(started->status == 201);
   auto rec = json::parse(started->body);
   CHECK(rec.at("state") == "running");
+  // Stop only once the script has spoken, so that its log has a line.
+  auto seen = read_events(cli, {}, [](const std::vector<sse_event>& evs) {
+    for (auto& ev : evs)
+      if (ev.kind == "output" && ev.data.dump().find("ready") != std::string::npos)
+        return true;
+    return false;
+  });
+  REQUIRE_FALSE(seen.empty());
   auto status = body_of(cli.Get("/api/test/status"));
   CHECK(status.at("running") == true);
   CHECK(status.at("pid") == rec.at("pid"));

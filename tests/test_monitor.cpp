@@ -26,24 +26,10 @@
 
 using namespace labrt;
 using namespace labrt::test;
-namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// A copy of `program` as `dir/name`: its comm is `name`.
-std::string copy_program(
-  const temp_dir& dir, const std::string& name, const char* program) {
-  auto dst = dir / name;
-  fs::copy_file(program, dst);
-  fs::permissions(dst, fs::perms::owner_all);
-  return dst;
-}
-
-/// /bin/sleep copied as `dir/name`.
-std::string copy_sleep(const temp_dir& dir, const std::string& name) {
-  return copy_program(dir, name, "/bin/sleep");
-}
 
 /// A process this test started: killed and reaped on destruction.
 struct proc {
