@@ -26,6 +26,7 @@
 
 using namespace labrt;
 using namespace labrt::test;
+namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
