@@ -15,57 +15,16 @@
 
 #include <httplib.h>
 
+#include "http_support.hpp"
 #include "labrt/http.hpp"
 #include "src/proc_tree.hpp"
 #include "src/process.hpp"
-#include "proc_support.hpp"
-#include "support.hpp"
 
 using namespace labrt;
 using namespace labrt::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
-
-/// A runtime and its API on an ephemeral port, served by a thread.
-struct api {
-  explicit api(http_config http = {}) {
-    runtime_config cfg;
-    cfg.runner.roots = {scripts_dir};
-    cfg.runner.logs_dir = dir / "logs";
-    cfg.runner.grace_ms = 500;
-    cfg.runner.inherit_env = {"PATH"};
-    cfg.event_hub = true;
-    rt = start_runtime(cfg);
-    http.listen = "127.0.0.1:0";
-    auto made = http_server::make(*rt, http, "test-lab");
-    if (!made)
-      FAIL("http_server::make failed: " << render(made.error()));
-    server = std::move(*made);
-    thread = std::thread{[this] { server->run(); }};
-  }
-
-  ~api() {
-    server->stop();
-    thread.join();
-    server.reset();
-    rt.reset();
-  }
-
-  httplib::Client connect() const {
-    httplib::Client cli{"127.0.0.1", server->port()};
-    cli.set_read_timeout(deadline);
-    cli.set_connection_timeout(deadline);
-    return cli;
-  }
-
-  temp_dir dir{"labrt-http"};
-  std::unique_ptr<runtime> rt;
-  std::unique_ptr<http_server> server;
-  std::thread thread;
-};
 
 json body_of(const httplib::Result& res) {
   REQUIRE(res);

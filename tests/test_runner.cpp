@@ -1,6 +1,7 @@
 // The test runner: real scripts, real /proc. Every case checks that nothing
 // of a run survives it and that no zombie is left. No sleeps: waits are on
 // messages (output lines, replies) with deadlines.
+#include "labctl_support.hpp"
 #include "proc_support.hpp"
 #include "support.hpp"
 
@@ -595,49 +596,17 @@ TEST_CASE("runner state logic without actors", "[test_runner]") {
 
 namespace {
 
-struct labctl_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
 /// Runs labctl with `args`; `on_ready` is called once its stdout shows
 /// "ready" (e.g. to signal it).
 labctl_result labctl(
   std::vector<std::string> args, std::function<void(pid_t)> on_ready = {}) {
-  spawn_spec spec;
-  spec.argv = {LABCTL_PATH};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.inherit_env = {"PATH"};
-  auto c = spawn(spec);
-  REQUIRE(c);
-  labctl_result r;
-  pollfd pfds[2] = {{c->out_fd.get(), POLLIN, 0}, {c->err_fd.get(), POLLIN, 0}};
   bool ready_seen = false;
-  while (pfds[0].fd >= 0 || pfds[1].fd >= 0) {
-    auto n = ::poll(pfds, 2, 60'000);
-    REQUIRE(n > 0);
-    for (int i = 0; i < 2; ++i) {
-      if (pfds[i].fd < 0 || pfds[i].revents == 0)
-        continue;
-      char buf[4096];
-      auto k = ::read(pfds[i].fd, buf, sizeof(buf));
-      if (k <= 0 && !(k < 0 && errno == EAGAIN)) {
-        pfds[i].fd = -1;
-        continue;
-      }
-      if (k > 0)
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(k));
-    }
+  return run_labctl(args, [&](pid_t pid, const labctl_result& r) {
     if (!ready_seen && on_ready && r.out.find("ready\n") != std::string::npos) {
       ready_seen = true;
-      on_ready(c->pid);
+      on_ready(pid);
     }
-  }
-  auto ex = wait_exit(c->pidfd.get(), c->pid);
-  REQUIRE(ex);
-  r.code = ex->exit_code;
-  return r;
+  });
 }
 
 json last_json_line(const std::string& out) {

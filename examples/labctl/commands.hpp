@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "labrt/run_types.hpp"
+
 namespace labctl {
 
 /// `labctl demo`: the managers at work, with concurrent clients and events.
@@ -20,5 +22,13 @@ void add_ps(CLI::App& app, int& exit_code);
 /// `labctl serve --config FILE [--listen HOST:PORT]`: the daemon with the
 /// HTTP/JSON API, until SIGINT/SIGTERM.
 void add_serve(CLI::App& app, int& exit_code);
+
+/// The client of a running daemon: --server/--token/--json on `app` and the
+/// commands status, services, test, queue, logs, kv, history and watch.
+void add_client(CLI::App& app, int& exit_code);
+
+/// A finished run's exit code like timeout(1): its code, 128+N for signal
+/// N (or for `stop_signal` that labctl forwarded), 124 on timeout, else 125.
+int run_exit_code(const labrt::run_record& rec, int stop_signal);
 
 } // namespace labctl

@@ -78,18 +78,6 @@ int start_failure_code(const caf::error& err) {
   }
 }
 
-int exit_code_of(const run_record& rec, int stop_signal) {
-  if (stop_signal != 0)
-    return 128 + stop_signal;
-  if (rec.timed_out)
-    return 124;
-  if (rec.signal != 0)
-    return 128 + rec.signal;
-  if (rec.exit_code >= 0)
-    return rec.exit_code;
-  return 125;
-}
-
 int run_script(const run_options& opt) {
   runtime_config cfg;
   if (!opt.config.empty()) {
@@ -182,7 +170,7 @@ int run_script(const run_options& opt) {
         std::cerr << "labctl: " << render(done.error()) << "\n";
         code = 125;
       } else {
-        code = exit_code_of(*done, stop_signal);
+        code = run_exit_code(*done, stop_signal);
         if (!done->error.empty())
           std::cerr << "labctl: note: " << done->error << "\n";
         if (opt.json_out)
@@ -198,6 +186,18 @@ int run_script(const run_options& opt) {
 }
 
 } // namespace
+
+int run_exit_code(const run_record& rec, int stop_signal) {
+  if (stop_signal != 0)
+    return 128 + stop_signal;
+  if (rec.timed_out)
+    return 124;
+  if (rec.signal != 0)
+    return 128 + rec.signal;
+  if (rec.exit_code >= 0)
+    return rec.exit_code;
+  return 125;
+}
 
 void add_run(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<run_options>();

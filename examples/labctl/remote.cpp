@@ -1,0 +1,254 @@
+// The client commands' shared options and helpers, plus `labctl status`,
+// `labctl services` and `labctl watch`.
+#include "remote.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "commands.hpp"
+#include "labrt/run_types.hpp"
+
+namespace labctl {
+
+using labrt::json;
+
+int call(const client_options& opt,
+         const std::function<int(api_client&)>& fn) {
+  std::string error;
+  auto api = api_client::make(opt.conn, error);
+  if (!api) {
+    std::cerr << "labctl: " << error << "\n";
+    return exit_usage;
+  }
+  return fn(*api);
+}
+
+int show(const api_result& res, const client_options& opt,
+         const std::function<void(const json&)>& human) {
+  if (!res)
+    return report_failure(res, opt.as_json);
+  if (opt.as_json)
+    std::cout << res.text << std::endl;
+  else
+    human(res.body);
+  return exit_ok;
+}
+
+void print_table(const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i)
+    widths[i] = header[i].size();
+  for (auto& row : rows)
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size())
+        out += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(header);
+  for (auto& row : rows)
+    line(row);
+}
+
+std::string cell(const json& value, size_t max) {
+  auto text = value.is_null()     ? std::string{"-"}
+              : value.is_string() ? value.get<std::string>()
+                                  : value.dump();
+  if (text.size() > max)
+    text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
+int outcome_of(const json& record) {
+  try {
+    return run_exit_code(record.get<labrt::run_record>(), 0);
+  } catch (const json::exception&) {
+    return 125; // timeout(1)'s "the command itself failed".
+  }
+}
+
+namespace {
+
+/// `labctl status`: the server, its test and its services in one screen.
+int status(api_client& api, const client_options& opt) {
+  std::vector<api_result> parts;
+  for (auto path :
+       {"/healthz", "/api/test/status", "/api/services", "/api/test/queue"}) {
+    parts.push_back(api.get(path));
+    if (!parts.back())
+      return report_failure(parts.back(), opt.as_json);
+  }
+  auto& health = parts[0];
+  auto& test = parts[1];
+  auto& services = parts[2];
+  auto& queue = parts[3];
+  if (opt.as_json) {
+    std::cout << json{{"server", health.body},
+                      {"test", test.body},
+                      {"services", services.body.value("status", json{})},
+                      {"queue", queue.body}}
+                   .dump()
+              << std::endl;
+    return exit_ok;
+  }
+  auto& t = test.body;
+  std::string test_line = "idle";
+  if (t.value("running", false))
+    test_line = "running " + cell(t.value("script", json{})) + " (pid "
+                + cell(t.value("pid", json{})) + ", run "
+                + cell(t.value("run_id", json{})) + ", since "
+                + cell(t.value("start_time", json{})) + ")";
+  std::vector<std::string> up;
+  std::vector<std::string> down;
+  auto flags = services.body.value("status", json::object());
+  for (auto& [name, value] : flags.items())
+    if (value.is_boolean())
+      (value.get<bool>() ? up : down).push_back(name);
+  auto names = [](const std::vector<std::string>& xs) {
+    std::string out;
+    for (auto& x : xs)
+      out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? std::string{"-"} : out;
+  };
+  print_table({"WHAT", "STATE"},
+              {{"server", api.server() + " ("
+                            + cell(health.body.value("name", json{})) + ")"},
+               {"test", test_line},
+               {"queue", std::to_string(queue.body.size()) + " waiting"},
+               {"services up", names(up)},
+               {"services down", names(down)}});
+  return exit_ok;
+}
+
+std::string join_pids(const json& pids) {
+  std::string out;
+  for (auto& pid : pids)
+    out += (out.empty() ? "" : ",") + pid.dump();
+  return out.empty() ? "-" : out;
+}
+
+/// `labctl services`: watched services with pids, plus the plain status
+/// flags the monitor does not own (e.g. set by lab software).
+void print_services(const json& body) {
+  std::vector<std::vector<std::string>> rows;
+  std::set<std::string> seen;
+  for (auto& rec : body.value("services", json::array())) {
+    auto name = rec.value("name", std::string{});
+    seen.insert(name);
+    auto running = rec.value("running", false);
+    rows.push_back({name, running ? "yes" : "no",
+                    join_pids(rec.value("pids", json::array())),
+                    running ? cell(rec.value("since", json{})) : "-"});
+  }
+  auto flags = body.value("status", json::object()); // items() needs an lvalue.
+  for (auto& [name, value] : flags.items())
+    if (value.is_boolean() && seen.count(name) == 0)
+      rows.push_back({name, value.get<bool>() ? "yes" : "no", "-", "-"});
+  print_table({"SERVICE", "RUNNING", "PIDS", "SINCE"}, rows);
+}
+
+/// One readable line for an SSE event: time, kind, what changed.
+std::string describe(const std::string& kind, const json& data) {
+  if (kind == "output") {
+    auto lines = data.value("lines", json::array());
+    auto first = lines.empty() ? json{} : lines[0].value("text", json{});
+    return "output  run " + cell(data.value("run_id", json{})) + ": "
+           + std::to_string(lines.size()) + " line(s), first: "
+           + cell(first);
+  }
+  if (!data.is_object() || !data.contains("key"))
+    return kind + "  " + cell(data, 200);
+  auto time = data.value("time", std::string{});
+  auto at = time.find('T');
+  auto clock = at == std::string::npos ? time : time.substr(at + 1);
+  std::string pad = kind.size() < 7 ? std::string(7 - kind.size(), ' ') : " ";
+  return clock + "  " + kind + pad + cell(data.at("key")) + ": "
+         + cell(data.value("old", json{})) + " -> "
+         + cell(data.value("new", json{}));
+}
+
+/// `labctl watch`: one line per Server-Sent Event until Ctrl-C.
+int watch(api_client& api, const client_options& opt) {
+  std::string buffer;
+  auto res = api.stream("/api/events", [&](const char* data, size_t n) {
+    buffer.append(data, n);
+    for (auto end = buffer.find("\n\n"); end != std::string::npos;
+         end = buffer.find("\n\n")) {
+      std::istringstream block{buffer.substr(0, end)};
+      buffer.erase(0, end + 2);
+      std::string kind = "message";
+      std::string payload;
+      for (std::string line; std::getline(block, line);) {
+        if (line.rfind("event: ", 0) == 0)
+          kind = line.substr(7);
+        else if (line.rfind("data: ", 0) == 0)
+          payload = line.substr(6);
+      }
+      if (payload.empty())
+        continue; // retry:, keep-alive comments.
+      if (opt.as_json)
+        std::cout << json{{"event", kind},
+                          {"data", json::parse(payload, nullptr, false)}}
+                       .dump()
+                  << std::endl;
+      else
+        std::cout << describe(kind, json::parse(payload, nullptr, false))
+                  << std::endl;
+    }
+    return true;
+  });
+  if (!res)
+    return report_failure(res, opt.as_json);
+  std::cerr << "labctl: the server closed the event stream\n";
+  return exit_unreachable;
+}
+
+} // namespace
+
+void add_client(CLI::App& app, int& exit_code) {
+  auto opt = std::make_shared<client_options>();
+  if (auto env = std::getenv("LABRT_SERVER"); env != nullptr && *env != '\0')
+    opt->conn.server = env;
+  if (auto env = std::getenv("LABRT_TOKEN"); env != nullptr)
+    opt->conn.token = env;
+  app.add_option("--server", opt->conn.server,
+                 "The daemon's URL (env LABRT_SERVER, default "
+                 "http://127.0.0.1:8080)");
+  app.add_option("--token", opt->conn.token,
+                 "Bearer token (env LABRT_TOKEN)");
+  app.add_flag("--json", opt->as_json,
+               "Client commands print the API's raw JSON");
+  // `labctl status --json` as well as `labctl --json status`.
+  app.fallthrough();
+  app.footer(
+    "Client commands (status, services, test, queue, logs, kv, history, "
+    "watch) exit with\n  0 ok, 1 the API said no (its message on stderr), "
+    "2 bad usage or input,\n  3 the server cannot be reached, 4 not found; "
+    "`test start --follow` and\n  `logs -f` exit with the run's outcome like "
+    "`labctl run` (its code, 128+N on\n  signal N, 124 on timeout).");
+  auto add = [&](const std::string& name, const std::string& help,
+                 int (*fn)(api_client&, const client_options&)) {
+    app.add_subcommand(name, help)->callback([opt, fn, &exit_code] {
+      exit_code = call(*opt, [&](api_client& api) { return fn(api, *opt); });
+    });
+  };
+  add("status", "The daemon's test, queue and services at a glance", status);
+  add("services", "Watched services: running, pids, since",
+      [](api_client& api, const client_options& o) {
+        return show(api.get("/api/services"), o, print_services);
+      });
+  add("watch", "Print the daemon's events as they happen, until Ctrl-C",
+      watch);
+  add_test_commands(app, opt, exit_code);
+  add_kv_commands(app, opt, exit_code);
+}
+
+} // namespace labctl
