@@ -391,6 +391,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   labrt::runtime_config rcfg;
+  rcfg.event_hub = true; // The API serves /api/events.
   auto rt = labrt::runtime::make(rcfg);
   if (!rt)
     die(labrt::render(rt.error()));

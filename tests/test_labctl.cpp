@@ -145,7 +145,7 @@ TEST_CASE("no server, a bad URL, bad usage, a missing token", "[labctl]") {
   CHECK(remote(a, {"--token", http.token, "kv", "list"}).code == 0);
 }
 
-TEST_CASE("--follow and logs -f exit with the run's outcome", "[labctl]") {
+TEST_CASE("test start --follow and logs -f exit with the run's outcome", "[labctl]") {
   api a;
   auto followed = remote(a, {"test", "start", "--follow", "sleep.sh", "--",
                              "0.2"});
