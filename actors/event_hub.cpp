@@ -94,9 +94,10 @@ event_hub_actor::behavior_type event_hub(
     [self](const change_event& ev) { publish(self, ev.source, json(ev)); },
     [self](output_batch& batch) { publish(self, "output", json(batch)); },
     [self](atom::subscribe, event_sink_actor& sink, uint64_t after) {
-      // An id from before a restart of the runtime: everything held is new.
-      if (after > self->state.last_id())
-        after = 0;
+      if (after == events_from_now)
+        after = self->state.last_id();
+      else if (after > self->state.last_id())
+        after = 0; // An id from before a restart: everything held is new.
       auto addr = sink.address();
       self->monitor(sink);
       self->state.sinks_[addr] = {std::move(sink), after, false};

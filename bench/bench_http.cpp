@@ -31,6 +31,7 @@
 
 #include "labrt/errc.hpp"
 #include "labrt/http.hpp"
+#include "labrt/sse.hpp"
 #include "labrt/runtime.hpp"
 #include "src/process.hpp"
 
@@ -242,18 +243,15 @@ std::vector<double> event_latency(const options& opt, uint16_t port) {
   std::thread reader{[&] {
     httplib::Client cli{"127.0.0.1", port};
     cli.set_read_timeout(60, 0);
-    std::string buffer;
+    labrt::sse::parser parser;
     cli.Get("/api/events", [&](const char* data, size_t size) {
       auto now = clock_type::now();
-      buffer.append(data, size);
-      for (auto end = buffer.find("\n\n"); end != std::string::npos;
-           end = buffer.find("\n\n")) {
-        auto block = buffer.substr(0, end);
-        buffer.erase(0, end + 2);
-        auto at = block.find("\"key\":\"lat-");
+      for (auto& ev : parser.feed({data, size})) {
+        auto& text = ev.data;
+        auto at = text.find("\"key\":\"lat-");
         if (at == std::string::npos)
           continue;
-        auto key = block.substr(at + 11, block.find('"', at + 11) - at - 11);
+        auto key = text.substr(at + 11, text.find('"', at + 11) - at - 11);
         if (key == "warm") {
           warm.store(true);
         } else {

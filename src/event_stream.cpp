@@ -26,7 +26,6 @@ struct event_stream::impl {
   caf::scoped_actor self;
   /// The acknowledgement of the batch handed out last.
   std::optional<caf::response_promise> ack;
-  uint64_t opened_at = 0;
 };
 
 caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
@@ -48,10 +47,7 @@ caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
   bool ok = false;
   d->self->varargs_receive(
     cond, handle.id(),
-    [&](uint64_t last) {
-      d->opened_at = last;
-      ok = true;
-    },
+    [&](uint64_t) { ok = true; },
     [&](caf::error& err) { failure = std::move(err); },
     caf::after(timeout) >> [] {});
   if (!ok) {
@@ -67,10 +63,6 @@ event_stream::event_stream(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 event_stream::event_stream(event_stream&&) noexcept = default;
 event_stream& event_stream::operator=(event_stream&&) noexcept = default;
 event_stream::~event_stream() = default;
-
-uint64_t event_stream::opened_at() const noexcept {
-  return impl_->opened_at;
-}
 
 caf::expected<event_batch> event_stream::next(std::chrono::milliseconds
                                                 timeout) {

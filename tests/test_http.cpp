@@ -10,13 +10,13 @@
 #include <fstream>
 #include <future>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include <httplib.h>
 
 #include "http_support.hpp"
 #include "labrt/http.hpp"
+#include "labrt/sse.hpp"
 #include "src/proc_tree.hpp"
 #include "src/process.hpp"
 
@@ -60,28 +60,10 @@ std::vector<sse_event>
 read_events(httplib::Client& cli, httplib::Headers headers,
             const std::function<bool(const std::vector<sse_event>&)>& enough) {
   std::vector<sse_event> events;
-  std::string buffer;
+  sse::parser parser;
   cli.Get("/api/events", headers, [&](const char* data, size_t n) {
-    buffer.append(data, n);
-    for (auto end = buffer.find("\n\n"); end != std::string::npos;
-         end = buffer.find("\n\n")) {
-      std::istringstream block{buffer.substr(0, end)};
-      buffer.erase(0, end + 2);
-      sse_event ev;
-      bool has_data = false;
-      for (std::string line; std::getline(block, line);) {
-        if (line.rfind("id: ", 0) == 0)
-          ev.id = std::stoull(line.substr(4));
-        else if (line.rfind("event: ", 0) == 0)
-          ev.kind = line.substr(7);
-        else if (line.rfind("data: ", 0) == 0) {
-          ev.data = json::parse(line.substr(6));
-          has_data = true;
-        }
-      }
-      if (has_data)
-        events.push_back(std::move(ev));
-    }
+    for (auto& ev : parser.feed({data, n}))
+      events.push_back({ev.id, ev.kind, json::parse(ev.data)});
     return !enough(events);
   });
   return events;
@@ -626,4 +608,23 @@ TEST_CASE("the daemon refuses a bad config with a clear error", "[http]") {
   CHECK(WEXITSTATUS(*status) == 2);
   INFO(d.log);
   CHECK(d.log.find("htpp") != std::string::npos);
+}
+
+TEST_CASE("sse codec: frames split anywhere, comments skipped", "[http]") {
+  auto wire = ": keep-alive\n\nretry: 1000\n\n"
+              + sse::format({7, "kv", R"({"key":"a"})"})
+              + sse::format({0, "missed", R"({"missed":3})"});
+  // Every split point yields the same two events.
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    sse::parser parser;
+    auto events = parser.feed(std::string_view{wire}.substr(0, cut));
+    for (auto& ev : parser.feed(std::string_view{wire}.substr(cut)))
+      events.push_back(ev);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].id == 7);
+    CHECK(events[0].kind == "kv");
+    CHECK(events[0].data == R"({"key":"a"})");
+    CHECK(events[1].id == 0);
+    CHECK(events[1].kind == "missed");
+  }
 }

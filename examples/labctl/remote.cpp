@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <iostream>
 #include <set>
-#include <sstream>
 
 #include "commands.hpp"
 #include "labrt/run_types.hpp"
+#include "labrt/sse.hpp"
 
 namespace labctl {
 
@@ -177,31 +177,14 @@ std::string describe(const std::string& kind, const json& data) {
 
 /// `labctl watch`: one line per Server-Sent Event until Ctrl-C.
 int watch(api_client& api, const client_options& opt) {
-  std::string buffer;
+  labrt::sse::parser parser;
   auto res = api.stream("/api/events", [&](const char* data, size_t n) {
-    buffer.append(data, n);
-    for (auto end = buffer.find("\n\n"); end != std::string::npos;
-         end = buffer.find("\n\n")) {
-      std::istringstream block{buffer.substr(0, end)};
-      buffer.erase(0, end + 2);
-      std::string kind = "message";
-      std::string payload;
-      for (std::string line; std::getline(block, line);) {
-        if (line.rfind("event: ", 0) == 0)
-          kind = line.substr(7);
-        else if (line.rfind("data: ", 0) == 0)
-          payload = line.substr(6);
-      }
-      if (payload.empty())
-        continue; // retry:, keep-alive comments.
+    for (auto& ev : parser.feed({data, n})) {
+      auto body = json::parse(ev.data, nullptr, false);
       if (opt.as_json)
-        std::cout << json{{"event", kind},
-                          {"data", json::parse(payload, nullptr, false)}}
-                       .dump()
-                  << std::endl;
+        std::cout << json{{"event", ev.kind}, {"data", body}}.dump() << std::endl;
       else
-        std::cout << describe(kind, json::parse(payload, nullptr, false))
-                  << std::endl;
+        std::cout << describe(ev.kind, body) << std::endl;
     }
     return true;
   });

@@ -19,7 +19,8 @@ class runtime;
 /// behind the hub's history and the next batch says how many it missed.
 class event_stream {
 public:
-  /// Subscribes to the events after id `after` (0: all the hub still holds).
+  /// Subscribes to the events after id `after` (0: all the hub still holds;
+  /// events_from_now: only new ones).
   static caf::expected<event_stream>
   open(runtime& rt, uint64_t after = 0,
        std::chrono::milliseconds timeout = std::chrono::seconds{5});
@@ -27,9 +28,6 @@ public:
   event_stream(event_stream&&) noexcept;
   event_stream& operator=(event_stream&&) noexcept;
   ~event_stream();
-
-  /// The id of the newest event when the stream was opened.
-  uint64_t opened_at() const noexcept;
 
   /// The next batch, or an empty one if nothing came within `timeout`.
   /// `errc::shutting_down` once the runtime stops.

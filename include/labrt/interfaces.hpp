@@ -208,7 +208,7 @@ using event_sink_actor = caf::typed_actor<
 /// The event hub: every manager's changes and every run's output merged into
 /// one numbered stream with a bounded history, for SSE and dashboards.
 using event_hub_actor = caf::typed_actor<
-  /// Sends the events after id `after` still held, then every new one; replies the last id.
+  /// Sends the held events after id `after` (events_from_now: none), then every new one; replies the last id.
   caf::replies_to<atom::subscribe, event_sink_actor, uint64_t>::with<uint64_t>,
   /// Stops sending to a sink.
   caf::reacts_to<atom::unsubscribe, event_sink_actor>,

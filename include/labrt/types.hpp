@@ -127,6 +127,9 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
 /// {"id", "kind", "data"} with data parsed.
 void to_json(json& j, const event& x);
 
+/// Subscribing "after" this id means: only events from now on.
+inline constexpr uint64_t events_from_now = ~uint64_t{0};
+
 /// Events in id order, as an event sink receives them.
 struct event_batch {
   std::vector<event> events;

@@ -55,13 +55,12 @@ std::string describe(const event& ev, client& c) {
 /// runtime stops.
 void log_events(runtime& rt, std::ostream& log,
                 const std::atomic<bool>& drain) {
-  auto stream = event_stream::open(rt, 0);
+  // Only what happens from now on: the hub may hold older events.
+  auto stream = event_stream::open(rt, events_from_now);
   if (!stream) {
     log << "labrt: no event log: " << render(stream.error()) << std::endl;
     return;
   }
-  // Only what happens from now on: the hub may hold older events.
-  auto from = stream->opened_at();
   client c{rt};
   for (;;) {
     auto batch = stream->next(200ms);
@@ -70,9 +69,8 @@ void log_events(runtime& rt, std::ostream& log,
     if (!batch || (drain.load() && batch->events.empty()))
       return;
     for (auto& ev : batch->events)
-      if (ev.id > from)
-        if (auto line = describe(ev, c); !line.empty())
-          log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+      if (auto line = describe(ev, c); !line.empty())
+        log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
   }
 }
 

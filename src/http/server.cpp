@@ -18,6 +18,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
 #include "labrt/runtime.hpp"
+#include "labrt/sse.hpp"
 #include "metrics.hpp"
 
 namespace labrt {
@@ -503,11 +504,11 @@ void http_server::impl::add_stream_routes() {
                 return true;
               }
               if (batch->missed > 0)
-                out += "event: missed\ndata: {\"missed\":"
-                       + std::to_string(batch->missed) + "}\n\n";
+                out += sse::format(
+                  {0, "missed",
+                   "{\"missed\":" + std::to_string(batch->missed) + "}"});
               for (auto& ev : batch->events)
-                out += "id: " + std::to_string(ev.id) + "\nevent: " + ev.kind
-                       + "\ndata: " + ev.data + "\n\n";
+                out += sse::format(ev);
               auto now = std::chrono::steady_clock::now();
               if (out.empty() && now - *idle > 15s)
                 out = ": keep-alive\n\n"; // Finds closed connections too.
@@ -550,7 +551,7 @@ void http_server::impl::add_stream_routes() {
           std::shared_ptr<event_stream> wake;
           if (follow) {
             // Wakes the tail when anything happens instead of polling.
-            auto stream = event_stream::open(rt, 0);
+            auto stream = event_stream::open(rt, events_from_now);
             if (!stream)
               return fail(res, stream.error());
             if (!open_stream(res))

@@ -1,0 +1,28 @@
+// Server-Sent Events as GET /api/events writes them: the one codec that the
+// server, labctl, the tests and the benchmarks share (target labrt::http).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labrt/types.hpp"
+
+namespace labrt::sse {
+
+/// The wire form of one event: `id: N` (when N > 0), `event: KIND`,
+/// `data: TEXT` and a blank line. `ev.data` must be one line (compact JSON).
+std::string format(const event& ev);
+
+/// Splits a byte stream into events. Comments (keep-alives), `retry:` and
+/// frames without data are skipped; a frame without `event:` is a "message".
+class parser {
+public:
+  /// Takes the next chunk; returns the events it completed.
+  std::vector<event> feed(std::string_view chunk);
+
+private:
+  std::string buffer_;
+};
+
+} // namespace labrt::sse
