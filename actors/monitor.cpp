@@ -309,11 +309,11 @@ proc_scanner_actor::behavior_type proc_scanner(
     [self](
       atom::erase, const std::string& name) { self->state.rules.erase(name); },
     [self](
-      atom::scan) { return scan_procs(self->state.rules, &self->state.files); },
+      atom::scan) { return self->state.pool.scan(self->state.rules); },
     [self](atom::tick) {
       auto& st = self->state;
       if (!st.rules.empty())
-        self->send(st.monitor, scan_procs(st.rules, &st.files));
+        self->send(st.monitor, st.pool.scan(st.rules));
       self->delayed_send(self, st.interval, atom::tick_v);
     },
   };

@@ -108,8 +108,8 @@ struct proc_scanner_state {
   static inline const char* name = "labrt.proc_scanner";
 
   rule_set rules;
-  /// /proc files and exe paths kept across passes.
-  proc_cache files;
+  /// /proc files and exe paths kept across passes, one set per thread.
+  scan_pool pool;
   monitor_actor monitor;
   std::chrono::milliseconds interval{1000};
   /// Whether the periodic tick is armed (the first `tick` arms it).

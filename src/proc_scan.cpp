@@ -11,7 +11,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <string_view>
+#include <system_error>
+#include <thread>
 
 #include "labrt/errc.hpp"
 #include "labrt/ps.hpp"
@@ -481,6 +484,21 @@ void proc_cache::end_pass() {
   ++pass_;
 }
 
+namespace {
+
+/// Orders each service's processes and stamps the pass's duration.
+void finish(scan_result& result, std::chrono::steady_clock::time_point t0) {
+  for (auto& s : result.services)
+    std::sort(s.procs.begin(), s.procs.end(),
+      [](const proc_entry& x, const proc_entry& y) { return x.id < y.id; });
+  result.duration_us = static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - t0)
+      .count());
+}
+
+} // namespace
+
 scan_result scan_pids(
   const rule_set& rules, const std::vector<pid_t>& pids, proc_cache* cache) {
   auto t0 = std::chrono::steady_clock::now();
@@ -500,13 +518,7 @@ scan_result scan_pids(
     ++result.scanned;
   }
   ctx.files->end_pass();
-  for (auto& s : result.services)
-    std::sort(s.procs.begin(), s.procs.end(),
-      [](const proc_entry& x, const proc_entry& y) { return x.id < y.id; });
-  result.duration_us = static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - t0)
-      .count());
+  finish(result, t0);
   return result;
 }
 
@@ -514,6 +526,92 @@ scan_result scan_procs(const rule_set& rules, proc_cache* cache) {
   if (rules.empty())
     return scan_pids(rules, {}, cache);
   return scan_pids(rules, list_pids(), cache);
+}
+
+// -- scan_pool ----------------------------------------------------------------
+
+scan_pool::scan_pool(size_t threads, size_t capacity, size_t min_split)
+  : min_split_(min_split) {
+  threads = std::max<size_t>(1, threads);
+  for (size_t i = 0; i < threads; ++i)
+    caches_.push_back(std::make_unique<proc_cache>(capacity / threads));
+  parts_.resize(threads);
+}
+
+size_t scan_pool::default_threads() {
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
+scan_result scan_pool::scan(const rule_set& rules) {
+  if (rules.empty())
+    return scan_pids(rules, {}, caches_.front().get());
+  return scan(rules, list_pids());
+}
+
+scan_result scan_pool::scan(
+  const rule_set& rules, const std::vector<pid_t>& pids) {
+  auto n = caches_.size();
+  if (n == 1 || pids.size() < min_split_ || rules.empty()) {
+    // A thread costs more than a small pass saves.
+    return scan_pids(rules, pids, caches_.front().get());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto& part : parts_)
+    part.clear();
+  for (auto pid : pids)
+    parts_[static_cast<size_t>(pid) % n].push_back(pid);
+  std::vector<scan_result> results(n);
+  std::vector<std::exception_ptr> errors(n);
+  auto run = [&](size_t i) noexcept {
+    try {
+      results[i] = scan_pids(rules, parts_[i], caches_[i].get());
+    } catch (...) {
+      errors[i] = std::current_exception(); // bad_alloc: the caller's
+    }
+  };
+  {
+    std::vector<std::thread> helpers;
+    helpers.reserve(n - 1);
+    try {
+      for (size_t i = 1; i < n; ++i)
+        helpers.emplace_back(run, i);
+    } catch (const std::system_error&) {
+      // No thread to be had: the parts without one run here.
+    }
+    for (size_t i = helpers.size() + 1; i < n; ++i)
+      run(i);
+    run(0);
+    for (auto& t : helpers)
+      t.join();
+  }
+  for (auto& err : errors)
+    if (err)
+      std::rethrow_exception(err);
+  auto result = std::move(results[0]);
+  for (size_t i = 1; i < n; ++i) {
+    result.scanned += results[i].scanned;
+    for (size_t s = 0; s < result.services.size(); ++s) {
+      auto& into = result.services[s].procs;
+      auto& from = results[i].services[s].procs;
+      into.insert(into.end(), from.begin(), from.end());
+    }
+  }
+  finish(result, t0);
+  return result;
+}
+
+size_t scan_pool::open_fds() const noexcept {
+  size_t result = 0;
+  for (auto& c : caches_)
+    result += c->open_fds();
+  return result;
+}
+
+uint64_t scan_pool::exe_reads() const noexcept {
+  uint64_t result = 0;
+  for (auto& c : caches_)
+    result += c->exe_reads();
+  return result;
 }
 
 std::string display_cmdline(std::string_view cmdline, size_t max_bytes) {

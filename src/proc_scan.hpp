@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -128,6 +129,39 @@ scan_result scan_pids(const rule_set& rules, const std::vector<pid_t>& pids,
 
 /// scan_pids over list_pids(). With no rules, does not touch /proc.
 scan_result scan_procs(const rule_set& rules, proc_cache* cache = nullptr);
+
+/// The periodic passes of the monitor: /proc split over up to `threads`
+/// threads, each with its own proc_cache. A pid always goes to the same
+/// thread (pid modulo threads), so its files stay open across passes. Each
+/// /proc read is a syscall of a few microseconds that no cache can skip
+/// (comm, cmdline), so the wall time of a pass falls with the threads; its
+/// CPU time does not. Passes of fewer than `min_split` pids stay on the
+/// calling thread. One caller at a time.
+class scan_pool {
+public:
+  explicit scan_pool(size_t threads = default_threads(),
+    size_t capacity = proc_cache::default_capacity(), size_t min_split = 256);
+
+  /// The cores, at most 4.
+  static size_t default_threads();
+
+  /// scan_pids over list_pids(), shared out among the threads.
+  scan_result scan(const rule_set& rules);
+
+  /// scan_pids over `pids`, shared out among the threads.
+  scan_result scan(const rule_set& rules, const std::vector<pid_t>& pids);
+
+  size_t threads() const noexcept {
+    return caches_.size();
+  }
+  size_t open_fds() const noexcept;
+  uint64_t exe_reads() const noexcept;
+
+private:
+  std::vector<std::unique_ptr<proc_cache>> caches_;
+  std::vector<std::vector<pid_t>> parts_;
+  size_t min_split_;
+};
 
 /// Turns the (space-joined) arguments into what a record shows: valid UTF-8
 /// (bad bytes become '?'), at most `max_bytes`.

@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -373,6 +375,50 @@ TEST_CASE("a pid that vanishes mid-scan is skipped, a reused pid is a new "
   // A result for a replaced rule is ignored.
   REQUIRE(st.add_rule(comm_rule("qsfp_service", "other")));
   CHECK(st.apply_scan(result_of(40, {})).empty());
+}
+
+TEST_CASE("a pass shared out among threads finds what one thread finds",
+  "[monitor]") {
+  temp_dir dir;
+  auto exe = copy_sleep(dir, "qsfp_service");
+  rule_set rules;
+  REQUIRE_FALSE(rules.add(comm_rule("qsfp_service", "qsfp_service"), 1));
+  REQUIRE_FALSE(rules.add(exe_rule("by_exe", exe), 2));
+  REQUIRE_FALSE(
+    rules.add({"by_cmdline", match_kind::cmdline, "qsfp_service 100[0-9]"}, 3));
+  std::list<proc> procs; // procs neither copy nor move
+  for (int i = 0; i < 6; ++i)
+    procs.emplace_back(std::vector<std::string>{exe, std::to_string(1000 + i)});
+  // Ours only: a process elsewhere that forked without exec would have its
+  // exe link read on every pass.
+  std::vector<pid_t> pids{::getpid(), 999999999};
+  for (auto& p : procs)
+    pids.push_back(p.pid());
+  std::sort(pids.begin(), pids.end());
+  auto one = scan_pids(rules, pids);
+  auto ids = [](const service_procs& s) {
+    std::vector<proc_id> result;
+    for (auto& p : s.procs)
+      result.push_back(p.id);
+    return result;
+  };
+  scan_pool pool{3, 3 * 64, 0}; // split however few the pids
+  REQUIRE(pool.threads() == 3);
+  for (int pass = 0; pass < 2; ++pass) {
+    auto many = pool.scan(rules, pids);
+    CHECK(many.scanned == one.scanned);
+    REQUIRE(many.services.size() == 3);
+    for (size_t i = 0; i < 3; ++i) {
+      CHECK(many.services[i].rule_id == one.services[i].rule_id);
+      CHECK(many.services[i].procs.size() == 6);
+      CHECK(ids(many.services[i]) == ids(one.services[i]));
+    }
+  }
+  // Each pid stays with its thread: the second pass read no exe link again.
+  auto reads = pool.exe_reads();
+  pool.scan(rules, pids);
+  CHECK(pool.exe_reads() == reads);
+  CHECK(pool.open_fds() > 0);
 }
 
 TEST_CASE("services are added and removed at run time", "[monitor]") {
