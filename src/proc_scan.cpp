@@ -675,7 +675,9 @@ caf::expected<std::vector<service_record>> scan_services(
       return err;
   if (set.size() != rules.size())
     return make_error(errc::invalid_argument, "duplicate service names");
-  auto scan = scan_procs(set);
+  // One pass, nothing kept open, shared out among the cores.
+  scan_pool pool{scan_pool::default_threads(), 0};
+  auto scan = pool.scan(set);
   std::vector<service_record> result;
   for (auto& s : scan.services) {
     result.push_back(record_of(s.name, s.procs));
