@@ -93,6 +93,7 @@ event_hub_actor::behavior_type event_hub(
   return {
     [self](const change_event& ev) { publish(self, ev.source, json(ev)); },
     [self](output_batch& batch) { publish(self, "output", json(batch)); },
+    [self](const queue_update& up) { publish(self, "queue", json(up)); },
     [self](atom::subscribe, event_sink_actor& sink, uint64_t after) {
       if (after == events_from_now)
         after = self->state.last_id();

@@ -262,6 +262,14 @@ void on_output(self_ptr self, output_batch& batch) {
   }
 }
 
+/// Tells the subscribers the queue if it changed.
+void publish_queue(self_ptr self) {
+  auto& st = self->state;
+  if (auto update = st.queue_changed())
+    for (auto& [addr, sub] : st.subs_)
+      self->send(sub.sink, *update);
+}
+
 void start_next(self_ptr self) {
   auto& st = self->state;
   while (!st.current_ && !st.queue_.empty() && !st.shutting_down_) {
@@ -269,6 +277,7 @@ void start_next(self_ptr self) {
     st.queue_.pop_front();
     launch(self, std::move(rec), std::move(spec), std::nullopt);
   }
+  publish_queue(self);
 }
 
 void on_exit_request(self_ptr self, caf::exit_msg& msg) {
@@ -284,6 +293,7 @@ void on_exit_request(self_ptr self, caf::exit_msg& msg) {
     rec.error = "the runtime shut down";
     st.remember(std::move(rec));
   }
+  publish_queue(self);
   if (!st.current_) {
     self->quit(msg.reason);
     return;
@@ -499,6 +509,17 @@ std::vector<run_record> test_runner_state::queued() const {
   return result;
 }
 
+std::optional<queue_update> test_runner_state::queue_changed() {
+  std::vector<std::string> ids;
+  ids.reserve(queue_.size());
+  for (auto& entry : queue_)
+    ids.push_back(entry.first.run_id);
+  if (ids == queue_seen_)
+    return std::nullopt;
+  queue_seen_ = std::move(ids);
+  return queue_update{queued()};
+}
+
 void test_runner_state::remember(run_record rec) {
   if (auto i = waiters_.find(rec.run_id); i != waiters_.end()) {
     for (auto& rp : i->second)
@@ -628,6 +649,7 @@ test_runner_actor::behavior_type test_runner(
       auto rec = self->state.cancel(id);
       if (!rec)
         return std::move(rec.error());
+      publish_queue(self);
       return std::move(*rec);
     },
     [self](atom::history, uint64_t n) { return self->state.history(n); },

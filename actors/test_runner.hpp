@@ -104,6 +104,9 @@ struct test_runner_state {
   /// The queued runs in order.
   std::vector<run_record> queued() const;
 
+  /// The queue for subscribers if it changed since the last call.
+  std::optional<queue_update> queue_changed();
+
   /// Keeps a finished record (bounded) and answers whoever waits for it.
   void remember(run_record rec);
 
@@ -115,6 +118,7 @@ struct test_runner_state {
   test_execution_actor tests_;
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
+  std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
   std::deque<run_record> history_;
   std::map<std::string, std::vector<promise>> waiters_;
   std::map<caf::actor_addr, output_sub> subs_;

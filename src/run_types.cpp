@@ -167,4 +167,8 @@ void to_json(json& j, const output_batch& x) {
     {"run_id", x.run_id}, {"lines", std::move(lines)}, {"dropped", x.dropped}};
 }
 
+void to_json(json& j, const queue_update& x) {
+  j = {{"queue", x.queue}};
+}
+
 } // namespace labrt

@@ -391,6 +391,20 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
       " && document.getElementById('error').textContent"
       ".includes('sleep.sh')",
       browser_deadline));
+    // Another client queues a run and cancels it: the page follows live.
+    httplib::Headers auth{{"Authorization", "Bearer s3cret"}};
+    auto queued = cli.Post("/api/test/queue", auth,
+      R"({"script": "sleep.sh", "args": ["1"]})", "application/json");
+    REQUIRE(queued);
+    REQUIRE(queued->status == 201);
+    auto queued_id = json::parse(queued->body).at("run_id").get<std::string>();
+    auto in_queue = "document.querySelector('#queue [data-run-id=\""
+      + queued_id + "\"]')";
+    CHECK(shows(b, in_queue + " !== null", browser_deadline));
+    auto removed = cli.Delete(("/api/test/queue/" + queued_id).c_str(), auth);
+    REQUIRE(removed);
+    CHECK(removed->status == 200);
+    CHECK(shows(b, in_queue + " === null", browser_deadline));
     // Stop: idle again, and the run is in the history.
     b.click("#stop");
     CHECK(shows(b,

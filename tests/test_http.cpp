@@ -254,6 +254,22 @@ TEST_CASE("the run queue over HTTP", "[http]") {
   CHECK(body_of(cli.Get("/api/test/queue")).empty());
   require_error(cli.Delete(("/api/test/queue/" + id).c_str()), 404,
                 "not_found");
+  // Each change of the queue is an event: queued, then cancelled.
+  auto queue_events = [](const std::vector<sse_event>& evs) {
+    std::vector<json> result;
+    for (auto& ev : evs)
+      if (ev.kind == "queue")
+        result.push_back(ev.data.at("queue"));
+    return result;
+  };
+  auto evs = read_events(cli, {}, [&](const std::vector<sse_event>& got) {
+    return queue_events(got).size() >= 2;
+  });
+  auto queues = queue_events(evs);
+  REQUIRE(queues.size() == 2);
+  REQUIRE(queues[0].size() == 1);
+  CHECK(queues[0][0].at("run_id") == id);
+  CHECK(queues[1].empty());
   body_of(cli.Post("/api/test/stop", "", "application/json"));
 }
 

@@ -96,6 +96,7 @@ struct fixture {
 struct tail {
   caf::scoped_actor self;
   std::vector<output_line> lines;
+  std::vector<std::vector<std::string>> queues; ///< Run ids of each update.
   uint64_t dropped = 0;
   bool closed = false; ///< Got the batch of run id "closed" (see close()).
 
@@ -118,6 +119,13 @@ struct tail {
         dropped += batch.dropped;
         for (auto& line : batch.lines)
           lines.push_back(std::move(line));
+        got = true;
+      },
+      [&](queue_update& up) {
+        std::vector<std::string> ids;
+        for (auto& run : up.queue)
+          ids.push_back(run.run_id);
+        queues.push_back(std::move(ids));
         got = true;
       },
       caf::after(deadline) >> [] {});
@@ -481,6 +489,15 @@ TEST_CASE("the queue runs in FIFO order and cancels", "[test_runner]") {
   CHECK(hist[2].run_id == first.run_id);
   CHECK(hist[3].run_id == queued[1].run_id);
   require_nothing_left(c);
+  // Subscribers saw every change of the queue, in order.
+  while (t.queues.empty() || !t.queues.back().empty())
+    REQUIRE(t.receive_one());
+  auto q0 = queued[0].run_id;
+  auto q1 = queued[1].run_id;
+  auto q2 = queued[2].run_id;
+  using ids = std::vector<std::string>;
+  CHECK(t.queues
+    == std::vector<ids>{{q0}, {q0, q1}, {q0, q1, q2}, {q0, q2}, {q2}, {}});
 }
 
 TEST_CASE("runtime shutdown stops the current run", "[test_runner]") {

@@ -164,6 +164,12 @@ std::string describe(const std::string& kind, const json& data) {
            + std::to_string(lines.size()) + " line(s), first: "
            + cell(first);
   }
+  if (kind == "queue") {
+    std::string ids;
+    for (auto& run : data.value("queue", json::array()))
+      ids += (ids.empty() ? "" : ", ") + cell(run.value("run_id", json{}));
+    return "queue   " + (ids.empty() ? std::string{"empty"} : ids);
+  }
   if (!data.is_object() || !data.contains("key"))
     return kind + "  " + cell(data, 200);
   auto time = data.value("time", std::string{});

@@ -61,6 +61,9 @@ run_output_actor::behavior_type printer(
       std::fflush(stdout);
       std::fflush(stderr);
     },
+    [](const queue_update&) {
+      // Only this run's output is printed.
+    },
   };
 }
 

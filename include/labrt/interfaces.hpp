@@ -109,12 +109,15 @@ using test_execution_actor = caf::typed_actor<
   /// Sets some fields, all or none (update_state).
   caf::replies_to<atom::update, json>::with<json>>::extend_with<feed_actor>;
 
-/// Anything that receives the output of runs (a live tail). The runner sends
-/// each batch as a request and keeps a few unanswered per subscriber at most;
-/// past that it drops lines and reports how many in the next batch.
+/// Anything that follows the runner: the output of runs (a live tail) and
+/// its queue. The runner sends each batch as a request and keeps a few
+/// unanswered per subscriber at most; past that it drops lines and reports
+/// how many in the next batch. Queue updates are small and plain messages.
 using run_output_actor = caf::typed_actor<
   /// Lines of the current run, in order; reply when done with them.
-  caf::reacts_to<output_batch>>;
+  caf::reacts_to<output_batch>,
+  /// The whole queue, after it changed.
+  caf::reacts_to<queue_update>>;
 
 /// A run watcher: the detached actor that owns one run's child, pipes and
 /// pidfd. Internal to the runner; it reads its mailbox when the runner wakes
@@ -147,7 +150,7 @@ using test_runner_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<run_record>,
   /// Up to `n` finished runs, newest first.
   caf::replies_to<atom::history, uint64_t>::with<std::vector<run_record>>,
-  /// Sends the output of every run to a subscriber; replies the current run id.
+  /// Sends the output of every run and each new queue to a subscriber; replies the current run id.
   caf::replies_to<atom::subscribe, run_output_actor>::with<std::string>,
   /// Stops sending output to a subscriber.
   caf::reacts_to<atom::unsubscribe, run_output_actor>,
@@ -156,7 +159,9 @@ using test_runner_actor = caf::typed_actor<
   /// Internal, from a run watcher: the child exec'd or the spawn failed.
   caf::reacts_to<run_started>,
   /// Internal, from a run watcher: nothing of the run is left.
-  caf::reacts_to<run_ended>>::extend_with<run_output_actor>;
+  caf::reacts_to<run_ended>,
+  /// Internal, from a run watcher: lines of the current run.
+  caf::reacts_to<output_batch>>;
 
 /// The service monitor: one pass over /proc per tick for every watched
 /// service, exits seen at once through pidfds; reports each service's record

@@ -141,6 +141,20 @@ typename Inspector::result_type inspect(Inspector& f, output_batch& x) {
 
 void to_json(json& j, const output_batch& x);
 
+/// The queued runs, first to start first, sent to the runner's subscribers
+/// whenever the queue changed (a run queued, cancelled or started).
+struct queue_update {
+  std::vector<run_record> queue;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_update& x) {
+  return f(caf::meta::type_name("queue_update"), x.queue);
+}
+
+/// {"queue": [run_record...]}.
+void to_json(json& j, const queue_update& x);
+
 /// From a run watcher to its runner: the child exec'd (or could not).
 struct run_started {
   std::string run_id;

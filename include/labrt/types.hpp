@@ -113,8 +113,8 @@ void from_json(const json& j, service_record& x);
 /// all sources so that a reader can resume after the last id it saw.
 struct event {
   uint64_t id = 0;
-  std::string kind; ///< "kv", "service", "test" (a change_event) or "output".
-  /// The change_event or output_batch as JSON text, serialised once by the
+  std::string kind; ///< "kv", "service", "test" (a change_event), "output" or "queue".
+  /// The change_event, output_batch or queue_update as JSON text, serialised once by the
   /// hub: readers send it on as is, and the hub bounds its history in bytes.
   std::string data;
 };
