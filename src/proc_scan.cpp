@@ -552,10 +552,16 @@ scan_result scan_pool::scan(
   const rule_set& rules, const std::vector<pid_t>& pids) {
   auto n = caches_.size();
   if (n == 1 || pids.size() < min_split_ || rules.empty()) {
-    // A thread costs more than a small pass saves.
+    // A thread costs more than a small pass saves. The other caches saw
+    // nothing this pass, so they let go of what they hold.
+    for (size_t i = 1; i < n; ++i)
+      caches_[i]->end_pass();
     return scan_pids(rules, pids, caches_.front().get());
   }
   auto t0 = std::chrono::steady_clock::now();
+  // Before any part reads /proc: the monitor trusts that nothing it saw in
+  // this pass happened before `started`.
+  auto started = caf::make_timestamp();
   for (auto& part : parts_)
     part.clear();
   for (auto pid : pids)
@@ -575,8 +581,9 @@ scan_result scan_pool::scan(
     try {
       for (size_t i = 1; i < n; ++i)
         helpers.emplace_back(run, i);
-    } catch (const std::system_error&) {
-      // No thread to be had: the parts without one run here.
+    } catch (...) {
+      // No thread to be had (system_error, bad_alloc): the parts without one
+      // run here, and the threads already started are still joined below.
     }
     for (size_t i = helpers.size() + 1; i < n; ++i)
       run(i);
@@ -588,6 +595,7 @@ scan_result scan_pool::scan(
     if (err)
       std::rethrow_exception(err);
   auto result = std::move(results[0]);
+  result.started = started;
   for (size_t i = 1; i < n; ++i) {
     result.scanned += results[i].scanned;
     for (size_t s = 0; s < result.services.size(); ++s) {
