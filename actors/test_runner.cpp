@@ -164,6 +164,54 @@ void record_end(self_ptr self) {
       });
 }
 
+/// Sends a batch to every subscriber that has room for it.
+void forward_output(self_ptr self, output_batch& batch) {
+  auto& st = self->state;
+  if (st.current_ && st.current_->rec.run_id == batch.run_id)
+    st.current_->chan->add_credit();
+  ++st.batches_;
+  st.lines_ += batch.lines.size();
+  st.lines_dropped_ += batch.dropped;
+  for (auto& [addr, sub] : st.subs_) {
+    if (sub.inflight >= test_runner_state::max_sub_inflight) {
+      sub.dropped += batch.lines.size() + batch.dropped;
+      continue;
+    }
+    auto copy = batch;
+    copy.dropped += sub.dropped;
+    sub.dropped = 0;
+    ++sub.inflight;
+    auto done = [self, a = addr] {
+      auto i = self->state.subs_.find(a);
+      if (i != self->state.subs_.end() && i->second.inflight > 0)
+        --i->second.inflight;
+    };
+    self->request(sub.sink, caf::infinite, std::move(copy))
+      .then([done] { done(); }, [done](caf::error&) { done(); });
+  }
+}
+
+/// Output of a run test_execution has not recorded yet waits: subscribers
+/// learn a run's id from test_execution's change events, so the id must
+/// reach them before the run's lines do.
+void on_output(self_ptr self, output_batch& batch) {
+  auto& st = self->state;
+  if (st.current_ && st.current_->rec.run_id == batch.run_id
+      && st.current_->start_pending) {
+    st.current_->held.push_back(std::move(batch));
+    return;
+  }
+  forward_output(self, batch);
+}
+
+/// Sends what on_output held back, now that test_execution answered.
+void release_output(self_ptr self) {
+  auto held = std::move(self->state.current_->held);
+  self->state.current_->held.clear();
+  for (auto& batch : held)
+    forward_output(self, batch);
+}
+
 void on_started(self_ptr self, run_started& msg) {
   auto& st = self->state;
   if (!st.current_ || st.current_->rec.run_id != msg.run_id)
@@ -198,6 +246,7 @@ void on_started(self_ptr self, run_started& msg) {
           return;
         cur->start_pending = false;
         cur->recorded = true;
+        release_output(self);
         if (cur->start_promise)
           cur->start_promise->deliver(cur->rec);
         cur->start_promise.reset();
@@ -211,6 +260,7 @@ void on_started(self_ptr self, run_started& msg) {
         if (!cur || cur->rec.run_id != id)
           return;
         cur->start_pending = false;
+        release_output(self);
         cur->rec.error = "test_execution refused the run: " + render(err);
         if (cur->start_promise)
           cur->start_promise->deliver(err);
@@ -234,32 +284,6 @@ void on_ended(self_ptr self, run_ended& msg) {
   }
   run.end = std::move(msg);
   record_end(self);
-}
-
-void on_output(self_ptr self, output_batch& batch) {
-  auto& st = self->state;
-  if (st.current_ && st.current_->rec.run_id == batch.run_id)
-    st.current_->chan->add_credit();
-  ++st.batches_;
-  st.lines_ += batch.lines.size();
-  st.lines_dropped_ += batch.dropped;
-  for (auto& [addr, sub] : st.subs_) {
-    if (sub.inflight >= test_runner_state::max_sub_inflight) {
-      sub.dropped += batch.lines.size() + batch.dropped;
-      continue;
-    }
-    auto copy = batch;
-    copy.dropped += sub.dropped;
-    sub.dropped = 0;
-    ++sub.inflight;
-    auto done = [self, a = addr] {
-      auto i = self->state.subs_.find(a);
-      if (i != self->state.subs_.end() && i->second.inflight > 0)
-        --i->second.inflight;
-    };
-    self->request(sub.sink, caf::infinite, std::move(copy))
-      .then([done] { done(); }, [done](caf::error&) { done(); });
-  }
 }
 
 /// Tells the subscribers the queue if it changed.

@@ -59,6 +59,10 @@ struct test_runner_state {
     bool start_pending = false;   ///< test_execution has not answered start.
     bool recorded = false;        ///< test_execution holds this run.
     std::optional<run_ended> end; ///< Arrived while start_pending.
+    /// Output that arrived while start_pending. Subscribers learn a run's id
+    /// from test_execution's change events, so its lines wait for those (the
+    /// watcher, short of credit meanwhile, holds the rest).
+    std::vector<output_batch> held;
   };
 
   /// A subscriber to output and the batches it has not answered yet.

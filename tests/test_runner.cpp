@@ -500,6 +500,46 @@ TEST_CASE("the queue runs in FIFO order and cancels", "[test_runner]") {
     == std::vector<ids>{{q0}, {q0, q1}, {q0, q1, q2}, {q0, q2}, {q2}, {}});
 }
 
+TEST_CASE("a subscriber of both feeds sees a run's id before its output",
+  "[test_runner]") {
+  // What the event hub and every page that follows it rely on: the run id
+  // comes from test_execution, the lines from the runner.
+  fixture f;
+  tail t{*f.rt};
+  bool subscribed = false;
+  t.self
+    ->request(f.rt->tests(), deadline, atom::subscribe_v,
+      caf::actor_cast<subscriber_actor>(t.self), uint64_t{0})
+    .receive([&](subscription&) { subscribed = true; },
+      [&](caf::error& err) { FAIL("subscribe: " << render(err)); });
+  REQUIRE(subscribed);
+  for (int i = 0; i < 5; ++i) {
+    auto rec = f.run_to_end("both_streams.sh");
+    REQUIRE(rec.exit_code == 0);
+    bool id_seen = false;
+    bool output_seen = false;
+    while (!output_seen) {
+      bool got = false;
+      t.self->receive(
+        [&](change_event& ev) {
+          got = true;
+          if (ev.key == "run_id" && ev.new_value == rec.run_id)
+            id_seen = true;
+        },
+        [&](output_batch& batch) {
+          got = true;
+          if (batch.run_id == rec.run_id) {
+            output_seen = true;
+            CHECK(id_seen);
+          }
+        },
+        [&](queue_update&) { got = true; },
+        caf::after(deadline) >> [] {});
+      REQUIRE(got);
+    }
+  }
+}
+
 TEST_CASE("runtime shutdown stops the current run", "[test_runner]") {
   temp_dir dir;
   runtime_config cfg;
