@@ -40,7 +40,7 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
   run_watch watch{std::move(job)};
   watch_hooks hooks;
   hooks.started = [&](pid_t pid, pid_t pgid) {
-    self->send(runner, run_started{id, pid, pgid, {}});
+    self->send(runner, run_started{id, pid, pgid, {}, caf::make_timestamp()});
   };
   hooks.batch = [&](std::vector<output_line> lines, uint64_t dropped) {
     self->send(runner, output_batch{id, std::move(lines), dropped});
@@ -58,7 +58,7 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
   if (result)
     self->send(runner, std::move(*result));
   else
-    self->send(runner, run_started{id, 0, 0, std::move(result.error())});
+    self->send(runner, run_started{id, 0, 0, std::move(result.error()), {}});
   // `chan` stays open until here: the runner may still write to it.
   chan.reset();
 }
@@ -231,7 +231,7 @@ void on_started(self_ptr self, run_started& msg) {
   ++st.started_;
   run.rec.pid = msg.pid;
   run.rec.pgid = msg.pgid;
-  run.rec.started_at = caf::make_timestamp();
+  run.rec.started_at = msg.at;
   if (run.rec.state == run_state::starting)
     run.rec.state = run_state::running;
   run.start_pending = true;

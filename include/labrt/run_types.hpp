@@ -161,12 +161,15 @@ struct run_started {
   int32_t pid = 0;
   int32_t pgid = 0;
   caf::error error; ///< Set if the spawn failed; nothing runs then.
+  /// When the watcher saw the spawn: the timeout counts from here, so the
+  /// run's duration must too (not from when the runner got this message).
+  caf::timestamp at;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_started& x) {
-  return f(
-    caf::meta::type_name("run_started"), x.run_id, x.pid, x.pgid, x.error);
+  return f(caf::meta::type_name("run_started"), x.run_id, x.pid, x.pgid,
+    x.error, x.at);
 }
 
 /// From a run watcher to its runner: nothing of the run is left, every
