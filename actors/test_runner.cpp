@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/blocking_actor.hpp>
@@ -204,12 +205,23 @@ void on_output(self_ptr self, output_batch& batch) {
   forward_output(self, batch);
 }
 
-/// Sends what on_output held back, now that test_execution answered.
+/// Sends what on_output held back, now that test_execution answered, as one
+/// batch: a subscriber's cap counts batches in flight, and a fast run can
+/// have filled it while held (the watcher's credit plus its final flush).
 void release_output(self_ptr self) {
-  auto held = std::move(self->state.current_->held);
-  self->state.current_->held.clear();
-  for (auto& batch : held)
-    forward_output(self, batch);
+  auto held = std::exchange(self->state.current_->held, {});
+  if (held.empty())
+    return;
+  auto merged = std::move(held.front());
+  for (size_t i = 1; i < held.size(); ++i) {
+    auto& lines = held[i].lines;
+    merged.lines.insert(merged.lines.end(),
+      std::make_move_iterator(lines.begin()),
+      std::make_move_iterator(lines.end()));
+    merged.dropped += held[i].dropped;
+    self->state.current_->chan->add_credit(); // forward_output credits one.
+  }
+  forward_output(self, merged);
 }
 
 void on_started(self_ptr self, run_started& msg) {
