@@ -1,10 +1,11 @@
 // Helpers for the tests that work with real processes and files: a
-// temporary directory, reading a file whole, zombie children.
+// temporary directory, reading a file whole, zombie children, peak memory.
 #pragma once
 
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +76,28 @@ inline std::vector<pid_t> zombie_children() {
       result.push_back(pid);
   }
   return result;
+}
+
+/// A field of /proc/self/status in kB ("VmRSS", "VmHWM"); 0 if absent.
+inline uint64_t status_kb(const std::string& field) {
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stoull(line.substr(field.size() + 1));
+  return 0;
+}
+
+/// How far this process's peak RSS rose above its RSS at the start while
+/// `fn` ran, in kB. Resets the peak first (clear_refs 5), so what earlier
+/// tests or allocator warm-up left behind does not count.
+template <class F>
+uint64_t peak_growth_kb(F&& fn) {
+  std::ofstream{"/proc/self/clear_refs"} << "5";
+  auto before = status_kb("VmRSS");
+  REQUIRE(status_kb("VmHWM") <= before + 1024); // The reset took effect.
+  fn();
+  auto peak = status_kb("VmHWM");
+  return peak > before ? peak - before : 0;
 }
 
 } // namespace labrt::test
