@@ -26,10 +26,13 @@ caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   caf::actor_system_config result;
   // CAF's default on a 2-core machine is 4 workers, which doubled latency.
   result.set("scheduler.max-threads", scheduler_threads(cfg));
-  // After each job an idle CAF worker polls 500 times, 50 us apart, before it
-  // sleeps on a condition variable: 1.3% of a core for the idle daemon here.
-  // 20 polls cut that to 0.4% and left every kv figure of bench/ as it was.
-  result.set("work-stealing.moderate-poll-attempts", size_t{20});
+  auto& sched = cfg.scheduler;
+  result.set("work-stealing.aggressive-poll-attempts", sched.spin_polls);
+  result.set("work-stealing.moderate-poll-attempts", sched.sleeping_polls);
+  result.set("work-stealing.moderate-sleep-duration",
+             caf::timespan{sched.poll_sleep});
+  result.set("work-stealing.relaxed-sleep-duration",
+             caf::timespan{sched.deep_sleep});
   result.add_error_category(
     error_category(), [](uint8_t code, caf::atom_value, const caf::message&
                                                            ctx) -> std::string {

@@ -49,6 +49,8 @@
 #include "labrt/interfaces.hpp"
 #include "labrt/runtime.hpp"
 
+#include "floor.hpp"
+
 namespace {
 
 using labrt::json;
@@ -63,6 +65,7 @@ struct options {
   uint64_t max_msgs = 2'000'000; ///< Cap of fire-and-forget messages per row.
   std::string only;              ///< Groups to run, e.g. "base,a" (empty: all).
   int repeat = 1;                ///< Runs per row; the fastest is reported.
+  labrt::scheduler_config sched; ///< How idle workers wait (--spin-polls ...).
 
   bool runs(const char* group) const {
     if (only.empty())
@@ -570,10 +573,19 @@ options parse_args(int argc, char** argv) {
       opt.only = value();
     else if (arg == "--repeat")
       opt.repeat = std::max(1, std::atoi(value()));
+    else if (arg == "--spin-polls")
+      opt.sched.spin_polls = std::strtoul(value(), nullptr, 10);
+    else if (arg == "--sleeping-polls")
+      opt.sched.sleeping_polls = std::strtoul(value(), nullptr, 10);
+    else if (arg == "--poll-sleep-us")
+      opt.sched.poll_sleep = std::chrono::microseconds{
+        std::strtoul(value(), nullptr, 10)};
     else {
       std::fprintf(stderr,
                    "usage: labrt-bench [--seconds S] [--sched-threads N] "
-                   "[--max-msgs M] [--only base,a,b,c,diag] [--repeat N]\n");
+                   "[--max-msgs M] [--only floor,base,a,b,c,diag] [--repeat N]\n"
+                   "                   [--spin-polls N] [--sleeping-polls N] "
+                   "[--poll-sleep-us N]\n");
       std::exit(arg == "--help" || arg == "-h" ? 0 : 1);
     }
   }
@@ -592,14 +604,17 @@ int main(int argc, char** argv) {
   auto cores = std::thread::hardware_concurrency();
   labrt::runtime_config cfg;
   cfg.max_threads = opt.sched_threads;
+  cfg.scheduler = opt.sched;
   auto sched = labrt::scheduler_threads(cfg);
   auto total_start = clock_type::now();
 
   std::printf("# labrt-bench\n\n");
   std::printf("- machine: %u cores (nproc), %s\n", cores, cpu_model().c_str());
-  std::printf("- CAF %d.%d.%d, labrt scheduler threads: %zu\n",
+  std::printf("- CAF %d.%d.%d, labrt scheduler threads: %zu; idle workers: "
+              "%zu spinning polls, %zu sleeping polls %lld us apart\n",
               CAF_VERSION / 10000, CAF_VERSION / 100 % 100, CAF_VERSION % 100,
-              sched);
+              sched, opt.sched.spin_polls, opt.sched.sleeping_polls,
+              static_cast<long long>(opt.sched.poll_sleep.count()));
   std::printf("- workload: %zu keys, values like `%s` (%zu bytes as text); "
               "mix = 50%% get / 50%% set, uniform keys\n",
               num_keys, w.values[7].dump().c_str(), w.values[7].dump().size());
@@ -640,7 +655,20 @@ int main(int argc, char** argv) {
     rows.push_back(std::move(r));
   };
 
-  // Baselines first, before any actor system exists.
+  // The floor and the baselines first, before any actor system exists.
+  if (opt.runs("floor")) {
+    auto as_row = [](labrt::bench::round_trips rt) {
+      measurement m;
+      m.ops = rt.ns.size();
+      m.seconds = rt.seconds;
+      m.lat_ns = std::move(rt.ns);
+      return m;
+    };
+    add(ref_id("floor-condvar", 1), "floor: condvar ping-pong", 1,
+        [&] { return as_row(labrt::bench::condvar_ping_pong(opt.seconds)); });
+    add(ref_id("floor-spin", 1), "floor: spinning ping-pong", 1,
+        [&] { return as_row(labrt::bench::spin_ping_pong(opt.seconds)); });
+  }
   using mutex_map = locked_map<std::mutex, false>;
   using shared_map = locked_map<std::shared_mutex, true>;
   if (opt.runs("base")) {
@@ -725,6 +753,14 @@ int main(int argc, char** argv) {
                 fmt_ratio(by_ref, r->shared_ref, r->m.rate()).c_str(),
                 note.c_str());
   }
+
+  // (a) with one thread against this machine's floor, in this run.
+  auto floor = by_ref.find(ref_id("floor-condvar", 1));
+  auto a1_row = by_ref.find(ref_id("a", 1));
+  if (floor != by_ref.end() && a1_row != by_ref.end() && floor->second->p50 > 0)
+    std::printf("\n(a) 1 thread p50 = %.2fx the condvar round trip "
+                "(target <= 1.5x)\n",
+                a1_row->second->p50 / floor->second->p50);
 
   // Targets for this 2-core machine.
   if (!opt.only.empty()) {

@@ -1,6 +1,7 @@
 // Settings of an embedded runtime.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -81,11 +82,30 @@ caf::expected<monitor_config> load_monitor_config(const std::string& path);
 /// The same for an already parsed config document (a JSON object).
 caf::expected<monitor_config> parse_monitor_config(const json& doc);
 
+/// How an idle CAF worker waits for its next message (CAF's
+/// `work-stealing.*` settings, read once when the runtime starts). A worker
+/// that runs out of work first spins, then polls with short sleeps, then
+/// sleeps on a condition variable that a new message wakes at once. A
+/// message from a non-actor thread (a labrt::client call) that finds its
+/// worker in a short sleep waits out the rest of it, so sleeping polls make
+/// single calls slower, while spinning takes a core from everything else.
+/// bench/README.md has the measurements behind the defaults.
+struct scheduler_config {
+  /// Polls without sleeping before the sleeping polls (CAF's default).
+  size_t spin_polls = 100;
+  /// Polls with `poll_sleep` between them before the deep sleep.
+  size_t sleeping_polls = 0;
+  std::chrono::microseconds poll_sleep{50};
+  /// The deep sleep's timeout, after which a worker looks for work to steal.
+  std::chrono::milliseconds deep_sleep{10};
+};
+
 /// Everything `runtime` needs to start.
 struct runtime_config {
   /// CAF scheduler threads; 0 means one on up to two cores, else one per
   /// core (see scheduler_threads).
   size_t max_threads = 0;
+  scheduler_config scheduler;
   /// Changes each manager keeps for history queries and late subscribers.
   size_t history_capacity = 1024;
   /// Spawn the event hub: every change and run output batch as one numbered
