@@ -242,6 +242,8 @@ caf::expected<child> run_watch::spawn_job() {
   if (!script)
     return std::move(script.error());
   auto spec = job_.spec;
+  // $0 of a script run from a descriptor is /dev/fd/N: this is its name.
+  spec.env["LABRT_SCRIPT"] = script->path;
   if (job_.script_arg == 0) {
     spec.argv[0] = script->path;
     spec.exec_fd = script->fd.get();
