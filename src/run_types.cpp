@@ -66,6 +66,11 @@ caf::error invalid(std::string text) {
   return make_error(errc::invalid_argument, std::move(text));
 }
 
+std::string too_many(const char* what, size_t n, size_t max) {
+  return std::string{"too many "} + what + ": " + std::to_string(n)
+    + " (at most " + std::to_string(max) + ")";
+}
+
 /// The timeout of a JSON spec, strictly: 1.5, 2^63-1 and 2^64-1 are errors,
 /// not a truncated, wrapped or overflowing number.
 int64_t timeout_from(const json& j, const json& value) {
@@ -101,8 +106,7 @@ caf::error check_run_spec(const run_spec& spec) {
       return invalid(std::string{field} + " contains a NUL byte");
   }
   if (spec.args.size() > run_limits::max_args)
-    return invalid("too many args: " + std::to_string(spec.args.size())
-      + " (at most " + std::to_string(run_limits::max_args) + ")");
+    return invalid(too_many("args", spec.args.size(), run_limits::max_args));
   size_t bytes = 0;
   for (size_t i = 0; i < spec.args.size(); ++i) {
     if (has_nul(spec.args[i]))
@@ -113,8 +117,8 @@ caf::error check_run_spec(const run_spec& spec) {
     return invalid("args hold " + std::to_string(bytes) + " bytes (at most "
       + std::to_string(run_limits::max_args_bytes) + ")");
   if (spec.env.size() > run_limits::max_env)
-    return invalid("too many env variables: " + std::to_string(spec.env.size())
-      + " (at most " + std::to_string(run_limits::max_env) + ")");
+    return invalid(
+      too_many("env variables", spec.env.size(), run_limits::max_env));
   bytes = 0;
   for (auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos || has_nul(name))
@@ -177,6 +181,13 @@ void from_json(const json& j, run_spec& x) {
     throw json::type_error::create(302, "a run spec must be an object", &j);
   run_spec result;
   for (auto& [key, value] : j.items()) {
+    // Counted before converted: an oversized request costs no copies.
+    if (key == "args" && value.size() > run_limits::max_args)
+      throw json::other_error::create(
+        501, too_many("args", value.size(), run_limits::max_args), &j);
+    if (key == "env" && value.size() > run_limits::max_env)
+      throw json::other_error::create(
+        501, too_many("env variables", value.size(), run_limits::max_env), &j);
     if (key == "script")
       result.script = value.get<std::string>();
     else if (key == "args")

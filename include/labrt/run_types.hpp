@@ -72,9 +72,10 @@ typename Inspector::result_type inspect(Inspector& f, run_spec& x) {
 }
 
 void to_json(json& j, const run_spec& x);
-/// Strict: unknown keys, wrong types and a timeout_ms that is not an integer
-/// from -1 to run_limits::max_timeout_ms throw json::exception naming the
-/// field.
+/// Strict: unknown keys, wrong types, a timeout_ms that is not an integer
+/// from -1 to run_limits::max_timeout_ms and more args or env entries than
+/// run_limits allows (counted before they are copied) throw json::exception
+/// naming the field. The rest of check_run_spec is the runner's to apply.
 void from_json(const json& j, run_spec& x);
 
 /// Bytes `spec` holds (strings and containers, roughly), for byte bounds.
