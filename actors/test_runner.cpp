@@ -60,7 +60,8 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
   if (result)
     self->send(runner, std::move(*result));
   else
-    self->send(runner, run_started{id, 0, 0, std::move(result.error()), {}, {}});
+    self->send(
+      runner, run_started{id, 0, 0, std::move(result.error()), {}, {}});
   // `chan` stays open until here: the runner may still write to it.
   chan.reset();
 }

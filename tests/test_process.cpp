@@ -648,7 +648,8 @@ TEST_CASE("spawn runs the very file it opened, not what its path names now",
           "[process]") {
   temp_dir dir;
   write_file(dir / "who.sh",
-             "#!/bin/sh\necho \"0=$0 1=$1\"\necho \"comm=$(cat /proc/$$/comm)\"\n"
+             "#!/bin/sh\necho \"0=$0 1=$1\"\n"
+             "echo \"comm=$(cat /proc/$$/comm)\"\n"
              "tr '\\0' ' ' </proc/$$/cmdline; echo\n",
              0755);
   auto opened = open_script({dir.path}, "who.sh");
@@ -688,6 +689,8 @@ TEST_CASE("spawn runs the very file it opened, not what its path names now",
   auto r3 = run_to_end(bin);
   REQUIRE(r3.out.size() == 2);
   CHECK((r3.out[0] == "cat" || r3.out[0] == std::to_string(cat.get())));
-  CHECK(r3.out[1] == std::string{"/bin/cat\0/proc/self/comm\0/proc/self/cmdline", 44});
+  auto cmdline
+    = std::string{"/bin/cat\0/proc/self/comm\0/proc/self/cmdline", 44};
+  CHECK(r3.out[1] == cmdline);
   CHECK(zombie_children().empty());
 }

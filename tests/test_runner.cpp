@@ -862,6 +862,16 @@ TEST_CASE("a script in the root runs with its name in LABRT_SCRIPT",
     CHECK(rec.path == real);
     CHECK(slurp(rec.log) == real + "\n");
   }
+  // With use_shell, /bin/sh reads the opened file (no exec bit needed).
+  write_script(root + "/sub/plain.sh", "echo \"$LABRT_SCRIPT\"\n", 0644);
+  run_spec shell;
+  shell.script = "sub/plain.sh";
+  shell.use_shell = true;
+  auto rec = value_of(f.runner().start(shell));
+  rec = value_of(f.runner().wait(rec.run_id, std::chrono::seconds{60}));
+  CHECK(rec.exit_code == 0);
+  auto plain = fs::canonical(root + "/sub/plain.sh").string();
+  CHECK(slurp(rec.log) == plain + "\n");
 }
 
 TEST_CASE("timeout_ms must be an integer from 0 to 30 days", "[test_runner]") {
