@@ -634,6 +634,23 @@ TEST_CASE("resolve_script keeps scripts inside the roots", "[process]") {
     CHECK(code(".") == errc::invalid_argument);
     CHECK(code_of(resolve_script(roots, "").error()) == errc::invalid_argument);
   }
+  SECTION("symlinks are followed beneath the root, not by the kernel") {
+    fs::create_symlink(real_root + "/sub", dir / "root/abs_in");
+    fs::create_symlink("sub/../ok.sh", dir / "root/rel_up.sh");
+    fs::create_symlink("loop", dir / "root/loop");
+    CHECK(resolve_script(roots, "abs_in/deep.sh")
+          == real_root + "/sub/deep.sh");
+    CHECK(resolve_script(roots, "rel_up.sh") == real_root + "/ok.sh");
+    CHECK(code("loop") == errc::not_found);
+    CHECK(code("ok.sh/x") == errc::not_found);
+    auto opened = open_script(roots, "abs_in/deep.sh");
+    REQUIRE(opened);
+    struct stat a;
+    struct stat b;
+    REQUIRE(::fstat(opened->fd.get(), &a) == 0);
+    REQUIRE(::stat((dir / "root/sub/deep.sh").c_str(), &b) == 0);
+    CHECK((a.st_dev == b.st_dev && a.st_ino == b.st_ino));
+  }
   SECTION("no roots: any existing file") {
     CHECK(resolve_script({}, dir / "outside/secret.sh")
           == fs::canonical(dir / "outside/secret.sh").string());
