@@ -207,17 +207,11 @@ caf::expected<child> spawn(const spawn_spec& spec) {
   if (spec.exec_fd >= 0 && spec.use_shell)
     return make_error(errc::invalid_argument,
                       "spawn: exec_fd and use_shell exclude each other");
-  if (spec.keep_fd >= 0 && spec.keep_fd < 3)
-    return make_error(errc::invalid_argument, "spawn: keep_fd below 3");
-  // An exec fd below 3 would be overwritten by the dup2 calls onto stdio.
-  unique_fd exec_copy;
+  // The dup2 calls onto stdio in the child would overwrite a lower one.
+  if ((spec.exec_fd >= 0 && spec.exec_fd < 3)
+      || (spec.keep_fd >= 0 && spec.keep_fd < 3))
+    return make_error(errc::invalid_argument, "spawn: exec_fd/keep_fd below 3");
   int exec_fd = spec.exec_fd;
-  if (exec_fd >= 0 && exec_fd < 3) {
-    exec_copy.reset(::fcntl(exec_fd, F_DUPFD_CLOEXEC, 3));
-    if (!exec_copy)
-      return system_error("spawn: fcntl", errno);
-    exec_fd = exec_copy.get();
-  }
   int keep_fd = spec.keep_fd;
   if (exec_fd >= 0 && keep_fd < 0 && is_script(exec_fd))
     keep_fd = exec_fd;

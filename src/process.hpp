@@ -78,7 +78,7 @@ struct spawn_spec {
   /// one from open_script), so that the file checked is the file run; argv
   /// (argv[0] included) is passed as given. A "#!" script's interpreter
   /// reads it as /dev/fd/<exec_fd>, so it stays open in the child then.
-  /// Not owned; open until spawn returns. Not with `use_shell`.
+  /// Not owned, >= 3; open until spawn returns. Not with `use_shell`.
   int exec_fd = -1;
   /// If >= 3, stays open in the child under its number (e.g. for a
   /// "/dev/fd/<keep_fd>" argument). Not owned.

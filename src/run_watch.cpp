@@ -241,6 +241,11 @@ caf::expected<child> run_watch::spawn_job() {
   auto script = open_script(job_.roots, job_.script);
   if (!script)
     return std::move(script.error());
+  // spawn wants it above stdio (ours may be closed in a daemon).
+  if (script->fd.get() < 3)
+    script->fd.reset(::fcntl(script->fd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!script->fd)
+    return system_error("run_watch: fcntl", errno);
   auto spec = job_.spec;
   // $0 of a script run from a descriptor is /dev/fd/N: this is its name.
   spec.env["LABRT_SCRIPT"] = script->path;
@@ -248,11 +253,6 @@ caf::expected<child> run_watch::spawn_job() {
     spec.argv[0] = script->path;
     spec.exec_fd = script->fd.get();
   } else {
-    // Named by number in argv, so it must not land on 0-2 (stdio).
-    if (script->fd.get() < 3)
-      script->fd.reset(::fcntl(script->fd.get(), F_DUPFD_CLOEXEC, 3));
-    if (!script->fd)
-      return system_error("run_watch: fcntl", errno);
     spec.argv[job_.script_arg] = "/dev/fd/" + std::to_string(script->fd.get());
     spec.keep_fd = script->fd.get();
   }
