@@ -41,7 +41,8 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
   run_watch watch{std::move(job)};
   watch_hooks hooks;
   hooks.started = [&](pid_t pid, pid_t pgid) {
-    self->send(runner, run_started{id, pid, pgid, {}, caf::make_timestamp()});
+    self->send(runner, run_started{id, pid, pgid, {}, caf::make_timestamp(),
+      watch.script_path()});
   };
   hooks.batch = [&](std::vector<output_line> lines, uint64_t dropped) {
     self->send(runner, output_batch{id, std::move(lines), dropped});
@@ -59,7 +60,8 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
   if (result)
     self->send(runner, std::move(*result));
   else
-    self->send(runner, run_started{id, 0, 0, std::move(result.error()), {}});
+    self->send(
+      runner, run_started{id, 0, 0, std::move(result.error()), {}, {}});
   // `chan` stays open until here: the runner may still write to it.
   chan.reset();
 }
@@ -74,8 +76,7 @@ void launch(self_ptr self, run_record rec, run_spec spec,
   auto& st = self->state;
   auto chan = run_channel::make();
   if (!chan) {
-    rec.state = run_state::failed;
-    rec.error = render(chan.error());
+    test_runner_state::close_failed(rec, render(chan.error()));
     ++st.failed_;
     if (rp)
       rp->deliver(chan.error());
@@ -232,8 +233,7 @@ void on_started(self_ptr self, run_started& msg) {
   if (msg.error) {
     // Nothing runs; test_execution never heard of it.
     ++st.failed_;
-    run.rec.state = run_state::failed;
-    run.rec.error = message_of(msg.error);
+    test_runner_state::close_failed(run.rec, message_of(msg.error));
     if (run.start_promise)
       run.start_promise->deliver(std::move(msg.error));
     run.start_promise.reset();
@@ -244,6 +244,8 @@ void on_started(self_ptr self, run_started& msg) {
   run.rec.pid = msg.pid;
   run.rec.pgid = msg.pgid;
   run.rec.started_at = msg.at;
+  if (!msg.path.empty())
+    run.rec.path = std::move(msg.path); // what runs, checked at the spawn
   if (run.rec.state == run_state::starting)
     run.rec.state = run_state::running;
   run.start_pending = true;
@@ -409,10 +411,8 @@ caf::expected<run_record> test_runner_state::admit(const run_spec& spec) {
     return refuse(make_error(errc::shutting_down, "the runner is stopping"));
   if (spec.script.empty())
     return refuse(make_error(errc::invalid_argument, "script is empty"));
-  if (spec.timeout_ms < -1)
-    return refuse(make_error(errc::invalid_argument,
-      "timeout_ms must be -1 (default), 0 (none) or "
-      "positive"));
+  if (auto err = check_run_spec(spec))
+    return refuse(std::move(err));
   auto path = resolve_script(cfg_.roots, spec.script);
   if (!path)
     return refuse(std::move(path.error()));
@@ -448,6 +448,10 @@ watch_job test_runner_state::make_job(
     job.spec.argv = {"/bin/sh", rec.path};
   else
     job.spec.argv = {rec.path};
+  // The watcher opens the script again and runs that very file.
+  job.script = spec.script;
+  job.roots = cfg_.roots;
+  job.script_arg = spec.use_shell ? 1 : 0;
   job.spec.argv.insert(job.spec.argv.end(), spec.args.begin(), spec.args.end());
   job.spec.cwd = spec.cwd;
   job.spec.env = spec.env;
@@ -478,6 +482,12 @@ json test_runner_state::end_fields(const run_record& rec) {
     {"duration_ms", rec.duration_ms}, {"ended_at", j["ended_at"]},
     {"timed_out", rec.timed_out}, {"stopped_by", j["stopped_by"]},
     {"log", j["log"]}, {"leftovers", rec.leftovers}};
+}
+
+void test_runner_state::close_failed(run_record& rec, std::string why) {
+  rec.state = run_state::failed;
+  rec.error = std::move(why);
+  rec.ended_at = caf::make_timestamp();
 }
 
 void test_runner_state::apply_end(run_record& rec, const run_ended& end) {
@@ -538,6 +548,13 @@ std::vector<run_record> test_runner_state::history(uint64_t n) const {
   return result;
 }
 
+size_t test_runner_state::queue_bytes() const {
+  size_t n = 0;
+  for (auto& [rec, spec] : queue_)
+    n += run_footprint(rec) + run_footprint(spec);
+  return n;
+}
+
 std::vector<run_record> test_runner_state::queued() const {
   std::vector<run_record> result;
   for (auto& [rec, spec] : queue_)
@@ -562,9 +579,15 @@ void test_runner_state::remember(run_record rec) {
       rp.deliver(rec);
     waiters_.erase(i);
   }
+  history_bytes_ += run_footprint(rec);
   history_.push_back(std::move(rec));
-  while (history_.size() > std::max<size_t>(cfg_.history_capacity, 1))
+  // The newest record stays even if it alone is over the bytes.
+  while (history_.size() > 1
+    && (history_.size() > cfg_.history_capacity
+      || history_bytes_ > run_limits::max_history_bytes)) {
+    history_bytes_ -= run_footprint(history_.front());
     history_.pop_front();
+  }
 }
 
 json test_runner_state::metrics() const {
@@ -670,6 +693,10 @@ test_runner_actor::behavior_type test_runner(
         return make_error(errc::invalid_argument,
           "the queue is full (" + std::to_string(s.cfg_.queue_capacity)
             + " runs)");
+      if (s.queue_bytes() + run_footprint(spec) > run_limits::max_queue_bytes)
+        return make_error(errc::invalid_argument,
+          "the queue is full (its runs hold "
+            + std::to_string(run_limits::max_queue_bytes) + " bytes)");
       auto rec = s.admit(spec);
       if (!rec)
         return std::move(rec.error());

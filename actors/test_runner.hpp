@@ -93,6 +93,9 @@ struct test_runner_state {
   /// The fields recorded in test_execution at the end.
   static json end_fields(const run_record& rec);
 
+  /// Closes the record of a run that never ran: failed, why, ended now.
+  static void close_failed(run_record& rec, std::string why);
+
   /// Copies the end of a run into its record (state finished).
   static void apply_end(run_record& rec, const run_ended& end);
 
@@ -104,6 +107,9 @@ struct test_runner_state {
 
   /// Up to `n` finished runs, newest first.
   std::vector<run_record> history(uint64_t n) const;
+
+  /// What the queued runs hold (run_footprint of records and specs).
+  size_t queue_bytes() const;
 
   /// The queued runs in order.
   std::vector<run_record> queued() const;
@@ -124,6 +130,7 @@ struct test_runner_state {
   std::deque<std::pair<run_record, run_spec>> queue_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
   std::deque<run_record> history_;
+  size_t history_bytes_ = 0; ///< run_footprint of history_.
   std::map<std::string, std::vector<promise>> waiters_;
   std::map<caf::actor_addr, output_sub> subs_;
   bool shutting_down_ = false;

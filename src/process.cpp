@@ -38,6 +38,8 @@ enum class stage : int { setsid = 1, chdir, dup, exec };
 /// allowed (no allocation, no locks).
 struct child_args {
   const char* path;
+  int exec_fd; // -1 = execve(path)
+  int keep_fd; // -1 = none
   char* const* argv;
   char* const* envp;
   const char* cwd; // nullptr = keep ours
@@ -77,10 +79,15 @@ struct child_args {
   // The embedding application may hold fds without O_CLOEXEC: keep them out
   // of the test. Best effort (needs Linux 5.11).
   ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (a.keep_fd >= 0 && ::fcntl(a.keep_fd, F_SETFD, 0) < 0)
+    report_and_exit(a.report_w, stage::dup, errno);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(a.path, a.argv, a.envp);
+  if (a.exec_fd >= 0)
+    ::syscall(SYS_execveat, a.exec_fd, "", a.argv, a.envp, AT_EMPTY_PATH);
+  else
+    ::execve(a.path, a.argv, a.envp);
   report_and_exit(a.report_w, stage::exec, errno);
 }
 
@@ -120,6 +127,17 @@ std::string shebang_of(const std::string& path) {
   auto last = line.find_first_of(" \t\r", first);
   return line.substr(first, last == std::string::npos ? std::string::npos
                                                       : last - first);
+}
+
+/// Whether the file behind `fd` (any mode, O_PATH too) starts with "#!".
+/// Unreadable counts as a script: keeping its descriptor open is harmless,
+/// closing it would break the exec of one.
+bool is_script(int fd) {
+  auto link = "/proc/self/fd/" + std::to_string(fd);
+  unique_fd file{::open(link.c_str(), O_RDONLY | O_CLOEXEC)};
+  char head[2];
+  return !file || ::pread(file.get(), head, 2, 0) != 2
+         || (head[0] == '#' && head[1] == '!');
 }
 
 /// A clear message for a failed exec of `path` with errno `err`.
@@ -186,8 +204,19 @@ caf::expected<child> spawn(const spawn_spec& spec) {
   } else {
     args = spec.argv;
   }
+  if (spec.exec_fd >= 0 && spec.use_shell)
+    return make_error(errc::invalid_argument,
+                      "spawn: exec_fd and use_shell exclude each other");
+  // The dup2 calls onto stdio in the child would overwrite a lower one.
+  if ((spec.exec_fd >= 0 && spec.exec_fd < 3)
+      || (spec.keep_fd >= 0 && spec.keep_fd < 3))
+    return make_error(errc::invalid_argument, "spawn: exec_fd/keep_fd below 3");
+  int exec_fd = spec.exec_fd;
+  int keep_fd = spec.keep_fd;
+  if (exec_fd >= 0 && keep_fd < 0 && is_script(exec_fd))
+    keep_fd = exec_fd;
   std::string path = args[0];
-  if (path.find('/') == std::string::npos) {
+  if (exec_fd < 0 && path.find('/') == std::string::npos) {
     auto i = vars.find("PATH");
     path = search_path(path, i != vars.end() ? i->second : "/usr/bin:/bin");
     if (path.empty())
@@ -235,6 +264,8 @@ caf::expected<child> spawn(const spawn_spec& spec) {
         < 0)
       return system_error("spawn: fcntl", errno);
   child_args cargs{path.c_str(),
+                   exec_fd,
+                   keep_fd,
                    argv_ptrs.data(),
                    env_ptrs.data(),
                    spec.cwd.empty() ? nullptr : spec.cwd.c_str(),

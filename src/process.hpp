@@ -74,6 +74,15 @@ struct spawn_spec {
   /// If non-empty, set as LABRT_RUN_COOKIE=<cookie> in the child so that its
   /// descendants can be found even after they left its session.
   std::string cookie;
+  /// If >= 0, the file executed (execveat of the descriptor, e.g. an O_PATH
+  /// one from open_script), so that the file checked is the file run; argv
+  /// (argv[0] included) is passed as given. A "#!" script's interpreter
+  /// reads it as /dev/fd/<exec_fd>, so it stays open in the child then.
+  /// Not owned, >= 3; open until spawn returns. Not with `use_shell`.
+  int exec_fd = -1;
+  /// If >= 3, stays open in the child under its number (e.g. for a
+  /// "/dev/fd/<keep_fd>" argument). Not owned.
+  int keep_fd = -1;
 };
 
 /// A running child. Owns its descriptors (all O_CLOEXEC), not the process:

@@ -1,5 +1,6 @@
 #include "labrt/run_types.hpp"
 
+#include "labrt/errc.hpp"
 #include "labrt/types.hpp"
 
 namespace labrt {
@@ -51,6 +52,123 @@ const char* to_string(run_state x) {
   return "?";
 }
 
+namespace {
+
+const std::string timeout_rule = "timeout_ms must be an integer from 0 to "
+  + std::to_string(run_limits::max_timeout_ms)
+  + " (30 days), or -1 for the runner's default";
+
+bool has_nul(const std::string& s) {
+  return s.find('\0') != std::string::npos;
+}
+
+caf::error invalid(std::string text) {
+  return make_error(errc::invalid_argument, std::move(text));
+}
+
+std::string too_many(const char* what, size_t n, size_t max) {
+  return std::string{"too many "} + what + ": " + std::to_string(n)
+    + " (at most " + std::to_string(max) + ")";
+}
+
+/// The timeout of a JSON spec, strictly: 1.5, 2^63-1 and 2^64-1 are errors,
+/// not a truncated, wrapped or overflowing number.
+int64_t timeout_from(const json& j, const json& value) {
+  bool ok = value.is_number_integer();
+  int64_t ms = 0;
+  if (ok && value.is_number_unsigned()) {
+    auto u = value.get<uint64_t>();
+    ok = u <= static_cast<uint64_t>(run_limits::max_timeout_ms);
+    ms = static_cast<int64_t>(u);
+  } else if (ok) {
+    ms = value.get<int64_t>();
+    ok = ms >= -1 && ms <= run_limits::max_timeout_ms;
+  }
+  if (!ok)
+    throw json::other_error::create(
+      501, timeout_rule + ", not " + value.dump(), &j);
+  return ms;
+}
+
+} // namespace
+
+caf::error check_run_spec(const run_spec& spec) {
+  if (spec.timeout_ms < -1 || spec.timeout_ms > run_limits::max_timeout_ms)
+    return invalid(timeout_rule + ", not " + std::to_string(spec.timeout_ms));
+  auto limit = std::to_string(run_limits::max_text_bytes);
+  for (auto [field, text] : {std::pair{"script", &spec.script},
+         {"cwd", &spec.cwd}, {"bin", &spec.bin}, {"topology", &spec.topology},
+         {"topology_file", &spec.topology_file}, {"log", &spec.log}}) {
+    if (text->size() > run_limits::max_text_bytes)
+      return invalid(std::string{field} + " is longer than " + limit
+        + " bytes");
+    if (has_nul(*text))
+      return invalid(std::string{field} + " contains a NUL byte");
+  }
+  if (spec.args.size() > run_limits::max_args)
+    return invalid(too_many("args", spec.args.size(), run_limits::max_args));
+  size_t bytes = 0;
+  for (size_t i = 0; i < spec.args.size(); ++i) {
+    if (has_nul(spec.args[i]))
+      return invalid("args[" + std::to_string(i) + "] contains a NUL byte");
+    bytes += spec.args[i].size();
+  }
+  if (bytes > run_limits::max_args_bytes)
+    return invalid("args hold " + std::to_string(bytes) + " bytes (at most "
+      + std::to_string(run_limits::max_args_bytes) + ")");
+  if (spec.env.size() > run_limits::max_env)
+    return invalid(
+      too_many("env variables", spec.env.size(), run_limits::max_env));
+  bytes = 0;
+  for (auto& [name, value] : spec.env) {
+    if (name.empty() || name.find('=') != std::string::npos || has_nul(name))
+      return invalid("env name '" + name
+        + "' is invalid (empty, or holds '=' or a NUL byte)");
+    if (has_nul(value))
+      return invalid("env value of '" + name + "' contains a NUL byte");
+    bytes += name.size() + value.size();
+  }
+  if (bytes > run_limits::max_env_bytes)
+    return invalid("env holds " + std::to_string(bytes) + " bytes (at most "
+      + std::to_string(run_limits::max_env_bytes) + ")");
+  return {};
+}
+
+namespace {
+
+/// Heap bytes of a string: its buffer, unless it fits the object itself.
+size_t held(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
+size_t held(const std::vector<std::string>& v) {
+  size_t n = v.capacity() * sizeof(std::string);
+  for (auto& s : v)
+    n += held(s);
+  return n;
+}
+
+} // namespace
+
+size_t run_footprint(const run_spec& spec) {
+  size_t n = sizeof(spec) + held(spec.args);
+  for (auto* s : {&spec.script, &spec.cwd, &spec.bin, &spec.topology,
+         &spec.topology_file, &spec.log})
+    n += held(*s);
+  for (auto& [name, value] : spec.env)
+    n += 96 + held(name) + held(value); // a map node and its two strings
+  return n;
+}
+
+size_t run_footprint(const run_record& rec) {
+  size_t n = sizeof(rec) + held(rec.args);
+  for (auto* s : {&rec.run_id, &rec.script, &rec.path, &rec.bin,
+         &rec.topology, &rec.topology_file, &rec.cookie, &rec.log,
+         &rec.signal_name, &rec.stopped_by, &rec.error})
+    n += held(*s);
+  return n;
+}
+
 void to_json(json& j, const run_spec& x) {
   j = {{"script", x.script}, {"args", x.args}, {"cwd", x.cwd}, {"env", x.env},
     {"use_shell", x.use_shell}, {"bin", x.bin}, {"topology", x.topology},
@@ -63,6 +181,13 @@ void from_json(const json& j, run_spec& x) {
     throw json::type_error::create(302, "a run spec must be an object", &j);
   run_spec result;
   for (auto& [key, value] : j.items()) {
+    // Counted before converted: an oversized request costs no copies.
+    if (key == "args" && value.size() > run_limits::max_args)
+      throw json::other_error::create(
+        501, too_many("args", value.size(), run_limits::max_args), &j);
+    if (key == "env" && value.size() > run_limits::max_env)
+      throw json::other_error::create(
+        501, too_many("env variables", value.size(), run_limits::max_env), &j);
     if (key == "script")
       result.script = value.get<std::string>();
     else if (key == "args")
@@ -80,7 +205,7 @@ void from_json(const json& j, run_spec& x) {
     else if (key == "topology_file")
       result.topology_file = value.is_null() ? "" : value.get<std::string>();
     else if (key == "timeout_ms")
-      result.timeout_ms = value.get<int64_t>();
+      result.timeout_ms = timeout_from(j, value);
     else if (key == "log")
       result.log = value.is_null() ? "" : value.get<std::string>();
     else

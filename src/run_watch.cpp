@@ -14,6 +14,7 @@
 #include "labrt/errc.hpp"
 #include "output_capture.hpp"
 #include "proc_tree.hpp"
+#include "script_path.hpp"
 #include "sys_util.hpp"
 
 namespace labrt {
@@ -230,6 +231,37 @@ void run_watch::on_line(int stream, std::string_view line) {
   pending_bytes_ += line.size();
 }
 
+caf::expected<child> run_watch::spawn_job() {
+  if (job_.script.empty()) {
+    script_path_ = job_.spec.argv.empty() ? "" : job_.spec.argv[0];
+    return spawn(job_.spec);
+  }
+  if (job_.script_arg >= job_.spec.argv.size())
+    return make_error(errc::invalid_argument, "run_watch: no script argument");
+  auto script = open_script(job_.roots, job_.script);
+  if (!script)
+    return std::move(script.error());
+  // spawn wants it above stdio (ours may be closed in a daemon).
+  if (script->fd.get() < 3)
+    script->fd.reset(::fcntl(script->fd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!script->fd)
+    return system_error("run_watch: fcntl", errno);
+  auto spec = job_.spec;
+  // $0 of a script run from a descriptor is /dev/fd/N: this is its name.
+  spec.env["LABRT_SCRIPT"] = script->path;
+  if (job_.script_arg == 0) {
+    spec.argv[0] = script->path;
+    spec.exec_fd = script->fd.get();
+  } else {
+    spec.argv[job_.script_arg] = "/dev/fd/" + std::to_string(script->fd.get());
+    spec.keep_fd = script->fd.get();
+  }
+  auto result = spawn(spec);
+  if (result)
+    script_path_ = std::move(script->path);
+  return result;
+}
+
 caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
   hooks_ = std::move(hooks);
   if (job_.spec.cookie.empty())
@@ -241,7 +273,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
     if (!probe)
       return system_error("cannot create log '" + job_.log_path + "'", errno);
   }
-  auto spawned = spawn(job_.spec);
+  auto spawned = spawn_job();
   if (!spawned)
     return std::move(spawned.error());
   child_ = std::move(*spawned);

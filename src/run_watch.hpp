@@ -23,6 +23,13 @@ namespace labrt {
 struct watch_job {
   std::string run_id;
   spawn_spec spec; ///< Its `cookie` must be set: it finds escaped descendants.
+  /// If set, the script opened beneath `roots` (see open_script) right
+  /// before the spawn and run from that descriptor: argv[script_arg] becomes
+  /// its real path (0: it is executed) or "/dev/fd/N" (1: argv[0], e.g.
+  /// /bin/sh, reads it), so a path swapped after the check cannot run.
+  std::string script;
+  std::vector<std::string> roots;
+  size_t script_arg = 0;
   std::string log_path; ///< Empty = no log file.
   uint64_t log_max_bytes = 64ull * 1024 * 1024;
   std::chrono::milliseconds timeout{0}; ///< 0 = none.
@@ -78,6 +85,12 @@ public:
   /// Leaves the run alive and makes run() return soon (from hooks.wake).
   void abandon();
 
+  /// The real path of the script that was started (argv[0] without a
+  /// `script`); empty before.
+  const std::string& script_path() const noexcept {
+    return script_path_;
+  }
+
 private:
   using clock = std::chrono::steady_clock;
 
@@ -89,10 +102,12 @@ private:
   void note_sessions(const std::vector<pid_t>& pids);
   void step_stop(clock::time_point now);
   void finish_processes();
+  caf::expected<child> spawn_job();
 
   watch_job job_;
   watch_hooks hooks_;
   child child_;
+  std::string script_path_;
   // Leader.
   bool leader_exited_ = false;
   exit_info exit_;

@@ -1,11 +1,12 @@
 #include "script_path.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
+#include <deque>
 
 #include "labrt/errc.hpp"
 #include "sys_util.hpp"
@@ -14,18 +15,27 @@ namespace labrt {
 
 namespace {
 
-/// realpath(3) as a string; empty on error (errno set).
-std::string real_path(const std::string& path) {
-  char* resolved = ::realpath(path.c_str(), nullptr);
-  if (resolved == nullptr)
-    return {};
-  std::string result{resolved};
-  std::free(resolved);
+/// Symlinks followed in one resolution before giving up, as the kernel does.
+constexpr int max_symlinks = 40;
+
+/// The components of `path`, without empty ones and ".".
+std::deque<std::string> components(const std::string& path) {
+  std::deque<std::string> result;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    auto end = path.find('/', pos);
+    if (end == std::string::npos)
+      end = path.size();
+    auto part = path.substr(pos, end - pos);
+    if (!part.empty() && part != ".")
+      result.push_back(std::move(part));
+    pos = end + 1;
+  }
   return result;
 }
 
 /// Makes `path` absolute and removes ".", ".." and repeated slashes without
-/// touching the file system (symlinks are checked later via realpath).
+/// touching the file system.
 std::string lexically_normal(const std::string& path) {
   std::string full = path;
   if (full.empty() || full[0] != '/') {
@@ -35,19 +45,11 @@ std::string lexically_normal(const std::string& path) {
     full = std::string{cwd} + "/" + full;
   }
   std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= full.size()) {
-    auto end = full.find('/', pos);
-    if (end == std::string::npos)
-      end = full.size();
-    auto part = full.substr(pos, end - pos);
-    if (part == "..") {
-      if (!parts.empty())
-        parts.pop_back();
-    } else if (!part.empty() && part != ".") {
+  for (auto& part : components(full)) {
+    if (part != "..")
       parts.push_back(std::move(part));
-    }
-    pos = end + 1;
+    else if (!parts.empty())
+      parts.pop_back();
   }
   std::string result;
   for (auto& part : parts)
@@ -55,67 +57,184 @@ std::string lexically_normal(const std::string& path) {
   return result.empty() ? "/" : result;
 }
 
-/// Whether `path` is `dir` or below it (both normalized, absolute).
-bool is_within(const std::string& path, const std::string& dir) {
-  if (dir == "/")
+/// `path` below `dir` (both normalized, absolute) as a relative path; false
+/// if it is not `dir` or below it.
+bool relative_to(const std::string& path, const std::string& dir,
+                 std::string& rel) {
+  if (dir == "/") {
+    rel = path.substr(1);
     return true;
-  return path.compare(0, dir.size(), dir) == 0
-         && (path.size() == dir.size() || path[dir.size()] == '/');
+  }
+  if (path.compare(0, dir.size(), dir) != 0
+      || (path.size() != dir.size() && path[dir.size()] != '/'))
+    return false;
+  rel = path.substr(dir.size());
+  return true;
 }
 
-caf::expected<std::string> check_file(const std::string& real,
-                                      const std::string& name) {
+/// Whether `rel` climbs above its start by its own "..": refused whether or
+/// not the path exists, as the walk would not tell.
+bool climbs_out(const std::string& rel) {
+  long depth = 0;
+  for (auto& part : components(rel))
+    if ((depth += part == ".." ? -1 : 1) < 0)
+      return true;
+  return false;
+}
+
+/// The path the kernel has for an open descriptor; empty on error.
+std::string path_of(int fd) {
+  char buf[PATH_MAX];
+  auto link = "/proc/self/fd/" + std::to_string(fd);
+  auto n = ::readlink(link.c_str(), buf, sizeof(buf));
+  return n < 0 || static_cast<size_t>(n) >= sizeof(buf)
+           ? std::string{}
+           : std::string{buf, static_cast<size_t>(n)};
+}
+
+/// One root, opened; its path given and real (a root may be a symlink).
+struct root_dir {
+  unique_fd fd;
+  std::string lexical;
+  std::string real;
+
+  /// An absolute path as relative to this root; false if outside it.
+  bool relative(const std::string& path, std::string& rel) const {
+    auto norm = lexically_normal(path);
+    return relative_to(norm, lexical, rel) || relative_to(norm, real, rel);
+  }
+};
+
+enum class walk_end { found, outside, missing, directory, special };
+
+struct walk_result {
+  walk_end end;
+  unique_fd fd;
+};
+
+/// Resolves `rel` beneath `root` one component at a time: every open is
+/// relative to a directory already held (O_NOFOLLOW), ".." pops what this
+/// walk pushed, and a symlink's target (read from the link itself) is
+/// walked the same way, an absolute one only if it names a path in the root.
+walk_result walk(const root_dir& root, const std::string& rel) {
+  std::vector<unique_fd> dirs; // below the root; empty = at the root
+  auto todo = components(rel);
+  int links = 0;
+  while (!todo.empty()) {
+    auto part = std::move(todo.front());
+    todo.pop_front();
+    if (part == "..") {
+      if (dirs.empty())
+        return {walk_end::outside, {}};
+      dirs.pop_back();
+      continue;
+    }
+    int at = dirs.empty() ? root.fd.get() : dirs.back().get();
+    unique_fd fd{::openat(at, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC)};
+    if (!fd)
+      return {walk_end::missing, {}};
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0)
+      return {walk_end::missing, {}};
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > max_symlinks)
+        return {walk_end::missing, {}};
+      char buf[PATH_MAX];
+      auto n = ::readlinkat(fd.get(), "", buf, sizeof(buf));
+      if (n < 0 || static_cast<size_t>(n) >= sizeof(buf))
+        return {walk_end::missing, {}};
+      std::string target{buf, static_cast<size_t>(n)};
+      if (!target.empty() && target[0] == '/') {
+        std::string inside;
+        if (!root.relative(target, inside))
+          return {walk_end::outside, {}};
+        target = inside;
+        dirs.clear();
+      }
+      auto more = components(target);
+      todo.insert(todo.begin(), more.begin(), more.end());
+      continue;
+    }
+    if (todo.empty()) {
+      if (S_ISREG(st.st_mode))
+        return {walk_end::found, std::move(fd)};
+      return {S_ISDIR(st.st_mode) ? walk_end::directory : walk_end::special,
+              {}};
+    }
+    if (!S_ISDIR(st.st_mode))
+      return {walk_end::missing, {}};
+    dirs.push_back(std::move(fd));
+  }
+  return {walk_end::directory, {}}; // the root or a directory in it
+}
+
+caf::expected<opened_script> found(unique_fd fd, const std::string& name) {
+  auto path = path_of(fd.get());
+  if (path.empty())
+    return system_error("script '" + name + "': reading its path", errno);
+  return opened_script{std::move(fd), std::move(path)};
+}
+
+caf::error not_regular(walk_end end, const std::string& name) {
+  return make_error(errc::invalid_argument,
+                    "script '" + name
+                      + (end == walk_end::directory
+                           ? "' is a directory"
+                           : "' is not a regular file"));
+}
+
+/// No roots: any existing regular file, symlinks followed by the kernel.
+caf::expected<opened_script> open_anywhere(const std::string& name) {
+  unique_fd fd{::open(name.c_str(), O_PATH | O_CLOEXEC)};
+  if (!fd)
+    return make_error(errc::not_found,
+                      "script '" + name + "' not found: " + errno_text(errno));
   struct stat st;
-  if (::stat(real.c_str(), &st) < 0)
-    return make_error(errc::not_found, "script '" + name + "' not found");
-  if (S_ISDIR(st.st_mode))
-    return make_error(errc::invalid_argument,
-                      "script '" + name + "' is a directory");
+  if (::fstat(fd.get(), &st) < 0)
+    return system_error("script '" + name + "': fstat", errno);
   if (!S_ISREG(st.st_mode))
-    return make_error(errc::invalid_argument,
-                      "script '" + name + "' is not a regular file");
-  return real;
+    return not_regular(S_ISDIR(st.st_mode) ? walk_end::directory
+                                           : walk_end::special,
+                       name);
+  return found(std::move(fd), name);
 }
 
 } // namespace
 
-caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
-                                          const std::string& name) {
+caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
+                                         const std::string& name) {
   if (name.empty() || name.find('\0') != std::string::npos)
     return make_error(errc::invalid_argument, "invalid script name");
-  if (roots.empty()) {
-    auto real = real_path(name);
-    if (real.empty())
-      return make_error(errc::not_found, "script '" + name + "' not found: "
-                                           + errno_text(errno));
-    return check_file(real, name);
-  }
+  if (roots.empty())
+    return open_anywhere(name);
   bool outside = false;
   bool missing = false;
-  for (auto& root : roots) {
-    auto root_real = real_path(root);
-    if (root_real.empty())
+  for (auto& path : roots) {
+    root_dir root;
+    root.fd.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root.fd)
       continue; // a configured root that does not exist holds nothing
-    auto root_lex = lexically_normal(root);
-    auto candidate = name[0] == '/' ? name : root + "/" + name;
-    // Lexical check first: "../x" or "/etc/x" is refused whether or not it
-    // exists. The root may be given through a symlink, hence both forms.
-    auto cand_lex = lexically_normal(candidate);
-    if (!is_within(cand_lex, root_lex) && !is_within(cand_lex, root_real)) {
+    root.lexical = lexically_normal(path);
+    root.real = path_of(root.fd.get());
+    std::string rel = name;
+    if ((name[0] == '/' && !root.relative(name, rel)) || climbs_out(rel)) {
       outside = true;
       continue;
     }
-    auto real = real_path(candidate);
-    if (real.empty()) {
-      missing = true;
-      continue;
+    auto result = walk(root, rel);
+    switch (result.end) {
+      case walk_end::found:
+        return found(std::move(result.fd), name);
+      case walk_end::outside:
+        outside = true;
+        break;
+      case walk_end::missing:
+        missing = true;
+        break;
+      case walk_end::directory:
+      case walk_end::special:
+        return not_regular(result.end, name);
     }
-    // Symlinks anywhere on the way may point out of the root.
-    if (!is_within(real, root_real)) {
-      outside = true;
-      continue;
-    }
-    return check_file(real, name);
   }
   if (outside) // refusing wins: do not reveal what exists outside
     return make_error(errc::forbidden, "script '" + name
@@ -126,6 +245,14 @@ caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
                                          + "' not found in the script roots");
   return make_error(errc::not_found,
                     "script '" + name + "': no script root exists");
+}
+
+caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
+                                          const std::string& name) {
+  auto script = open_script(roots, name);
+  if (!script)
+    return std::move(script.error());
+  return std::move(script->path);
 }
 
 } // namespace labrt

@@ -6,10 +6,23 @@
 
 #include <caf/expected.hpp>
 
+#include "process.hpp"
+
 namespace labrt {
 
-/// Resolves `name` (relative to a root, or absolute) to the real path of a
-/// regular file inside one of `roots`, following symlinks.
+/// A script found beneath a root: an O_PATH descriptor of the very file that
+/// was checked (exec it, not its path, or a rename in between could swap it)
+/// and the real path it had when opened.
+struct opened_script {
+  unique_fd fd;
+  std::string path;
+};
+
+/// Opens `name` (relative to a root, or absolute) as a regular file inside
+/// one of `roots`. Each component is opened relative to the directory
+/// descriptor before it, and symlinks are followed here, not by the kernel,
+/// so a symlink (or a directory swapped for one) can never lead out of the
+/// root; symlinks that stay inside it are fine.
 /// - anything resolving outside every root (`..`, absolute paths elsewhere,
 ///   symlinks pointing out) -> `errc::forbidden`, also if it does not exist
 ///   (so the answer does not reveal what exists outside);
@@ -17,6 +30,10 @@ namespace labrt {
 /// - a directory or other non-regular file -> `errc::invalid_argument`.
 /// With no roots, any existing regular file is accepted (relative names are
 /// then relative to the current directory): a local user running labctl.
+caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
+                                         const std::string& name);
+
+/// open_script's path alone: where the script is now.
 caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
                                           const std::string& name);
 

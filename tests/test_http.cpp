@@ -644,3 +644,86 @@ TEST_CASE("sse codec: frames split anywhere, comments skipped", "[http]") {
     CHECK(events[1].kind == "missed");
   }
 }
+
+TEST_CASE("a start with a bad timeout_ms gets 400 and starts nothing",
+          "[http]") {
+  api a;
+  auto cli = a.connect();
+  for (auto bad : {"1.5", "9223372036854775807", "9223372036854",
+                   "18446744073709551615", "-2", "2592000001"}) {
+    INFO(bad);
+    auto res = cli.Post("/api/test/start",
+                        std::string{R"({"script": "exit_with.sh", )"}
+                          + R"("timeout_ms": )" + bad + "}",
+                        "application/json");
+    REQUIRE(res);
+    INFO(res->body);
+    CHECK(res->status == 400);
+    CHECK(json::parse(res->body).at("error").get<std::string>().find(
+            "timeout_ms must be an integer from 0 to 2592000000")
+          != std::string::npos);
+  }
+  CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
+  CHECK(body_of(cli.Get("/api/history")).empty());
+}
+
+TEST_CASE("starts over the size limits get 400 and hold no memory", "[http]") {
+  api a;
+  auto cli = a.connect();
+  // 200k arguments in a body under the 1 MiB cap.
+  json body = {{"script", "exit_with.sh"},
+               {"args", std::vector<std::string>(200000, "x")}};
+  auto text = body.dump();
+  REQUIRE(text.size() < 1024 * 1024);
+  auto once = [&] {
+    auto res = cli.Post("/api/test/start", text, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(json::parse(res->body).at("error").get<std::string>().find(
+            "too many args: 200000 (at most 4096)")
+          != std::string::npos);
+  };
+  once(); // warm-up: the server's thread and allocator arenas
+  [[maybe_unused]] auto rss_before = status_kb("VmRSS");
+  [[maybe_unused]] auto peak = peak_growth_kb([&] {
+    for (int i = 0; i < 10; ++i)
+      once();
+  });
+  [[maybe_unused]] auto rss_after = status_kb("VmRSS");
+// Sanitizers keep freed memory in quarantine and add shadow memory.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // Each request comes on a new connection, so on another pool thread.
+  INFO("peak growth " << peak << " kB, RSS " << rss_before << " -> "
+                      << rss_after << " kB");
+  CHECK(peak < 30 * 1024);
+  CHECK(rss_after < rss_before + 30 * 1024);
+#endif
+  CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
+  CHECK(body_of(cli.Get("/api/history")).empty());
+}
+
+TEST_CASE("a start that cannot spawn gets 400 and leaves nothing open",
+          "[http]") {
+  api a;
+  auto cli = a.connect();
+  require_error(post(cli, "/api/test/start",
+                     {{"script", "exit_with.sh"}, {"env", {{"A=B", "1"}}}}),
+                400, "invalid_argument");
+  require_error(post(cli, "/api/test/start",
+                     {{"script", "exit_with.sh"},
+                      {"args", {std::string{"a\0b", 3}}}}),
+                400, "invalid_argument");
+  CHECK(body_of(cli.Get("/api/history")).empty());
+  require_error(post(cli, "/api/test/start", {{"script", "not_executable.sh"}}),
+                400, "spawn_failed");
+  auto history = body_of(cli.Get("/api/history"));
+  REQUIRE(history.size() == 1);
+  INFO(history.dump());
+  CHECK(history[0].at("state") == "failed");
+  CHECK(history[0].at("ended_at").is_string());
+  CHECK(history[0].at("error").is_string());
+  auto status = body_of(cli.Get("/api/test/status"));
+  CHECK(status.at("running") == false);
+  CHECK(status.value("run_id", json{}).is_null());
+  CHECK(zombie_children().empty());
+}

@@ -634,6 +634,23 @@ TEST_CASE("resolve_script keeps scripts inside the roots", "[process]") {
     CHECK(code(".") == errc::invalid_argument);
     CHECK(code_of(resolve_script(roots, "").error()) == errc::invalid_argument);
   }
+  SECTION("symlinks are followed beneath the root, not by the kernel") {
+    fs::create_symlink(real_root + "/sub", dir / "root/abs_in");
+    fs::create_symlink("sub/../ok.sh", dir / "root/rel_up.sh");
+    fs::create_symlink("loop", dir / "root/loop");
+    CHECK(resolve_script(roots, "abs_in/deep.sh")
+          == real_root + "/sub/deep.sh");
+    CHECK(resolve_script(roots, "rel_up.sh") == real_root + "/ok.sh");
+    CHECK(code("loop") == errc::not_found);
+    CHECK(code("ok.sh/x") == errc::not_found);
+    auto opened = open_script(roots, "abs_in/deep.sh");
+    REQUIRE(opened);
+    struct stat a;
+    struct stat b;
+    REQUIRE(::fstat(opened->fd.get(), &a) == 0);
+    REQUIRE(::stat((dir / "root/sub/deep.sh").c_str(), &b) == 0);
+    CHECK((a.st_dev == b.st_dev && a.st_ino == b.st_ino));
+  }
   SECTION("no roots: any existing file") {
     CHECK(resolve_script({}, dir / "outside/secret.sh")
           == fs::canonical(dir / "outside/secret.sh").string());
@@ -642,4 +659,55 @@ TEST_CASE("resolve_script keeps scripts inside the roots", "[process]") {
     CHECK(code_of(resolve_script({}, dir.path).error())
           == errc::invalid_argument);
   }
+}
+
+TEST_CASE("spawn runs the very file it opened, not what its path names now",
+          "[process]") {
+  temp_dir dir;
+  write_file(dir / "who.sh",
+             "#!/bin/sh\necho \"0=$0 1=$1\"\n"
+             "echo \"comm=$(cat /proc/$$/comm)\"\n"
+             "tr '\\0' ' ' </proc/$$/cmdline; echo\n",
+             0755);
+  auto opened = open_script({dir.path}, "who.sh");
+  REQUIRE(opened);
+  CHECK(opened->path == fs::canonical(dir / "who.sh").string());
+  // Replaced after the check: the opened file still runs.
+  write_file(dir / "other.sh", "#!/bin/sh\necho swapped\n", 0755);
+  fs::rename(dir / "other.sh", dir / "who.sh");
+  auto fd = std::to_string(opened->fd.get());
+  spawn_spec spec;
+  spec.argv = {opened->path, "arg"};
+  spec.exec_fd = opened->fd.get();
+  spec.inherit_env = {"PATH"};
+  auto r = run_to_end(spec);
+  CHECK(r.exit.exit_code == 0);
+  REQUIRE(r.out.size() == 3);
+  // The kernel hands a script run from a descriptor to its interpreter as
+  // /dev/fd/N: that is $0 and the command line. comm is N before Linux 6.14
+  // ("3", from the name /dev/fd/N) and the interpreter's name since then.
+  CHECK(r.out[0] == "0=/dev/fd/" + fd + " 1=arg");
+  auto shell = fs::canonical("/bin/sh").filename().string();
+  CHECK((r.out[1] == "comm=" + fd || r.out[1] == "comm=" + shell));
+  CHECK(r.out[2] == "/bin/sh /dev/fd/" + fd + " arg ");
+  // A binary keeps argv[0] as given; its descriptor does not leak into it.
+  spawn_spec bin;
+  unique_fd ls{::open("/bin/ls", O_PATH | O_CLOEXEC)};
+  REQUIRE(ls);
+  bin.argv = {"/bin/ls", "/proc/self/fd"};
+  bin.exec_fd = ls.get();
+  auto r2 = run_to_end(bin);
+  CHECK(r2.exit.exit_code == 0);
+  CHECK(r2.out == std::vector<std::string>{"0", "1", "2", "3"}); // 3: ls's own
+  bin.argv = {"/bin/cat", "/proc/self/comm", "/proc/self/cmdline"};
+  unique_fd cat{::open("/bin/cat", O_PATH | O_CLOEXEC)};
+  REQUIRE(cat);
+  bin.exec_fd = cat.get();
+  auto r3 = run_to_end(bin);
+  REQUIRE(r3.out.size() == 2);
+  CHECK((r3.out[0] == "cat" || r3.out[0] == std::to_string(cat.get())));
+  auto cmdline
+    = std::string{"/bin/cat\0/proc/self/comm\0/proc/self/cmdline", 44};
+  CHECK(r3.out[1] == cmdline);
+  CHECK(zombie_children().empty());
 }

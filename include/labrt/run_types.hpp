@@ -2,6 +2,7 @@
 // Each with inspect() for CAF and to_json/from_json for the HTTP API and CLI.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -38,6 +39,32 @@ struct run_spec {
   std::string log;
 };
 
+/// Bounds of a run spec. A run's record keeps its args in the history and
+/// its queue entry keeps args and env until it starts, so a request must not
+/// be able to pin much memory; a spec beyond them is refused, nothing kept.
+namespace run_limits {
+/// Arguments per run, and their bytes all together.
+inline constexpr size_t max_args = 4096;
+inline constexpr size_t max_args_bytes = 256 * 1024;
+/// Environment variables per run, and their names and values together.
+inline constexpr size_t max_env = 1024;
+inline constexpr size_t max_env_bytes = 256 * 1024;
+/// script, cwd, bin, topology, topology_file and log, each.
+inline constexpr size_t max_text_bytes = 4096;
+/// 30 days: larger values are typos or overflow to a tiny timeout.
+inline constexpr int64_t max_timeout_ms = 30LL * 24 * 3600 * 1000;
+/// What the runner's history of finished runs and its queue may each hold,
+/// by run_footprint (besides their run counts in runner_config).
+inline constexpr size_t max_history_bytes = 16 * 1024 * 1024;
+inline constexpr size_t max_queue_bytes = 16 * 1024 * 1024;
+} // namespace run_limits
+
+/// Why `spec` cannot run (errc::invalid_argument, a message naming the field
+/// and the limit), or no error: timeout_ms from -1 to max_timeout_ms, the
+/// run_limits, no NUL byte in any string, environment names non-empty and
+/// without '='.
+caf::error check_run_spec(const run_spec& spec);
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_spec& x) {
   return f(caf::meta::type_name("run_spec"), x.script, x.args, x.cwd, x.env,
@@ -45,8 +72,14 @@ typename Inspector::result_type inspect(Inspector& f, run_spec& x) {
 }
 
 void to_json(json& j, const run_spec& x);
-/// Strict: unknown keys and wrong types throw json::exception naming the field.
+/// Strict: unknown keys, wrong types, a timeout_ms that is not an integer
+/// from -1 to run_limits::max_timeout_ms and more args or env entries than
+/// run_limits allows (counted before they are copied) throw json::exception
+/// naming the field. The rest of check_run_spec is the runner's to apply.
 void from_json(const json& j, run_spec& x);
+
+/// Bytes `spec` holds (strings and containers, roughly), for byte bounds.
+size_t run_footprint(const run_spec& spec);
 
 /// Where a run is in its life.
 enum class run_state : uint8_t {
@@ -115,6 +148,9 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
 void to_json(json& j, const run_record& x);
 void from_json(const json& j, run_record& x);
 
+/// Bytes `rec` holds (strings and containers, roughly), for byte bounds.
+size_t run_footprint(const run_record& rec);
+
 /// One line of output without its '\n'.
 struct output_line {
   uint8_t stream = 1; ///< 1 = stdout, 2 = stderr.
@@ -164,12 +200,14 @@ struct run_started {
   /// When the watcher saw the spawn: the timeout counts from here, so the
   /// run's duration must too (not from when the runner got this message).
   caf::timestamp at;
+  /// The real path of the file that runs (checked and opened at the spawn).
+  std::string path;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_started& x) {
   return f(caf::meta::type_name("run_started"), x.run_id, x.pid, x.pgid,
-    x.error, x.at);
+    x.error, x.at, x.path);
 }
 
 /// From a run watcher to its runner: nothing of the run is left, every
