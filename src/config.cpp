@@ -281,10 +281,13 @@ caf::expected<daemon_config> parse_config(const json& doc,
   return cfg;
 }
 
-caf::expected<daemon_config> load_config(const std::string& path) {
+caf::expected<daemon_config> load_config(const std::string& path,
+                                         const json& overrides) {
   auto doc = read_config_file(path);
   if (!doc)
     return std::move(doc.error());
+  if (!overrides.is_null())
+    doc->merge_patch(overrides);
   return parse_config(*doc, base_dir_of(path));
 }
 

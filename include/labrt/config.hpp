@@ -151,7 +151,11 @@ struct daemon_config {
 /// each root must be an existing directory; `http.listen` must be HOST:PORT
 /// with a host that resolves; `http.threads` and `http.max_streams` are
 /// 1..1024.
-caf::expected<daemon_config> load_config(const std::string& path);
+/// `overrides` (e.g. a --listen from the command line, as
+/// {"http": {"listen": ...}}) is merged into the file's document (RFC 7386)
+/// before it is checked, so it is held to the same rules.
+caf::expected<daemon_config> load_config(const std::string& path,
+                                         const json& overrides = {});
 
 /// The same for a parsed document whose relative paths start at `base_dir`.
 caf::expected<daemon_config> parse_config(const json& doc,

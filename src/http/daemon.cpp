@@ -12,6 +12,7 @@
 #include "labrt/event_stream.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 
@@ -74,20 +75,28 @@ void log_events(runtime& rt, std::ostream& log,
   }
 }
 
-/// Waits for SIGINT/SIGTERM (blocked in every thread) and stops `server`.
-void await_signal(http_server& server, std::ostream& log,
-                  const std::atomic<bool>& stop) {
+/// The signals that shut the daemon down. SIGHUP is a closed terminal or
+/// ssh session: its default action would kill the daemon on the spot and
+/// leave the current run's tree behind.
+sigset_t shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+/// Waits for a shutdown signal (blocked in every thread) and stops `server`.
+void await_signal(http_server& server, std::ostream& log,
+                  const std::atomic<bool>& stop) {
+  auto set = shutdown_signals();
   timespec tick{0, 200'000'000};
   while (!stop.load()) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig > 0) {
       log << to_iso8601(caf::make_timestamp()) << " received "
-          << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down"
-          << std::endl;
+          << signal_name(sig) << ", shutting down" << std::endl;
       server.stop();
       return;
     }
@@ -99,10 +108,7 @@ void await_signal(http_server& server, std::ostream& log,
 int serve(daemon_config cfg, std::ostream& log) {
   // Before any thread starts, so that every thread inherits the mask and
   // only await_signal sees the signals.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  auto set = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (!cfg.state_dir.empty()) {
     std::error_code ec;
@@ -120,8 +126,10 @@ int serve(daemon_config cfg, std::ostream& log) {
   }
   auto server = http_server::make(**rt, cfg.http, cfg.name, &log);
   if (!server) {
+    // A taken port, a bad address, a refused bind: the daemon cannot do its
+    // one job as configured, which is a start error like a bad config.
     log << "labrt: " << message_of(server.error()) << std::endl;
-    return code_of(server.error()) == errc::system_error ? 1 : 2;
+    return 2;
   }
   std::atomic<bool> stop{false};
   std::atomic<bool> drain{false};
