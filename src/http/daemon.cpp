@@ -10,6 +10,7 @@
 #include "labrt/client.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
+#include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
 #include "src/process.hpp"
@@ -19,38 +20,6 @@ namespace labrt {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// One log line for an event worth a line, or "" (kv writes, output lines,
-/// test fields other than `running`). `c` fills in the run's details.
-std::string describe(const event& ev, client& c) {
-  if (ev.kind != "service" && ev.kind != "test")
-    return {};
-  auto d = json::parse(ev.data, nullptr, false);
-  if (!d.is_object())
-    return {};
-  auto key = d.value("key", std::string{});
-  auto now = d.value("new", json{});
-  if (ev.kind == "service" && key.rfind("record/", 0) == 0 && now.is_object()) {
-    auto line = "service " + key.substr(7) + " "
-                + (now.value("running", false) ? "up" : "down");
-    if (auto pids = now.find("pids"); pids != now.end() && !pids->empty())
-      line += " (pids " + pids->dump() + ")";
-    return line;
-  }
-  if (ev.kind != "test" || key != "running" || !now.is_boolean())
-    return {};
-  auto state = c.tests().get_state();
-  auto field = [&](const char* name) {
-    auto x = state ? state->value(name, json{}) : json{};
-    return x.is_null() ? std::string{"?"}
-                       : x.is_string() ? x.get<std::string>() : x.dump();
-  };
-  if (now.get<bool>())
-    return "test started: " + field("script") + " (pid " + field("pid")
-           + ", run " + field("run_id") + ")";
-  return "test ended: " + field("script") + " (exit code " + field("exit_code")
-         + ", " + field("duration_ms") + " ms)";
-}
 
 /// Logs the hub's events until `drain` is set and nothing more comes, or the
 /// runtime stops.
@@ -62,16 +31,25 @@ void log_events(runtime& rt, std::ostream& log,
     log << "labrt: no event log: " << render(stream.error()) << std::endl;
     return;
   }
-  client c{rt};
+  event_describer words;
+  auto note = [&log](const std::string& line) {
+    if (!line.empty())
+      log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+  };
   for (;;) {
     auto batch = stream->next(200ms);
     // After `drain`, go on until quiet: the end of a run stopped at
     // shutdown is on its way to us.
     if (!batch || (drain.load() && batch->events.empty()))
       return;
-    for (auto& ev : batch->events)
-      if (auto line = describe(ev, c); !line.empty())
-        log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+    if (batch->missed > 0)
+      note(words.line("missed", {{"missed", batch->missed}}));
+    for (auto& ev : batch->events) {
+      // kv writes are lab software's business and may come by the thousand.
+      if (ev.kind == "kv")
+        continue;
+      note(words.line(ev.kind, json::parse(ev.data, nullptr, false)));
+    }
   }
 }
 
