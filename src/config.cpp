@@ -108,6 +108,31 @@ size_t scheduler_threads(const runtime_config& cfg) {
   return cores <= 2 ? 1 : cores;
 }
 
+caf::error check_daemon_roots(const runner_config& cfg) {
+  if (!cfg.enabled)
+    return caf::none;
+  auto& roots = cfg.roots;
+  if (roots.empty())
+    return config_error("runner.roots",
+                        "is required: the directories whose scripts the "
+                        "daemon may run (\"roots\": [\"/\"] allows any path)");
+  for (auto& root : roots) {
+    std::error_code ec;
+    auto st = fs::status(root, ec);
+    if (st.type() == fs::file_type::not_found)
+      return config_error("runner.roots",
+                          "names '" + root + "', which does not exist");
+    if (ec)
+      return config_error("runner.roots", "names '" + root
+                                            + "', which cannot be read: "
+                                            + ec.message());
+    if (!fs::is_directory(st))
+      return config_error("runner.roots",
+                          "names '" + root + "', which is not a directory");
+  }
+  return caf::none;
+}
+
 caf::expected<json> read_config_file(const std::string& path) {
   std::ifstream in{path};
   if (!in)
@@ -162,30 +187,6 @@ caf::error check_listen(const std::string& x, const std::string& field) {
     return config_error(field, "names host '" + host + "', which does not "
                                "resolve: " + ::gai_strerror(rc));
   ::freeaddrinfo(found);
-  return caf::none;
-}
-
-/// A daemon serves whoever can reach its port: it runs only what its roots
-/// hold, and every root must be an existing directory.
-caf::error check_roots(const std::vector<std::string>& roots) {
-  if (roots.empty())
-    return config_error("runner.roots",
-                        "is required: the directories whose scripts the "
-                        "daemon may run (\"roots\": [\"/\"] allows any path)");
-  for (auto& root : roots) {
-    std::error_code ec;
-    auto st = fs::status(root, ec);
-    if (st.type() == fs::file_type::not_found)
-      return config_error("runner.roots",
-                          "names '" + root + "', which does not exist");
-    if (ec)
-      return config_error("runner.roots", "names '" + root
-                                            + "', which cannot be read: "
-                                            + ec.message());
-    if (!fs::is_directory(st))
-      return config_error("runner.roots",
-                          "names '" + root + "', which is not a directory");
-  }
   return caf::none;
 }
 
@@ -274,7 +275,7 @@ caf::expected<daemon_config> parse_config(const json& doc,
   if (!runner)
     return std::move(runner.error());
   cfg.runtime.runner = std::move(*runner);
-  if (auto err = check_roots(cfg.runtime.runner.roots))
+  if (auto err = check_daemon_roots(cfg.runtime.runner))
     return err;
   if (cfg.runtime.runner.logs_dir.empty() && !cfg.state_dir.empty())
     cfg.runtime.runner.logs_dir = cfg.state_dir + "/logs";

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "http_support.hpp"
 #include "labrt/event_text.hpp"
@@ -279,7 +280,7 @@ TEST_CASE("watch prints what happens from now on, --since the history",
   CHECK(has(now.out, " test started: " + scripts_dir + "/sleep.sh (pid "));
   CHECK(has(now.out, " test ended: " + scripts_dir + "/sleep.sh (exit code 0, "));
   // One line per event, not one per field of the test record.
-  CHECK_FALSE(has(now.out, "args"));
+  CHECK_FALSE(has(now.out, " test args"));
   auto lines = std::count(now.out.begin(), now.out.end(), '\n');
   CHECK(lines <= 5); // kv, queue changes, start, end
   auto all = watch({"--since", "0"}, false);
@@ -332,6 +333,14 @@ TEST_CASE("labctl serve refuses a config without roots and a bad --listen",
                      "127.0.0.1:99999"});
   CHECK(bad.code == 2);
   CHECK(has(bad.err, "http.listen"));
+}
+
+TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {
+  daemon_config cfg;
+  cfg.http.listen = "127.0.0.1:0";
+  std::ostringstream log;
+  CHECK(serve(cfg, log) == 2);
+  CHECK(has(log.str(), "runner.roots is required"));
 }
 
 TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {

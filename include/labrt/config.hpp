@@ -67,6 +67,11 @@ caf::expected<json> read_config_file(const std::string& path);
 /// stop_on_shutdown.
 caf::expected<runner_config> load_runner_config(const std::string& path);
 
+/// A daemon's rule for the runner's roots (parse_config and serve apply it):
+/// a daemon runs what others request as its own user, so it needs roots,
+/// each an existing directory. A disabled runner needs none.
+caf::error check_daemon_roots(const runner_config& cfg);
+
 /// The same for an already parsed `runner` object.
 caf::expected<runner_config> parse_runner_config(const json& runner,
                                                  const std::string& base_dir);

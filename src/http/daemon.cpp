@@ -84,6 +84,12 @@ void await_signal(http_server& server, std::ostream& log,
 } // namespace
 
 int serve(daemon_config cfg, std::ostream& log) {
+  // Also here, for a daemon_config built in code rather than read
+  // (before the signal mask, so that a refusal leaves the caller as it was).
+  if (auto err = check_daemon_roots(cfg.runtime.runner)) {
+    log << "labrt: " << message_of(err) << std::endl;
+    return 2;
+  }
   // Before any thread starts, so that every thread inherits the mask and
   // only await_signal sees the signals.
   auto set = shutdown_signals();
@@ -116,9 +122,9 @@ int serve(daemon_config cfg, std::ostream& log) {
   log << to_iso8601(caf::make_timestamp()) << " " << cfg.name
       << " serving on " << (*server)->url() << " ("
       << cfg.runtime.monitor.services.size() << " services watched, "
-      << (cfg.runtime.runner.roots.empty()
-            ? std::string{"scripts from anywhere"}
-            : std::to_string(cfg.runtime.runner.roots.size()) + " script roots")
+      << (cfg.runtime.runner.enabled
+            ? "scripts under " + json(cfg.runtime.runner.roots).dump()
+            : std::string{"no runner"})
       << ")" << std::endl;
   (*server)->run();
   stop.store(true);
