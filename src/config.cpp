@@ -1,4 +1,8 @@
 // Reading config files: the whole daemon config and its sections.
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,20 +23,28 @@ std::string absolute_from(const std::string& path, const std::string& base) {
   return (fs::path{base} / path).lexically_normal().string();
 }
 
-caf::error field_error(const std::string& field, const std::string& what) {
-  return make_error(
-    errc::invalid_argument, "config: runner." + field + " " + what);
+caf::error config_error(const std::string& field, const std::string& what) {
+  return make_error(errc::invalid_argument, "config: " + field + " " + what);
+}
+
+/// An integer from `lo` to `hi`. 1.5, 1e3 and numbers past int64 are
+/// refused rather than truncated or wrapped.
+caf::expected<int64_t> integer_in(const json& value, const std::string& field,
+                                  int64_t lo, int64_t hi, const char* unit) {
+  bool fits = value.is_number_integer()
+              && (!value.is_number_unsigned()
+                  || value.get<uint64_t>()
+                       <= static_cast<uint64_t>(INT64_MAX));
+  if (!fits || value.get<int64_t>() < lo || value.get<int64_t>() > hi)
+    return config_error(field, "must be an integer from " + std::to_string(lo)
+                                 + " to " + std::to_string(hi) + " (" + unit
+                                 + "), not " + value.dump());
+  return value.get<int64_t>();
 }
 
 caf::expected<int64_t> duration(const json& value, const std::string& field) {
-  if (!value.is_number_integer())
-    return field_error(field,
-      "must be an integer (milliseconds), not "
-        + std::string{value.type_name()});
-  auto ms = value.get<int64_t>();
-  if (ms < 0)
-    return field_error(field, "must be >= 0");
-  return ms;
+  return integer_in(value, "runner." + field, 0, max_duration_ms,
+                    "milliseconds");
 }
 
 } // namespace
@@ -49,15 +61,15 @@ caf::expected<runner_config> parse_runner_config(
   for (auto& [key, value] : runner.items()) {
     if (key == "roots") {
       if (!value.is_array())
-        return field_error(key, "must be an array of directories");
+        return config_error("runner.roots", "must be an array of directories");
       for (auto& root : value) {
         if (!root.is_string() || root.get<std::string>().empty())
-          return field_error(key, "must hold non-empty strings");
+          return config_error("runner.roots", "must hold non-empty strings");
         cfg.roots.push_back(absolute_from(root.get<std::string>(), base_dir));
       }
     } else if (key == "logs_dir") {
       if (!value.is_string())
-        return field_error(key, "must be a string");
+        return config_error("runner.logs_dir", "must be a string");
       cfg.logs_dir = absolute_from(value.get<std::string>(), base_dir);
     } else if (key == "grace_ms") {
       auto ms = duration(value, key);
@@ -71,14 +83,17 @@ caf::expected<runner_config> parse_runner_config(
       cfg.timeout_ms = *ms;
     } else if (key == "stop_on_shutdown") {
       if (!value.is_boolean())
-        return field_error(key, "must be true or false");
+        return config_error("runner.stop_on_shutdown",
+                            "must be true or false");
       cfg.stop_on_shutdown = value.get<bool>();
     } else if (key == "log_max_bytes") {
-      if (!value.is_number_integer() || value.get<int64_t>() <= 0)
-        return field_error(key, "must be a positive integer");
-      cfg.log_max_bytes = value.get<uint64_t>();
+      auto n = integer_in(value, "runner.log_max_bytes", 1, int64_t{1} << 40,
+                          "bytes");
+      if (!n)
+        return std::move(n.error());
+      cfg.log_max_bytes = static_cast<uint64_t>(*n);
     } else {
-      return field_error(key,
+      return config_error("runner." + key,
         "is not a known setting (known: roots, logs_dir, grace_ms, "
         "timeout_ms, log_max_bytes, stop_on_shutdown)");
     }
@@ -91,6 +106,31 @@ size_t scheduler_threads(const runtime_config& cfg) {
     return cfg.max_threads;
   size_t cores = std::thread::hardware_concurrency();
   return cores <= 2 ? 1 : cores;
+}
+
+caf::error check_daemon_roots(const runner_config& cfg) {
+  if (!cfg.enabled)
+    return caf::none;
+  auto& roots = cfg.roots;
+  if (roots.empty())
+    return config_error("runner.roots",
+                        "is required: the directories whose scripts the "
+                        "daemon may run (\"roots\": [\"/\"] allows any path)");
+  for (auto& root : roots) {
+    std::error_code ec;
+    auto st = fs::status(root, ec);
+    if (st.type() == fs::file_type::not_found)
+      return config_error("runner.roots",
+                          "names '" + root + "', which does not exist");
+    if (ec)
+      return config_error("runner.roots", "names '" + root
+                                            + "', which cannot be read: "
+                                            + ec.message());
+    if (!fs::is_directory(st))
+      return config_error("runner.roots",
+                          "names '" + root + "', which is not a directory");
+  }
+  return caf::none;
 }
 
 caf::expected<json> read_config_file(const std::string& path) {
@@ -119,22 +159,35 @@ std::string base_dir_of(const std::string& path) {
   return fs::absolute(fs::path{path}).parent_path().string();
 }
 
-caf::error config_error(const std::string& field, const std::string& what) {
-  return make_error(errc::invalid_argument, "config: " + field + " " + what);
-}
-
-caf::expected<size_t> positive(const json& value, const std::string& field) {
-  if (!value.is_number_unsigned() || value.get<uint64_t>() == 0)
-    return config_error(field, "must be a positive integer, not "
-                                 + value.dump());
-  return value.get<size_t>();
-}
-
 caf::expected<std::string> text(const json& value, const std::string& field) {
   if (!value.is_string())
     return config_error(field, std::string{"must be a string, not "}
                                  + value.type_name());
   return value.get<std::string>();
+}
+
+/// HOST:PORT (an IPv6 host in brackets) whose host resolves, so that a
+/// typo fails at start rather than when the server binds.
+caf::error check_listen(const std::string& x, const std::string& field) {
+  auto colon = x.rfind(':');
+  auto host = colon == std::string::npos ? x : x.substr(0, colon);
+  auto port = colon == std::string::npos ? std::string{} : x.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || port.empty() || port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoi(port) > 65535)
+    return config_error(field, "must be HOST:PORT with a port from 0 to "
+                               "65535, not '" + x + "'");
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0)
+    return config_error(field, "names host '" + host + "', which does not "
+                               "resolve: " + ::gai_strerror(rc));
+  ::freeaddrinfo(found);
+  return caf::none;
 }
 
 caf::error parse_http(const json& http, http_config& cfg) {
@@ -147,9 +200,8 @@ caf::error parse_http(const json& http, http_config& cfg) {
       auto x = text(value, field);
       if (!x)
         return std::move(x.error());
-      auto colon = x->rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == x->size())
-        return config_error(field, "must be HOST:PORT, not '" + *x + "'");
+      if (auto err = check_listen(*x, field))
+        return err;
       cfg.listen = std::move(*x);
     } else if (key == "token") {
       if (value.is_null())
@@ -160,15 +212,18 @@ caf::error parse_http(const json& http, http_config& cfg) {
       if (x->size() < 16)
         return config_error(field, "must be at least 16 characters");
       cfg.token = std::move(*x);
-    } else if (key == "max_streams" || key == "threads"
-               || key == "max_body_bytes") {
-      auto n = positive(value, field);
+    } else if (key == "max_streams" || key == "threads") {
+      // Each is a thread; thousands only exhaust the machine.
+      auto n = integer_in(value, field, 1, 1024, "threads");
       if (!n)
         return std::move(n.error());
-      (key == "max_streams" ? cfg.max_streams
-       : key == "threads"   ? cfg.threads
-                            : cfg.max_body_bytes)
-        = *n;
+      (key == "threads" ? cfg.threads : cfg.max_streams)
+        = static_cast<size_t>(*n);
+    } else if (key == "max_body_bytes") {
+      auto n = integer_in(value, field, 1, int64_t{1} << 30, "bytes");
+      if (!n)
+        return std::move(n.error());
+      cfg.max_body_bytes = static_cast<size_t>(*n);
     } else {
       return config_error(field, "is not a known setting (known: listen, "
                                  "token, max_streams, threads, "
@@ -220,15 +275,20 @@ caf::expected<daemon_config> parse_config(const json& doc,
   if (!runner)
     return std::move(runner.error());
   cfg.runtime.runner = std::move(*runner);
+  if (auto err = check_daemon_roots(cfg.runtime.runner))
+    return err;
   if (cfg.runtime.runner.logs_dir.empty() && !cfg.state_dir.empty())
     cfg.runtime.runner.logs_dir = cfg.state_dir + "/logs";
   return cfg;
 }
 
-caf::expected<daemon_config> load_config(const std::string& path) {
+caf::expected<daemon_config> load_config(const std::string& path,
+                                         const json& overrides) {
   auto doc = read_config_file(path);
   if (!doc)
     return std::move(doc.error());
+  if (!overrides.is_null())
+    doc->merge_patch(overrides);
   return parse_config(*doc, base_dir_of(path));
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "labrt/config.hpp"
+#include "proc_support.hpp"
 #include "support.hpp"
 
 using namespace labrt;
@@ -17,9 +18,22 @@ namespace {
 const std::string demo_config = LABRT_DEMO_CONFIG;
 
 /// The error message parse_config gives for `text`, or "" if it parses.
+/// Without runner.roots in `text`, "/" is added: most cases are about
+/// something else.
 std::string problem_with(const std::string& text) {
   auto doc = json::parse(text);
+  if (doc.is_object() && !doc.contains("runner"))
+    doc["runner"] = {{"roots", {"/"}}};
+  else if (doc.is_object() && doc["runner"].is_object()
+           && !doc["runner"].contains("roots"))
+    doc["runner"]["roots"] = {"/"};
   auto cfg = parse_config(doc, "/base");
+  return cfg ? std::string{} : message_of(cfg.error());
+}
+
+/// The message for `text` as it is, roots or not.
+std::string problem_as_is(const std::string& text) {
+  auto cfg = parse_config(json::parse(text), "/base");
   return cfg ? std::string{} : message_of(cfg.error());
 }
 
@@ -95,4 +109,83 @@ TEST_CASE("unreadable and malformed files", "[config]") {
   REQUIRE_FALSE(bad);
   CHECK(code_of(bad.error()) == errc::invalid_argument);
   CHECK(mentions(message_of(bad.error()), "line 3"));
+}
+
+TEST_CASE("a daemon without script roots does not start", "[config]") {
+  // The daemon runs what a request names, as its own user: "anywhere" must
+  // be said explicitly.
+  for (auto text : {R"({})", R"({"runner": {"grace_ms": 10}})",
+                    R"({"runner": {"roots": []}})"}) {
+    INFO(text);
+    auto problem = problem_as_is(text);
+    CHECK(mentions(problem, "runner.roots is required"));
+    CHECK(mentions(problem, R"(["/"])"));
+  }
+  CHECK(problem_as_is(R"({"runner": {"roots": ["/"]}})").empty());
+  temp_dir dir{"labrt-config"};
+  std::ofstream{dir / "file"} << "x";
+  auto missing = problem_as_is(
+    json{{"runner", {{"roots", {"/", dir / "gone"}}}}}.dump());
+  CHECK(mentions(missing, "runner.roots"));
+  CHECK(mentions(missing, dir / "gone" + "', which does not exist"));
+  auto file = problem_as_is(
+    json{{"runner", {{"roots", {dir / "file"}}}}}.dump());
+  CHECK(mentions(file, "which is not a directory"));
+  // Relative roots resolve against the config file's directory.
+  fs::create_directory(dir / "tests");
+  std::ofstream{dir / "lab.json"} << R"({"runner": {"roots": ["tests"]}})";
+  auto cfg = value_of(load_config(dir / "lab.json"));
+  CHECK(cfg.runtime.runner.roots == std::vector<std::string>{dir / "tests"});
+}
+
+TEST_CASE("durations are integers from 0 to 30 days", "[config]") {
+  for (auto field : {"grace_ms", "timeout_ms"}) {
+    for (auto bad : {"1.5", "-1", "2592000001", "9223372036854775807",
+                     "18446744073709551615", "\"5\""}) {
+      auto text = std::string{R"({"runner": {")"} + field + "\": " + bad + "}}";
+      INFO(text);
+      auto problem = problem_with(text);
+      CHECK(mentions(problem, std::string{"runner."} + field));
+      CHECK(mentions(problem, "from 0 to 2592000000 (milliseconds)"));
+      CHECK(mentions(problem, std::string{"not "} + (bad[0] == '"' ? "\"5\"" : bad)));
+    }
+    auto ok = json::parse(R"({"runner": {"roots": ["/"]}})");
+    ok["runner"][field] = max_duration_ms;
+    CHECK(parse_config(ok, "/base"));
+  }
+  CHECK(mentions(problem_with(R"({"runner": {"log_max_bytes": 18446744073709551615}})"),
+                 "runner.log_max_bytes must be an integer from 1"));
+  for (auto bad : {"1.5", "9", "9223372036854775807", "18446744073709551615"}) {
+    INFO(bad);
+    CHECK(mentions(problem_with(std::string{R"({"monitor": {"interval_ms": )"}
+                                + bad + "}}"),
+                   "monitor.interval_ms"));
+  }
+  CHECK(problem_with(R"({"monitor": {"interval_ms": 10}})").empty());
+}
+
+TEST_CASE("http threads and the listen address are checked at start",
+          "[config]") {
+  for (auto text : {R"({"http": {"threads": 0}})",
+                    R"({"http": {"threads": 100000}})",
+                    R"({"http": {"threads": 1.5}})",
+                    R"({"http": {"max_streams": 5000}})"}) {
+    INFO(text);
+    CHECK(mentions(problem_with(text), "from 1 to 1024 (threads)"));
+  }
+  CHECK(problem_with(R"({"http": {"threads": 1024, "max_streams": 1}})")
+          .empty());
+  auto port = problem_with(R"({"http": {"listen": "127.0.0.1:70000"}})");
+  CHECK(mentions(port, "http.listen must be HOST:PORT with a port from 0 to "
+                       "65535, not '127.0.0.1:70000'"));
+  CHECK(mentions(problem_with(R"({"http": {"listen": "127.0.0.1:http"}})"),
+                 "http.listen"));
+  // .invalid never resolves (RFC 6761).
+  auto host = problem_with(R"({"http": {"listen": "lab-a.invalid:8080"}})");
+  CHECK(mentions(host, "http.listen names host 'lab-a.invalid', which does "
+                       "not resolve"));
+  for (auto good : {"localhost:0", "127.0.0.1:8080", "[::1]:9090"}) {
+    INFO(good);
+    CHECK(problem_with(json{{"http", {{"listen", good}}}}.dump()).empty());
+  }
 }

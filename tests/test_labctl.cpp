@@ -2,7 +2,12 @@
 // against an in-process API, its stdout, stderr and exit code.
 #include <stdlib.h>
 
+#include <fstream>
+#include <memory>
+#include <sstream>
+
 #include "http_support.hpp"
+#include "labrt/event_text.hpp"
 #include "labctl_support.hpp"
 
 using namespace labrt;
@@ -133,7 +138,26 @@ TEST_CASE("no server, a bad URL, bad usage, a missing token", "[labctl]") {
   CHECK(has(down.err, "cannot reach"));
   CHECK(labctl({"--server", "ftp://x", "status"}).code == 2);
   CHECK(labctl({"--server", "http://127.0.0.1:1", "kv", "set", "k"}).code == 2);
-  CHECK(labctl({"no-such-command"}).code == 2);
+  auto unknown = labctl({"no-such-command"});
+  CHECK(unknown.code == 2);
+  CHECK(has(unknown.err, "unknown command 'no-such-command'"));
+  auto bogus = labctl({"--bogus"});
+  CHECK(bogus.code == 2);
+  CHECK(has(bogus.err, "unknown option '--bogus'"));
+  auto nested = labctl({"kv", "nope"});
+  CHECK(nested.code == 2);
+  CHECK(has(nested.err, "labctl kv: unknown command 'nope'"));
+  for (auto cmd : {"run", "test"}) {
+    std::vector<std::string> args = {cmd, "--timeout", "abc", "x.sh"};
+    if (std::string{cmd} == "test")
+      args.insert(args.begin() + 1, "start");
+    auto nan = labctl(args);
+    INFO(nan.err);
+    CHECK(nan.code == 2);
+    CHECK(has(nan.err, "'abc' is not a number"));
+  }
+  CHECK(has(labctl({"run", "--grace", "1e300", "x.sh"}).err,
+            "must be from 0 to 2592000 seconds"));
   auto help = labctl({"--help"});
   CHECK(help.code == 0);
   CHECK(has(help.out, "3 the server cannot be reached"));
@@ -167,4 +191,243 @@ TEST_CASE("test start --follow and logs -f exit with the run's outcome", "[labct
   CHECK(log.code == 0);
   CHECK(log.out == "ready\ndone\n");
   CHECK(remote(a, {"logs", "--run", "no-such-run"}).code == 4);
+}
+
+TEST_CASE("the event wording the daemon's log and watch share", "[labctl]") {
+  event_describer words;
+  auto test = [&](const std::string& key, const json& now) {
+    return words.line("test", {{"key", key}, {"new", now}});
+  };
+  // A start arrives field by field, in key order.
+  CHECK(test("pid", 4891).empty());
+  CHECK(test("run_id", "r7").empty());
+  CHECK(test("running", true).empty());
+  CHECK(test("script", "link_test.sh").empty());
+  CHECK(test("start_time", "2026-12-01T10:00:00.000Z")
+        == "test started: link_test.sh (pid 4891, run r7)");
+  CHECK(test("args", json::array()).empty());
+  CHECK(test("signal", {{"number", 15}, {"name", "SIGTERM"}}).empty());
+  CHECK(test("stopped_by", "request").empty());
+  CHECK(test("duration_ms", 1200).empty());
+  CHECK(test("running", false)
+        == "test ended: link_test.sh (stopped by SIGTERM (request), 1200 ms)");
+  test("signal", nullptr);
+  test("stopped_by", nullptr);
+  test("exit_code", 3);
+  CHECK(test("running", false) == "test ended: link_test.sh (exit code 3, 1200 ms)");
+  test("timed_out", true);
+  test("exit_code", nullptr);
+  test("signal", {{"number", 9}, {"name", "SIGKILL"}});
+  test("stopped_by", "timeout");
+  CHECK(test("running", false)
+        == "test ended: link_test.sh (timed out, stopped by SIGKILL, 1200 ms)");
+  // A run already going when reading starts is named when it ends.
+  event_describer late{{{"script", "qsfp_bringup.sh"}, {"running", true}}};
+  CHECK(late.line("test", {{"key", "exit_code"}, {"new", 0}}).empty());
+  CHECK(late.line("test", {{"key", "running"}, {"new", false}})
+        == "test ended: qsfp_bringup.sh (exit code 0)");
+  CHECK(words.line("service", {{"key", "record/qsfp_service"},
+                               {"new", {{"running", true}, {"pids", {42}}}}})
+        == "service qsfp_service up (pids [42])");
+  CHECK(words.line("service", {{"key", "qsfp_service"}, {"new", true}})
+          .empty());
+  CHECK(words.line("kv", {{"key", "lab/a"}, {"new", 1}, {"revision", 3}})
+        == "kv lab/a = 1 (revision 3)");
+  CHECK(words.line("kv", {{"key", "lab/a"}, {"new", nullptr}})
+        == "kv lab/a erased");
+  CHECK(words.line("queue", {{"queue", json::array()}}) == "queue empty");
+  CHECK(words.line("queue", {{"queue", {{{"script", "a.sh"},
+                                         {"run_id", "r9"}}}}})
+        == "queue: 1 waiting: a.sh (run r9)");
+  CHECK(words.line("output", {{"run_id", "r7"}, {"lines", json::array()}})
+          .empty());
+}
+
+TEST_CASE("watch prints what happens from now on, --since the history",
+          "[labctl]") {
+  api a;
+  auto cli = a.connect();
+  REQUIRE(cli.Put("/api/kv/before", "1", "application/json")->status == 200);
+  // Once watch says it is watching, a run and a kv write; then Ctrl-C.
+  auto watch = [&](std::vector<std::string> args, bool act) {
+    bool acted = false;
+    bool stopped = false;
+    args.insert(args.begin(), {"--server", a.server->url(), "watch"});
+    return run_labctl(
+      args,
+      [&](pid_t pid, const labctl_result& r) {
+        if (!acted && has(r.err, "(Ctrl-C to stop)\n")) {
+          acted = true;
+          if (act) {
+            cli.Put("/api/kv/during", "2", "application/json");
+            cli.Post("/api/test/start",
+                     R"({"script": "sleep.sh", "args": ["0.1"]})",
+                     "application/json");
+          }
+        }
+        if (!stopped && has(r.out, "/sleep.sh (exit code")) {
+          stopped = true;
+          ::kill(pid, SIGINT);
+        }
+      },
+      deadline);
+  };
+  auto now = watch({}, true);
+  INFO(now.out << now.err);
+  CHECK(now.code == 128 + SIGINT);
+  CHECK_FALSE(has(now.out, "kv before"));
+  CHECK(has(now.out, " kv during = 2 (revision "));
+  CHECK(has(now.out, " test started: " + scripts_dir + "/sleep.sh (pid "));
+  CHECK(has(now.out, " test ended: " + scripts_dir + "/sleep.sh (exit code 0, "));
+  // One line per event, not one per field of the test record.
+  CHECK_FALSE(has(now.out, " test args"));
+  auto lines = std::count(now.out.begin(), now.out.end(), '\n');
+  CHECK(lines <= 5); // kv, queue changes, start, end
+  auto all = watch({"--since", "0"}, false);
+  INFO(all.out << all.err);
+  CHECK(has(all.out, " kv before = 1 (revision "));
+  CHECK(has(all.out, " test ended: " + scripts_dir + "/sleep.sh (exit code 0, "));
+}
+
+// -- the daemon and labctl run as processes, with real signals --------------
+
+namespace {
+
+/// A daemon config in `dir` that runs the test scripts.
+std::string write_daemon_config(const temp_dir& dir, const std::string& name) {
+  auto path = dir / "lab.json";
+  std::ofstream{path} << json{
+    {"name", name},
+    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300}}},
+    {"http", {{"listen", "127.0.0.1:0"}}}}.dump();
+  return path;
+}
+
+/// The port of "serving on http://127.0.0.1:PORT", once that line is whole.
+uint16_t serving_port(const std::string& log) {
+  auto at = log.find("serving on http://127.0.0.1:");
+  if (at == std::string::npos || log.find('\n', at) == std::string::npos)
+    return 0;
+  return static_cast<uint16_t>(std::stoi(log.substr(at + 28)));
+}
+
+/// Kills a labctl that a failed check left running.
+struct reaper {
+  pid_t pid = 0;
+  ~reaper() {
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0)
+      ::waitpid(pid, nullptr, 0);
+  }
+};
+
+} // namespace
+
+TEST_CASE("labctl serve refuses a config without roots and a bad --listen",
+          "[labctl]") {
+  temp_dir dir{"labrt-labctl"};
+  std::ofstream{dir / "empty.json"} << "{}";
+  auto none = labctl({"serve", "--config", dir / "empty.json"});
+  CHECK(none.code == 2);
+  CHECK(has(none.err, "runner.roots is required"));
+  auto bad = labctl({"serve", "--config", write_daemon_config(dir, "x"), "--listen",
+                     "127.0.0.1:99999"});
+  CHECK(bad.code == 2);
+  CHECK(has(bad.err, "http.listen"));
+}
+
+TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {
+  daemon_config cfg;
+  cfg.http.listen = "127.0.0.1:0";
+  std::ostringstream log;
+  CHECK(serve(cfg, log) == 2);
+  CHECK(has(log.str(), "runner.roots is required"));
+}
+
+TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {
+  temp_dir dir{"labrt-labctl"};
+  std::string cookie;
+  int step = 0;
+  reaper guard;
+  auto r = run_labctl(
+    {"serve", "--config", write_daemon_config(dir, "hup-lab")},
+    [&](pid_t pid, const labctl_result& out) {
+      guard.pid = pid;
+      if (step == 0 && serving_port(out.err) != 0) {
+        step = 1;
+        httplib::Client c{"127.0.0.1", serving_port(out.err)};
+        c.set_read_timeout(deadline);
+        auto res = c.Post("/api/test/start", R"({"script": "stubborn.sh"})",
+                          "application/json");
+        REQUIRE(res);
+        REQUIRE(res->status == 201);
+        cookie = json::parse(res->body).at("cookie").get<std::string>();
+      }
+      if (step == 1 && has(out.err, "/stubborn.sh (pid ")) {
+        step = 2;
+        ::kill(pid, SIGHUP);
+      }
+    },
+    deadline);
+  guard.pid = 0;
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(has(r.err, "received SIGHUP, shutting down"));
+  // stubborn.sh ignores SIGTERM: the grace period ends in SIGKILL.
+  CHECK(has(r.err, " test ended: " + scripts_dir
+                     + "/stubborn.sh (stopped by SIGKILL (shutdown), "));
+  CHECK_FALSE(has(r.err, "exit code ?"));
+  REQUIRE_FALSE(cookie.empty());
+  CHECK(find_by_cookie(cookie).empty());
+}
+
+TEST_CASE("SIGHUP stops labctl run's tree, exit 129", "[labctl]") {
+  bool sent = false;
+  auto r = run_labctl(
+    {"run", "--json", "--grace", "0.3", scripts_dir + "/stubborn.sh"},
+    [&](pid_t pid, const labctl_result& out) {
+      if (!sent && has(out.out, "ready\n")) {
+        sent = true;
+        ::kill(pid, SIGHUP);
+      }
+    },
+    deadline);
+  CHECK(r.code == 128 + SIGHUP);
+  auto rec = json_of(r);
+  CHECK(rec.at("stopped_by") == "SIGHUP");
+  CHECK(find_by_cookie(rec.at("cookie").get<std::string>()).empty());
+}
+
+TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
+  // Passes once http_server::make refuses a port another server holds
+  // (httplib binds with SO_REUSEPORT, which lets a second server in).
+  temp_dir dir{"labrt-labctl"};
+  auto config = write_daemon_config(dir, "first");
+  std::unique_ptr<labctl_result> second;
+  reaper guard;
+  auto first = run_labctl(
+    {"serve", "--config", config},
+    [&](pid_t pid, const labctl_result& out) {
+      guard.pid = pid;
+      auto port = serving_port(out.err);
+      if (second || port == 0)
+        return;
+      // A second daemon that does start is stopped at once, so the check
+      // below fails rather than the deadline.
+      second = std::make_unique<labctl_result>(run_labctl(
+        {"serve", "--config", config, "--listen",
+         "127.0.0.1:" + std::to_string(port)},
+        [](pid_t other, const labctl_result& o) {
+          if (serving_port(o.err) != 0)
+            ::kill(other, SIGTERM);
+        },
+        deadline));
+      ::kill(pid, SIGTERM);
+    },
+    deadline);
+  guard.pid = 0;
+  CHECK(first.code == 0);
+  REQUIRE(second);
+  INFO(second->err);
+  CHECK(second->code == 2);
+  CHECK(has(second->err, "address in use"));
 }

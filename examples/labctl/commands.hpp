@@ -27,6 +27,10 @@ void add_serve(CLI::App& app, int& exit_code);
 /// commands status, services, test, queue, logs, kv, history and watch.
 void add_client(CLI::App& app, int& exit_code);
 
+/// Checks a duration in seconds (--timeout, --grace): a number from 0 to
+/// labrt::max_duration_ms; "abc" is "not a number".
+CLI::Validator seconds_check();
+
 /// A finished run's exit code like timeout(1): its code, 128+N for signal
 /// N (or for `stop_signal` that labctl forwarded), 124 on timeout, else 125.
 int run_exit_code(const labrt::run_record& rec, int stop_signal);

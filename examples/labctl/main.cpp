@@ -1,6 +1,41 @@
 // labctl: the example CLI driver of labrt.
+#include <iostream>
+
 #include "commands.hpp"
 #include "http_client.hpp"
+
+namespace {
+
+/// The innermost command the user named, e.g. `kv` in `labctl kv nope`.
+CLI::App* innermost(CLI::App* app) {
+  auto chosen = app->get_subcommands();
+  return chosen.empty() ? app : innermost(chosen.front());
+}
+
+/// CLI11 reports "a subcommand is required" before the word it could not
+/// place; that word is what the user got wrong, so name it. False if every
+/// word was placed.
+bool name_unknown_word(CLI::App& app) {
+  auto rest = app.remaining(true);
+  if (rest.empty())
+    return false;
+  auto at = innermost(&app);
+  auto where = at == &app ? std::string{"labctl"} : "labctl " + at->get_name();
+  auto& word = rest.front();
+  if (word.size() > 1 && word[0] == '-') {
+    std::cerr << where << ": unknown option '" << word << "'\n";
+  } else {
+    std::string known;
+    for (auto* sub : at->get_subcommands([](CLI::App*) { return true; }))
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    std::cerr << where << ": unknown command '" << word << "'"
+              << (known.empty() ? "" : " (commands: " + known + ")") << "\n";
+  }
+  std::cerr << "Run with --help for more information.\n";
+  return true;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"labctl - drive a labrt runtime, locally or through its daemon"};
@@ -14,6 +49,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    bool misplaced = dynamic_cast<const CLI::RequiredError*>(&e) != nullptr
+                     || dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr;
+    if (misplaced && name_unknown_word(app))
+      return labctl::exit_usage;
     // --help is a ParseError with code 0; every real usage error exits 2.
     auto code = app.exit(e);
     return code == 0 ? 0 : labctl::exit_usage;

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "commands.hpp"
+#include "labrt/event_text.hpp"
 #include "labrt/run_types.hpp"
 #include "labrt/sse.hpp"
 
@@ -155,45 +157,54 @@ void print_services(const json& body) {
   print_table({"SERVICE", "RUNNING", "PIDS", "SINCE"}, rows);
 }
 
-/// One readable line for an SSE event: time, kind, what changed.
-std::string describe(const std::string& kind, const json& data) {
-  if (kind == "output") {
-    auto lines = data.value("lines", json::array());
-    auto first = lines.empty() ? json{} : lines[0].value("text", json{});
-    return "output  run " + cell(data.value("run_id", json{})) + ": "
-           + std::to_string(lines.size()) + " line(s), first: "
-           + cell(first);
+/// `labctl watch [--since ID]`: one line per event, in the daemon's log's
+/// words, until Ctrl-C. From now on unless --since asks for the history the
+/// server still holds after event ID.
+int watch(api_client& api, const client_options& opt,
+          std::optional<uint64_t> since) {
+  labrt::json test_now = labrt::json::object();
+  if (!since && !opt.as_json) {
+    // A run already going is named when it ends.
+    auto status = api.get("/api/test/status");
+    if (!status)
+      return report_failure(status, opt.as_json);
+    test_now = status.body;
   }
-  if (kind == "queue") {
-    std::string ids;
-    for (auto& run : data.value("queue", json::array()))
-      ids += (ids.empty() ? "" : ", ") + cell(run.value("run_id", json{}));
-    return "queue   " + (ids.empty() ? std::string{"empty"} : ids);
-  }
-  if (!data.is_object() || !data.contains("key"))
-    return kind + "  " + cell(data, 200);
-  auto time = data.value("time", std::string{});
-  auto at = time.find('T');
-  auto clock = at == std::string::npos ? time : time.substr(at + 1);
-  std::string pad = kind.size() < 7 ? std::string(7 - kind.size(), ' ') : " ";
-  return clock + "  " + kind + pad + cell(data.at("key")) + ": "
-         + cell(data.value("old", json{})) + " -> "
-         + cell(data.value("new", json{}));
-}
-
-/// `labctl watch`: one line per Server-Sent Event until Ctrl-C.
-int watch(api_client& api, const client_options& opt) {
+  labrt::event_describer words{test_now};
   labrt::sse::parser parser;
-  auto res = api.stream("/api/events", [&](const char* data, size_t n) {
-    for (auto& ev : parser.feed({data, n})) {
-      auto body = json::parse(ev.data, nullptr, false);
-      if (opt.as_json)
-        std::cout << json{{"event", ev.kind}, {"data", body}}.dump() << std::endl;
-      else
-        std::cout << describe(ev.kind, body) << std::endl;
-    }
-    return true;
-  });
+  auto after = since ? *since : labrt::events_from_now;
+  bool open = false;
+  auto res = api.stream(
+    "/api/events?after=" + std::to_string(after),
+    [&](const char* data, size_t n) {
+      if (!open) {
+        // The server subscribes before it answers: from here on nothing
+        // is missed.
+        open = true;
+        std::cerr << "labctl: watching " << api.server()
+                  << (since ? " from event " + std::to_string(*since)
+                            : std::string{" from now"})
+                  << " (Ctrl-C to stop)" << std::endl;
+      }
+      for (auto& ev : parser.feed({data, n})) {
+        auto body = json::parse(ev.data, nullptr, false);
+        if (opt.as_json) {
+          std::cout << json{{"id", ev.id}, {"event", ev.kind}, {"data", body}}
+                         .dump()
+                    << std::endl;
+          continue;
+        }
+        auto line = words.line(ev.kind, body);
+        if (line.empty())
+          continue;
+        auto time = body.is_object() ? body.value("time", json{}) : json{};
+        std::cout << (time.is_string()
+                        ? time.get<std::string>()
+                        : labrt::to_iso8601(caf::make_timestamp()))
+                  << " " << line << std::endl;
+      }
+      return true;
+    });
   if (!res)
     return report_failure(res, opt.as_json);
   std::cerr << "labctl: the server closed the event stream\n";
@@ -234,8 +245,18 @@ void add_client(CLI::App& app, int& exit_code) {
       [](api_client& api, const client_options& o) {
         return show(api.get("/api/services"), o, print_services);
       });
-  add("watch", "Print the daemon's events as they happen, until Ctrl-C",
-      watch);
+  auto since = std::make_shared<std::optional<uint64_t>>();
+  app
+    .add_subcommand("watch", "Print the daemon's events as they happen, one "
+                             "line each, until Ctrl-C")
+    ->callback([opt, since, &exit_code] {
+      exit_code = call(*opt, [&](api_client& api) {
+        return watch(api, *opt, *since);
+      });
+    })
+    ->add_option("--since", *since,
+                 "First replay what the server still holds after event ID "
+                 "(0: all of it)");
   add_test_commands(app, opt, exit_code);
   add_kv_commands(app, opt, exit_code);
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "commands.hpp"
 #include "remote.hpp"
 
 namespace labctl {
@@ -227,7 +228,7 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   start->add_option("--topology", s->topology, "Recorded with the run");
   start->add_option("--bin", s->bin, "Recorded with the run");
   start->add_option("--timeout", s->timeout_s, "Stop the run after S seconds")
-    ->check(CLI::NonNegativeNumber);
+    ->check(seconds_check());
   start->add_flag("--follow,-f", s->follow,
                   "Stream its log and exit with its outcome");
   command(*test, "stop", "Stop the running test's whole process tree", opt,

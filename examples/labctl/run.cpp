@@ -1,14 +1,17 @@
 // `labctl run`: one script through an embedded runtime's test runner (the
 // code path the daemon uses), its output streamed to the terminal, exit code
 // like timeout(1): the script's code, 128+N if killed by signal N, 124 on
-// timeout; SIGINT/SIGTERM to labctl stop the run's whole tree, exit 130/143.
+// timeout; SIGINT/SIGTERM/SIGHUP to labctl stop the run's whole tree and
+// exit 130/143/129.
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -23,6 +26,7 @@
 
 #include "commands.hpp"
 #include "labrt/client.hpp"
+#include "labrt/config.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
 
@@ -97,13 +101,15 @@ int run_script(const run_options& opt) {
   if (opt.grace_s >= 0)
     cfg.runner.grace_ms = to_ms(opt.grace_s);
   cfg.max_threads = 2;
-  // SIGINT/SIGTERM go to a signalfd, read by one thread: blocked here before
-  // any other thread exists, so every thread inherits the mask (the child
-  // gets a clean one from spawn).
+  // SIGINT/SIGTERM/SIGHUP go to a signalfd, read by one thread: blocked
+  // here before any other thread exists, so every thread inherits the mask
+  // (the child gets a clean one from spawn). SIGHUP is a closed terminal:
+  // left to its default it would kill labctl and orphan the run's tree.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   int sfd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC);
   int quit_fd = ::eventfd(0, EFD_CLOEXEC);
@@ -141,7 +147,7 @@ int run_script(const run_options& opt) {
       std::cerr << "labctl: " << render(rec.error()) << "\n";
       code = start_failure_code(rec.error());
     } else {
-      // The signal thread: the first SIGINT/SIGTERM stops the run.
+      // The signal thread: the first stop signal stops the run.
       int stop_signal = 0;
       auto run_id = rec->run_id;
       std::thread watcher{[&, runner, run_id] {
@@ -156,7 +162,7 @@ int run_script(const run_options& opt) {
             auto sig = static_cast<int>(info.ssi_signo);
             stop_signal = sig;
             caf::anon_send(runner, atom::stop_v, run_id,
-              std::string{sig == SIGINT ? "SIGINT" : "SIGTERM"});
+              "SIG" + std::string{::sigabbrev_np(sig)});
             return;
           }
         }
@@ -202,6 +208,22 @@ int run_exit_code(const run_record& rec, int stop_signal) {
   return 125;
 }
 
+CLI::Validator seconds_check() {
+  return {[](std::string& text) -> std::string {
+            char* end = nullptr;
+            double s = std::strtod(text.c_str(), &end);
+            if (text.empty() || end != text.c_str() + text.size()
+                || !std::isfinite(s))
+              return "'" + text + "' is not a number (seconds)";
+            if (s < 0 || s * 1000.0 > static_cast<double>(max_duration_ms))
+              return "must be from 0 to "
+                     + std::to_string(max_duration_ms / 1000)
+                     + " seconds (30 days), not " + text;
+            return {};
+          },
+          "SECONDS"};
+}
+
 void add_run(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<run_options>();
   auto cmd = app.add_subcommand("run",
@@ -211,11 +233,11 @@ void add_run(CLI::App& app, int& exit_code) {
     "JSON config file (its \"runner\" object: roots, logs_dir, "
     "grace_ms, timeout_ms, log_max_bytes)");
   cmd->add_option("--timeout", opt->timeout_s, "Stop the run after S seconds")
-    ->check(CLI::NonNegativeNumber);
+    ->check(seconds_check());
   cmd
     ->add_option("--grace", opt->grace_s,
       "Seconds between SIGTERM and SIGKILL when stopping")
-    ->check(CLI::NonNegativeNumber);
+    ->check(seconds_check());
   cmd->add_option("--log", opt->log, "Write the run's output to FILE");
   cmd->add_flag("--json", opt->json_out,
     "Print the run record as JSON as the last stdout line");

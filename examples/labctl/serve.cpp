@@ -15,14 +15,15 @@ void add_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", *config, "JSON config file")->required();
   cmd->add_option("--listen", *listen, "HOST:PORT, overrides http.listen");
   cmd->callback([config, listen, &exit_code] {
-    auto cfg = labrt::load_config(*config);
+    auto overrides = listen->empty()
+                       ? labrt::json{}
+                       : labrt::json{{"http", {{"listen", *listen}}}};
+    auto cfg = labrt::load_config(*config, overrides);
     if (!cfg) {
       std::cerr << "labctl serve: " << labrt::message_of(cfg.error()) << "\n";
       exit_code = 2;
       return;
     }
-    if (!listen->empty())
-      cfg->http.listen = *listen;
     exit_code = labrt::serve(std::move(*cfg), std::cerr);
   });
 }

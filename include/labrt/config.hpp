@@ -20,13 +20,21 @@ struct limits {
   size_t max_value_bytes = 1024 * 1024; ///< Serialized size of one value.
 };
 
-/// The test runner (issue 3). The `runner` object of a config file has the
-/// keys roots, logs_dir, grace_ms, timeout_ms, log_max_bytes (see
-/// load_runner_config).
+/// Longest grace period or timeout a config may give: 30 days. Beyond it a
+/// number is a typo, and near INT64_MAX deadlines overflow.
+inline constexpr int64_t max_duration_ms = int64_t{30} * 24 * 3600 * 1000;
+
+/// The test runner. The `runner` object of a config file has the keys
+/// roots, logs_dir, grace_ms, timeout_ms, log_max_bytes, stop_on_shutdown
+/// (see load_runner_config).
 struct runner_config {
   /// Spawn the runner at all. Makes the process a child subreaper.
   bool enabled = true;
-  /// Directories scripts must resolve into; empty = any existing file.
+  /// Directories scripts must resolve into. Empty means any existing file,
+  /// with the rights of the embedding process: right for a local tool run by
+  /// its user (`labctl run`), wrong for anything that takes requests from
+  /// others. The daemon's config (parse_config) therefore requires roots;
+  /// `["/"]` is how it says "anywhere".
   std::vector<std::string> roots;
   /// Where `<run_id>.log` files go (created if missing); empty = no logs
   /// unless a run names its own log file.
@@ -53,17 +61,23 @@ struct runner_config {
 caf::expected<json> read_config_file(const std::string& path);
 
 /// Reads the `runner` object of a JSON config file. Relative paths in it are
-/// relative to the file's directory. Unknown keys, wrong types and negative
-/// durations are errors naming the field; a file without `runner` gives the
-/// defaults. Keys: roots, logs_dir, grace_ms, timeout_ms, log_max_bytes,
+/// relative to the file's directory. Unknown keys, wrong types and numbers
+/// out of range (durations: integers from 0 to max_duration_ms) are errors
+/// naming the field; a file without `runner` gives the defaults (no roots).
+/// Keys: roots, logs_dir, grace_ms, timeout_ms, log_max_bytes,
 /// stop_on_shutdown.
 caf::expected<runner_config> load_runner_config(const std::string& path);
+
+/// A daemon's rule for the runner's roots (parse_config and serve apply it):
+/// a daemon runs what others request as its own user, so it needs roots,
+/// each an existing directory. A disabled runner needs none.
+caf::error check_daemon_roots(const runner_config& cfg);
 
 /// The same for an already parsed `runner` object.
 caf::expected<runner_config> parse_runner_config(const json& runner,
                                                  const std::string& base_dir);
 
-/// The service monitor (issue 4): the `services` array and the `monitor`
+/// The service monitor: the `services` array and the `monitor`
 /// object of a config file, e.g. `"services": [{"name": "qsfp_service",
 /// "match": {"comm": "qsfp_service"}}], "monitor": {"interval_ms": 1000}`.
 struct monitor_config {
@@ -158,7 +172,15 @@ struct daemon_config {
 
 /// Reads and validates a whole config file. Unknown keys anywhere are errors
 /// naming the field; relative paths are relative to the file's directory.
-caf::expected<daemon_config> load_config(const std::string& path);
+/// Checked at start, not when first used: `runner.roots` is required and
+/// each root must be an existing directory; `http.listen` must be HOST:PORT
+/// with a host that resolves; `http.threads` and `http.max_streams` are
+/// 1..1024.
+/// `overrides` (e.g. a --listen from the command line, as
+/// {"http": {"listen": ...}}) is merged into the file's document (RFC 7386)
+/// before it is checked, so it is held to the same rules.
+caf::expected<daemon_config> load_config(const std::string& path,
+                                         const json& overrides = {});
 
 /// The same for a parsed document whose relative paths start at `base_dir`.
 caf::expected<daemon_config> parse_config(const json& doc,

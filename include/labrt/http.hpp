@@ -52,10 +52,11 @@ private:
 /// The daemon, as `labctl serve` runs it: a runtime with the config's
 /// managers, monitor and runner, the HTTP API on `cfg.http.listen`, and one
 /// log line per notable event (service up/down, test start/end, failures) on
-/// `log`. Serves until SIGINT or SIGTERM, then shuts down cleanly (the
-/// current run is stopped or left alone per `runner.stop_on_shutdown`).
-/// Returns the process exit code: 0 after a signal, 2 for a bad config, 1 if
-/// the runtime or the listener could not start.
+/// `log`. Serves until SIGINT, SIGTERM or SIGHUP, then shuts down cleanly
+/// (the current run is stopped or left alone per `runner.stop_on_shutdown`).
+/// Returns the process exit code: 0 after a signal, 2 if the server cannot
+/// start as configured (e.g. its address is in use), 1 if the runtime or the
+/// state_dir cannot.
 int serve(daemon_config cfg, std::ostream& log);
 
 /// Whether `host` is a loopback address ("127.x.y.z", "::1", "localhost").

@@ -10,46 +10,16 @@
 #include "labrt/client.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
+#include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-/// One log line for an event worth a line, or "" (kv writes, output lines,
-/// test fields other than `running`). `c` fills in the run's details.
-std::string describe(const event& ev, client& c) {
-  if (ev.kind != "service" && ev.kind != "test")
-    return {};
-  auto d = json::parse(ev.data, nullptr, false);
-  if (!d.is_object())
-    return {};
-  auto key = d.value("key", std::string{});
-  auto now = d.value("new", json{});
-  if (ev.kind == "service" && key.rfind("record/", 0) == 0 && now.is_object()) {
-    auto line = "service " + key.substr(7) + " "
-                + (now.value("running", false) ? "up" : "down");
-    if (auto pids = now.find("pids"); pids != now.end() && !pids->empty())
-      line += " (pids " + pids->dump() + ")";
-    return line;
-  }
-  if (ev.kind != "test" || key != "running" || !now.is_boolean())
-    return {};
-  auto state = c.tests().get_state();
-  auto field = [&](const char* name) {
-    auto x = state ? state->value(name, json{}) : json{};
-    return x.is_null() ? std::string{"?"}
-                       : x.is_string() ? x.get<std::string>() : x.dump();
-  };
-  if (now.get<bool>())
-    return "test started: " + field("script") + " (pid " + field("pid")
-           + ", run " + field("run_id") + ")";
-  return "test ended: " + field("script") + " (exit code " + field("exit_code")
-         + ", " + field("duration_ms") + " ms)";
-}
 
 /// Logs the hub's events until `drain` is set and nothing more comes, or the
 /// runtime stops.
@@ -61,33 +31,50 @@ void log_events(runtime& rt, std::ostream& log,
     log << "labrt: no event log: " << render(stream.error()) << std::endl;
     return;
   }
-  client c{rt};
+  event_describer words;
+  auto note = [&log](const std::string& line) {
+    if (!line.empty())
+      log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+  };
   for (;;) {
     auto batch = stream->next(200ms);
     // After `drain`, go on until quiet: the end of a run stopped at
     // shutdown is on its way to us.
     if (!batch || (drain.load() && batch->events.empty()))
       return;
-    for (auto& ev : batch->events)
-      if (auto line = describe(ev, c); !line.empty())
-        log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
+    if (batch->missed > 0)
+      note(words.line("missed", {{"missed", batch->missed}}));
+    for (auto& ev : batch->events) {
+      // kv writes are lab software's business and may come by the thousand.
+      if (ev.kind == "kv")
+        continue;
+      note(words.line(ev.kind, json::parse(ev.data, nullptr, false)));
+    }
   }
 }
 
-/// Waits for SIGINT/SIGTERM (blocked in every thread) and stops `server`.
-void await_signal(http_server& server, std::ostream& log,
-                  const std::atomic<bool>& stop) {
+/// The signals that shut the daemon down. SIGHUP is a closed terminal or
+/// ssh session: its default action would kill the daemon on the spot and
+/// leave the current run's tree behind.
+sigset_t shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+/// Waits for a shutdown signal (blocked in every thread) and stops `server`.
+void await_signal(http_server& server, std::ostream& log,
+                  const std::atomic<bool>& stop) {
+  auto set = shutdown_signals();
   timespec tick{0, 200'000'000};
   while (!stop.load()) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig > 0) {
       log << to_iso8601(caf::make_timestamp()) << " received "
-          << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down"
-          << std::endl;
+          << signal_name(sig) << ", shutting down" << std::endl;
       server.stop();
       return;
     }
@@ -97,12 +84,15 @@ void await_signal(http_server& server, std::ostream& log,
 } // namespace
 
 int serve(daemon_config cfg, std::ostream& log) {
+  // Also here, for a daemon_config built in code rather than read
+  // (before the signal mask, so that a refusal leaves the caller as it was).
+  if (auto err = check_daemon_roots(cfg.runtime.runner)) {
+    log << "labrt: " << message_of(err) << std::endl;
+    return 2;
+  }
   // Before any thread starts, so that every thread inherits the mask and
   // only await_signal sees the signals.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  auto set = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (!cfg.state_dir.empty()) {
     std::error_code ec;
@@ -120,8 +110,10 @@ int serve(daemon_config cfg, std::ostream& log) {
   }
   auto server = http_server::make(**rt, cfg.http, cfg.name, &log);
   if (!server) {
+    // A taken port, a bad address, a refused bind: the daemon cannot do its
+    // one job as configured, which is a start error like a bad config.
     log << "labrt: " << message_of(server.error()) << std::endl;
-    return code_of(server.error()) == errc::system_error ? 1 : 2;
+    return 2;
   }
   std::atomic<bool> stop{false};
   std::atomic<bool> drain{false};
@@ -130,9 +122,9 @@ int serve(daemon_config cfg, std::ostream& log) {
   log << to_iso8601(caf::make_timestamp()) << " " << cfg.name
       << " serving on " << (*server)->url() << " ("
       << cfg.runtime.monitor.services.size() << " services watched, "
-      << (cfg.runtime.runner.roots.empty()
-            ? std::string{"scripts from anywhere"}
-            : std::to_string(cfg.runtime.runner.roots.size()) + " script roots")
+      << (cfg.runtime.runner.enabled
+            ? "scripts under " + json(cfg.runtime.runner.roots).dump()
+            : std::string{"no runner"})
       << ")" << std::endl;
   (*server)->run();
   stop.store(true);
