@@ -90,6 +90,11 @@ void close_after(Response& res) {
 
 // -- requests ----------------------------------------------------------------
 
+bool has_body(const Request& req) {
+  return req.has_header("Content-Length")
+         || req.has_header("Transfer-Encoding");
+}
+
 std::string media_type_of(const Request& req) {
   auto type = req.get_header_value("Content-Type");
   return lower(trim(type.substr(0, type.find(';'))));
@@ -104,11 +109,11 @@ bool read_body(const Request& req, Response& res,
     fail(res, status, code, message);
     return false;
   };
+  // RFC 9112 6.3: without either header, a request has no body.
+  if (!has_body(req))
+    return true;
   bool chunked = req.has_header("Transfer-Encoding");
   bool sized = req.has_header("Content-Length");
-  // RFC 9112 6.3: without either, a request has no body.
-  if (!chunked && !sized)
-    return true;
   if (chunked && sized)
     return refuse(400, "invalid_argument",
                   "a request with both Transfer-Encoding and Content-Length "

@@ -49,6 +49,9 @@ void close_after(Response& res);
 
 // -- requests ----------------------------------------------------------------
 
+/// Whether the request is framed with a body (RFC 9112 6.3).
+bool has_body(const Request& req);
+
 /// The media type of the request: lower case, without parameters.
 std::string media_type_of(const Request& req);
 

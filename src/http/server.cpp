@@ -132,15 +132,10 @@ void http_server::impl::with_body(const std::string& method,
     svr.Delete(pattern, std::move(handler));
 }
 
-void http_server::impl::timed(size_t index, const Request& req, Response& res,
-                              const std::function<void()>& handler) {
-  auto t0 = std::chrono::steady_clock::now();
-  handler();
-  metrics.record(index, res.status, std::chrono::steady_clock::now() - t0);
-  if (log != nullptr
-      && (res.status >= 500
-          || (res.status >= 400 && req.method == "POST"
-              && req.path.rfind("/api/test/", 0) == 0)))
+void http_server::impl::log_notable(const Request& req, const Response& res) {
+  if (res.status >= 500
+      || (res.status >= 400 && req.method == "POST"
+          && req.path.rfind("/api/test/", 0) == 0))
     // One insertion per line: lines of threads do not interleave.
     *log << (to_iso8601(caf::make_timestamp()) + " " + req.method + " "
              + req.path + " -> " + std::to_string(res.status) + " " + res.body
@@ -187,6 +182,8 @@ void http_server::impl::add_fallbacks() {
   // Last, so that they take only what no route takes; the body methods read
   // (and drop) a body, so that it is not parsed as the next request.
   svr.Get(any_path, [this](const Request& req, Response& res) {
+    if (http::has_body(req))
+      http::close_after(res);
     unrouted(req, res);
   });
   svr.Options(any_path, [this](const Request& req, Response& res) {
@@ -208,7 +205,7 @@ void http_server::impl::set_handlers() {
       return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
     // Its body stays unread.
-    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))
+    if (http::has_body(req))
       http::close_after(res);
     fail(res, 401, "unauthorized", "this route needs Authorization: Bearer");
     return httplib::Server::HandlerResponse::Handled;
@@ -254,9 +251,9 @@ void http_server::impl::set_handlers() {
     });
 }
 
-caf::expected<std::unique_ptr<http_server>>
-http_server::make(runtime& rt, http_config cfg, std::string name,
-                  std::ostream* log) {
+caf::expected<std::unique_ptr<http_server::impl>>
+http_server::impl::make(runtime& rt, http_config cfg, std::string name,
+                        std::ostream* log) {
   auto where = http::split_listen(cfg.listen);
   if (!where)
     return std::move(where.error());
@@ -266,6 +263,7 @@ http_server::make(runtime& rt, http_config cfg, std::string name,
                       "runtime_config::event_hub on");
   auto d = std::make_unique<impl>(rt, std::move(cfg), std::move(name));
   d->host = where->first;
+  d->port = static_cast<uint16_t>(where->second);
   d->log = log;
   auto env = std::getenv("LABRT_TOKEN");
   bool from_env = env != nullptr && *env != '\0';
@@ -288,18 +286,27 @@ http_server::make(runtime& rt, http_config cfg, std::string name,
   d->add_routes();
   d->add_fallbacks();
   d->metrics.seal();
-  auto fd = listen_on(d->host, where->second);
+  return d;
+}
+
+caf::expected<std::unique_ptr<http_server>>
+http_server::make(runtime& rt, http_config cfg, std::string name,
+                  std::ostream* log) {
+  auto d = impl::make(rt, std::move(cfg), std::move(name), log);
+  if (!d)
+    return std::move(d.error());
+  auto fd = listen_on((*d)->host, (*d)->port);
   if (!fd)
     return std::move(fd.error());
-  svr.adopt(*fd);
+  (*d)->svr.adopt(*fd);
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return listen_error(d->cfg.listen, errno);
-  d->port = ntohs(addr.ss_family == AF_INET6
-                    ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                    : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  return std::unique_ptr<http_server>{new http_server(std::move(d))};
+    return listen_error((*d)->cfg.listen, errno);
+  (*d)->port = ntohs(addr.ss_family == AF_INET6
+                       ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                       : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return std::unique_ptr<http_server>{new http_server(std::move(*d))};
 }
 
 http_server::http_server(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -61,6 +62,11 @@ struct http_server::impl {
     : rt(r), cfg(std::move(c)), name(std::move(n)) {
   }
 
+  /// Checks `cfg` and sets up the routes, without listening: `port` is the
+  /// configured one, `svr.serve` already processes requests.
+  static caf::expected<std::unique_ptr<impl>>
+  make(runtime& rt, http_config cfg, std::string name, std::ostream* log);
+
   /// This worker thread's client. Worker threads belong to one server and end
   /// before `run` returns, so no client outlives the runtime.
   client& local();
@@ -77,6 +83,9 @@ struct http_server::impl {
                                       http::Response&>) {
       svr.Get(pattern, [this, index, fn](const http::Request& req,
                                           http::Response& res) {
+        // httplib reads no GET body: what follows is not a request.
+        if (http::has_body(req))
+          http::close_after(res);
         timed(index, req, res, [&] { fn(req, res); });
       });
     } else {
@@ -96,8 +105,18 @@ struct http_server::impl {
                  body_handler fn);
 
   /// Runs a handler, records it under route `index` and logs notable replies.
+  template <class F>
   void timed(size_t index, const http::Request& req, http::Response& res,
-             const std::function<void()>& handler);
+             F&& handler) {
+    auto t0 = std::chrono::steady_clock::now();
+    handler();
+    metrics.record(index, res.status, std::chrono::steady_clock::now() - t0);
+    if (log != nullptr)
+      log_notable(req, res);
+  }
+
+  /// One line on `log` for a 5xx or a refused POST under /api/test.
+  void log_notable(const http::Request& req, const http::Response& res);
 
   /// A request no route takes: 405 with Allow if its path has routes for
   /// other methods, else 404.
@@ -123,6 +142,7 @@ struct http_server::impl {
   /// Every route's pattern and method, for 405 and Allow.
   std::vector<std::pair<std::regex, std::string>> allowed;
   std::atomic<size_t> streams{0};
+  /// The configured port until `http_server::make` has bound it.
   uint16_t port = 0;
   std::string host;
 };
