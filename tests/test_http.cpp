@@ -817,6 +817,10 @@ TEST_CASE("media types and Bearer in any case; 405 with Allow; true httplib erro
                   + "Content-Type: multipart/form-data; boundary=x\r\n"
                     "Content-Length: 4\r\n\r\n--x\n");
   CHECK(form.status == 415);
+  // A refused request's unread body is not taken for the next request.
+  auto refused = raw("PUT /api/kv/doc HTTP/1.1\r\nContent-Length: 1\r\n\r\n2");
+  CHECK(refused.status == 401);
+  CHECK(refused.head.find("\r\nConnection: close") != std::string::npos);
   // Nothing of it was applied.
   CHECK(body_of(cli.Get("/api/kv/doc")).at("value") == json{{"a", 1}});
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ostream>
 #include <set>
+#include <stdexcept>
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -143,11 +144,29 @@ void http_server::impl::log_notable(const Request& req, const Response& res) {
          << std::flush;
 }
 
+void http_server::impl::allow(const std::string& method,
+                              const std::string& pattern) {
+  // Anchored, as httplib matches whole paths; the patterns are EREs too.
+  auto re = std::make_unique<regex_t>();
+  if (::regcomp(re.get(), ("^" + pattern + "$").c_str(),
+                REG_EXTENDED | REG_NOSUB)
+      != 0)
+    throw std::logic_error("route pattern '" + pattern + "' is no ERE");
+  auto free_re = [](const regex_t* p) {
+    ::regfree(const_cast<regex_t*>(p));
+    delete p;
+  };
+  allowed.emplace_back(std::shared_ptr<const regex_t>{re.release(), free_re},
+                       method);
+}
+
 void http_server::impl::unrouted(const Request& req, Response& res) {
   std::set<std::string> methods;
-  for (auto& [pattern, method] : allowed)
-    if (std::regex_match(req.path, pattern))
-      methods.insert(method);
+  // httplib's patterns match no line break; C strings end at a NUL.
+  if (req.path.find_first_of(std::string{"\0\n\r", 3}) == std::string::npos)
+    for (auto& [pattern, method] : allowed)
+      if (::regexec(pattern.get(), req.path.c_str(), 0, nullptr, 0) == 0)
+        methods.insert(method);
   if (methods.empty())
     return fail(res, 404, "not_found",
                 "no route " + req.method + " " + req.path);

@@ -7,11 +7,12 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
-#include <regex>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <regex.h>
 
 #include <httplib.h>
 
@@ -78,7 +79,7 @@ struct http_server::impl {
   void route(const std::string& method, const std::string& pattern,
              const std::string& label, F fn) {
     auto index = metrics.add_route(method + " " + label);
-    allowed.emplace_back(std::regex{pattern}, method);
+    allow(method, pattern);
     if constexpr (std::is_invocable_v<F, const http::Request&,
                                       http::Response&>) {
       svr.Get(pattern, [this, index, fn](const http::Request& req,
@@ -118,6 +119,9 @@ struct http_server::impl {
   /// One line on `log` for a 5xx or a refused POST under /api/test.
   void log_notable(const http::Request& req, const http::Response& res);
 
+  /// Notes that `pattern` takes `method`, for `unrouted`.
+  void allow(const std::string& method, const std::string& pattern);
+
   /// A request no route takes: 405 with Allow if its path has routes for
   /// other methods, else 404.
   void unrouted(const http::Request& req, http::Response& res);
@@ -139,8 +143,10 @@ struct http_server::impl {
   std::ostream* log = nullptr;
   http_listener svr;
   http::request_metrics metrics;
-  /// Every route's pattern and method, for 405 and Allow.
-  std::vector<std::pair<std::regex, std::string>> allowed;
+  /// Every route's pattern and method, for 405 and Allow. POSIX regexes:
+  /// compiling a std::regex here trips a false -Wmaybe-uninitialized in
+  /// GCC 12's <regex> under sanitizers.
+  std::vector<std::pair<std::shared_ptr<const regex_t>, std::string>> allowed;
   std::atomic<size_t> streams{0};
   /// The configured port until `http_server::make` has bound it.
   uint16_t port = 0;
