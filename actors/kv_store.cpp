@@ -20,8 +20,10 @@ caf::error kv_store_state::check_expected(const std::string& key,
     return caf::none;
   auto i = slots_.find(key);
   auto current = i == slots_.end() ? uint64_t{0} : i->second.revision;
-  if (current == *expected)
+  if (*expected == any_revision ? current != 0 : current == *expected)
     return caf::none;
+  if (current == 0)
+    return refuse(make_conflict("key '" + key + "' does not exist", 0));
   return refuse(make_conflict("key '" + key + "' is at revision "
                                 + std::to_string(current) + ", not "
                                 + std::to_string(*expected),
@@ -106,11 +108,13 @@ caf::expected<bool> kv_store_state::erase(const std::string& key,
   return true;
 }
 
-caf::expected<kv_entry> kv_store_state::patch(const std::string& key,
-                                              const json& doc,
-                                              patch_format format) {
+caf::expected<kv_entry>
+kv_store_state::patch(const std::string& key, const json& doc,
+                      patch_format format, std::optional<uint64_t> expected) {
   if (auto err = check_key(key, bounds_))
     return refuse(std::move(err));
+  if (auto err = check_expected(key, expected))
+    return err;
   auto i = slots_.find(key);
   json result = i == slots_.end() ? json{} : *i->second.value;
   if (format == patch_format::merge_patch) {
@@ -224,6 +228,10 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     [self](atom::patch, const std::string& key, const json& doc,
            patch_format format) {
       return self->state.patch(key, doc, format);
+    },
+    [self](atom::patch, const std::string& key, const json& doc,
+           patch_format format, uint64_t expected) {
+      return self->state.patch(key, doc, format, expected);
     },
     [self](atom::contains, const std::string& key) {
       return self->state.contains(key);

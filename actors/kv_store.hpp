@@ -36,7 +36,8 @@ struct kv_store_state {
   /// `key` with its revision; `exists` false if absent.
   kv_entry fetch(const std::string& key);
 
-  /// Sets `key`; with `expected`, only if its revision matches (0: absent).
+  /// Sets `key`; with `expected`, only if its revision matches (0: absent,
+  /// any_revision: present).
   caf::expected<uint64_t> set(const std::string& key, json value,
                               std::optional<uint64_t> expected = {});
 
@@ -48,9 +49,11 @@ struct kv_store_state {
                             std::optional<uint64_t> expected = {});
 
   /// Applies a merge patch or JSON Patch to the value of `key` (null if
-  /// absent) and stores the result, or changes nothing if any step fails.
+  /// absent) and stores the result, or changes nothing if any step fails;
+  /// with `expected`, only if the key's revision matches, as for `set`.
   caf::expected<kv_entry> patch(const std::string& key, const json& doc,
-                                patch_format format);
+                                patch_format format,
+                                std::optional<uint64_t> expected = {});
 
   bool contains(const std::string& key);
   uint64_t count();

@@ -153,6 +153,13 @@ caf::expected<kv_entry> kv_facade::json_patch(const std::string& key,
                            patch_format::json_patch);
 }
 
+caf::expected<kv_entry> kv_facade::patch_if(const std::string& key, json patch,
+                                            patch_format format,
+                                            uint64_t expected) {
+  return call_kv<kv_entry>(client_, atom::patch_v, key, std::move(patch),
+                           format, expected);
+}
+
 caf::expected<bool> kv_facade::contains(const std::string& key) {
   return call_kv<bool>(client_, atom::contains_v, key);
 }

@@ -1,7 +1,9 @@
 // The HTTP/JSON API over real sockets on 127.0.0.1, with real scripts, and
 // the daemon (`labctl serve`) as a real process.
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -67,6 +69,104 @@ read_events(httplib::Client& cli, httplib::Headers headers,
     return !enough(events);
   });
   return events;
+}
+
+/// A reply read off a raw socket.
+struct raw_reply {
+  int status = 0;
+  std::string head; ///< Status line and headers.
+  std::string body;
+};
+
+/// A client connection that sends bytes as given, so that requests can lack
+/// what httplib's client always adds (Content-Length) or be malformed.
+/// It never half-closes: a server that waits for a body would wait.
+struct raw_conn {
+  explicit raw_conn(uint16_t port) {
+    fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd.get() >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr),
+                      sizeof addr)
+            == 0);
+  }
+
+  void send(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      auto n = ::send(fd.get(), bytes.data() + sent, bytes.size() - sent,
+                      MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      sent += static_cast<size_t>(n);
+    }
+  }
+
+  /// The next reply, which must be complete before `limit` runs out.
+  raw_reply receive(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    auto complete = [this]() -> std::optional<size_t> {
+      auto end = buffer.find("\r\n\r\n");
+      if (end == std::string::npos)
+        return std::nullopt;
+      auto head = buffer.substr(0, end);
+      size_t length = 0;
+      auto at = head.find("Content-Length: ");
+      if (at != std::string::npos)
+        length = std::stoul(head.substr(at + 16));
+      if (buffer.size() < end + 4 + length)
+        return std::nullopt;
+      return end + 4 + length;
+    };
+    while (!complete()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      pollfd p{fd.get(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        FAIL("no complete reply within " << limit.count() << " ms; got: "
+                                         << buffer);
+      char buf[4096];
+      auto n = ::recv(fd.get(), buf, sizeof buf, 0);
+      if (n <= 0)
+        FAIL("the server closed the connection; got: " << buffer);
+      buffer.append(buf, static_cast<size_t>(n));
+    }
+    auto size = *complete();
+    auto end = buffer.find("\r\n\r\n");
+    raw_reply r;
+    r.head = buffer.substr(0, end);
+    r.body = buffer.substr(end + 4, size - end - 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    buffer.erase(0, size);
+    return r;
+  }
+
+  unique_fd fd;
+  std::string buffer;
+};
+
+/// Well before httplib's 5 s read timeout, which a server waiting for a body
+/// that never comes would run into.
+constexpr std::chrono::milliseconds at_once{2500};
+
+/// The error code of a raw reply's JSON body.
+std::string code_of(const raw_reply& r) {
+  INFO(r.head << "\n\n" << r.body);
+  return json::parse(r.body).at("code").get<std::string>();
+}
+
+/// Runs `command` with /bin/sh; its exit status and output.
+std::pair<int, std::string> run_shell(const std::string& command) {
+  auto* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
+    output.append(buf, n);
+  auto status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 bool has_kv_key(const std::vector<sse_event>& events, const std::string& key) {
@@ -494,8 +594,271 @@ TEST_CASE("metrics in Prometheus text format", "[http]") {
                   "code=\"2xx\"} 1")
         != std::string::npos);
   CHECK(text.find("labrt_http_request_duration_seconds_bucket") != std::string::npos);
-  CHECK(text.find("labrt_manager_writes{manager=\"kv\"}") != std::string::npos);
-  CHECK(text.find("labrt_runner_started") != std::string::npos);
+  CHECK(text.find("labrt_manager_writes_total{manager=\"kv\"}")
+        != std::string::npos);
+  CHECK(text.find("labrt_runner_started_total") != std::string::npos);
+}
+
+TEST_CASE("metrics pass promtool check metrics", "[http]") {
+  // The bootstrap installs Debian's prometheus: missing, it is a failure.
+  REQUIRE(fs::exists("/usr/bin/promtool"));
+  api a;
+  auto cli = a.connect();
+  body_of(cli.Put("/api/kv/k", "1", "application/json"));
+  require_error(cli.Get("/api/kv/absent"), 404, "not_found");
+  body_of(post(cli, "/api/test/start", {{"script", "exit_with.sh"}, {"args", {"3"}}}));
+  auto res = cli.Get("/api/metrics");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  auto file = a.dir / "metrics.txt";
+  std::ofstream{file} << res->body;
+  auto [status, output] = run_shell("/usr/bin/promtool check metrics < "
+                                    + file + " 2>&1");
+  INFO(res->body);
+  CHECK(output == "");
+  CHECK(status == 0);
+}
+
+// -- hardening: bodies, methods, errors, limits --------------------------------
+
+TEST_CASE("a request without Content-Length has an empty body, answered at once",
+          "[http]") {
+  api a;
+  raw_conn conn{a.server->port()};
+  // Keep-alive: every reply comes on the same connection, in order.
+  conn.send("POST /api/test/stop HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto stop = conn.receive(at_once);
+  CHECK(stop.status == 409);
+  CHECK(code_of(stop) == "not_running");
+  conn.send("PUT /api/kv/k HTTP/1.1\r\nHost: t\r\n"
+            "Content-Type: application/json\r\n\r\n");
+  auto put = conn.receive(at_once);
+  CHECK(put.status == 400);
+  CHECK(put.body.find("needs a JSON body") != std::string::npos);
+  conn.send("PATCH /api/kv/k HTTP/1.1\r\nHost: t\r\n"
+            "Content-Type: application/merge-patch+json\r\n\r\n");
+  CHECK(conn.receive(at_once).status == 400);
+  conn.send("DELETE /api/kv/k HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(conn.receive(at_once).status == 404);
+  conn.send("POST /api/no/such/route HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(conn.receive(at_once).status == 404);
+  // A body with Content-Length and a chunked one are read as before.
+  conn.send("PUT /api/kv/k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n42");
+  CHECK(conn.receive(at_once).status == 200);
+  conn.send("PUT /api/kv/c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            "\r\n2\r\n[1\r\n2\r\n,2\r\n1\r\n]\r\n0\r\n\r\n");
+  CHECK(conn.receive(at_once).status == 200);
+  conn.send("GET /api/kv HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto listing = json::parse(conn.receive(at_once).body).at("entries");
+  REQUIRE(listing.size() == 2);
+  CHECK(listing[0].at("value") == json::array({1, 2}));
+  CHECK(listing[1].at("value") == 42);
+  if (fs::exists("/usr/bin/curl")) {
+    auto url = "http://127.0.0.1:" + std::to_string(a.server->port());
+    auto [status, output] = run_shell("/usr/bin/curl -sS --max-time 2.5 -X POST "
+                                      + url + "/api/test/stop");
+    INFO(output);
+    CHECK(status == 0);
+    CHECK(output.find("not_running") != std::string::npos);
+  } else {
+    WARN("no /usr/bin/curl: the curl -X POST case is not run");
+  }
+}
+
+TEST_CASE("bodies are read whatever their type, up to the true limit", "[http]") {
+  api a;
+  auto cli = a.connect();
+  // What curl -d sends: httplib alone caps form bodies at 8 KiB.
+  auto big = json{{"blob", std::string(100 * 1024, 'x')}};
+  auto form = "application/x-www-form-urlencoded";
+  auto put = cli.Put("/api/kv/big", big.dump(), form);
+  REQUIRE(put);
+  INFO(put->body);
+  CHECK(put->status == 200);
+  CHECK(body_of(cli.Get("/api/kv/big")).at("value") == big);
+  auto started = cli.Post("/api/test/start", R"({"script": "exit_with.sh"})", form);
+  REQUIRE(started);
+  CHECK(started->status == 201);
+  // Over http.max_body_bytes (1 MiB): a 413 that says so, with Content-Length
+  // and chunked alike, and nothing stored.
+  std::string over(1024 * 1024 + 1, ' ');
+  auto res = cli.Put("/api/kv/over", over, form);
+  require_error(res, 413, "value_too_large");
+  CHECK(res->body.find("http.max_body_bytes (1048576 bytes)") != std::string::npos);
+  raw_conn conn{a.server->port()};
+  conn.send("PUT /api/kv/over HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+            "\r\n\r\n100001\r\n" + std::string(0x100001, ' ') + "\r\n0\r\n\r\n");
+  auto chunked = conn.receive(at_once);
+  CHECK(chunked.status == 413);
+  CHECK(code_of(chunked) == "value_too_large");
+  require_error(cli.Get("/api/kv/over"), 404, "not_found");
+  if (fs::exists("/usr/bin/curl")) {
+    auto url = "http://127.0.0.1:" + std::to_string(a.server->port());
+    auto [status, output] = run_shell(
+      "/usr/bin/curl -sS --max-time 5 -X PUT -d '{\"via\": \"curl\"}' " + url
+      + "/api/kv/curl");
+    INFO(output);
+    CHECK(status == 0);
+    CHECK(body_of(cli.Get("/api/kv/curl")).at("value").at("via") == "curl");
+  }
+}
+
+TEST_CASE("PATCH honours If-Match; If-Match: * needs the key", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto merge = "application/merge-patch+json";
+  body_of(cli.Put("/api/kv/doc", R"({"n": 1})", "application/json"));
+  httplib::Headers at1{{"If-Match", "\"1\""}};
+  auto patched = cli.Patch("/api/kv/doc", at1, R"({"m": 2})", merge);
+  REQUIRE(patched);
+  CHECK(patched->status == 200);
+  CHECK(patched->get_header_value("ETag") == "\"2\"");
+  // The same stale revision again: a lost update, refused with the current one.
+  auto stale = cli.Patch("/api/kv/doc", at1, R"({"n": 99})", merge);
+  require_error(stale, 412, "precondition_failed");
+  CHECK(json::parse(stale->body).at("revision") == 2);
+  CHECK(body_of(cli.Get("/api/kv/doc")).at("value") == json{{"n", 1}, {"m", 2}});
+  httplib::Headers any{{"If-Match", "*"}};
+  auto json_patch = "application/json-patch+json";
+  CHECK(cli.Patch("/api/kv/doc", any, R"([{"op": "add", "path": "/k", "value": 3}])",
+                  json_patch)
+          ->status
+        == 200);
+  CHECK(cli.Put("/api/kv/doc", any, "7", "application/json")->status == 200);
+  CHECK(cli.Delete("/api/kv/doc", any)->status == 200);
+  // On an absent key every If-Match: * write is 412 and creates nothing.
+  require_error(cli.Patch("/api/kv/doc", any, R"({"n": 1})", merge), 412,
+                "precondition_failed");
+  require_error(cli.Put("/api/kv/doc", any, "1", "application/json"), 412,
+                "precondition_failed");
+  require_error(cli.Delete("/api/kv/doc", any), 412, "precondition_failed");
+  require_error(cli.Get("/api/kv/doc"), 404, "not_found");
+  httplib::Headers both{{"If-Match", "*"}, {"If-None-Match", "*"}};
+  require_error(cli.Put("/api/kv/doc", both, "1", "application/json"), 400,
+                "invalid_argument");
+  // Conditional patches from 4 threads lose no increment.
+  body_of(cli.Put("/api/kv/counter", "0", "application/json"));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&a] {
+      auto c = a.connect();
+      for (int done = 0; done < 10;) {
+        auto got = c.Get("/api/kv/counter");
+        if (!got || got->status != 200)
+          return;
+        auto next = json::parse(got->body).at("value").get<int>() + 1;
+        httplib::Headers match{{"If-Match", got->get_header_value("ETag")}};
+        auto res = c.Patch("/api/kv/counter", match,
+                           json::array({{{"op", "replace"}, {"path", ""},
+                                         {"value", next}}})
+                             .dump(),
+                           "application/json-patch+json");
+        if (!res || (res->status != 200 && res->status != 412))
+          return;
+        done += res->status == 200 ? 1 : 0;
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  CHECK(body_of(cli.Get("/api/kv/counter")).at("value") == 40);
+}
+
+TEST_CASE("media types and Bearer in any case; 405 with Allow; true httplib errors",
+          "[http]") {
+  http_config http;
+  http.token = "0123456789abcdef-secret";
+  ::unsetenv("LABRT_TOKEN");
+  api a{http};
+  auto cli = a.connect();
+  for (auto scheme : {"bearer ", "BEARER  ", "Bearer "}) {
+    httplib::Headers auth{{"Authorization", scheme + http.token}};
+    CHECK(cli.Get("/api/kv", auth)->status == 200);
+  }
+  cli.set_bearer_token_auth(http.token.c_str());
+  body_of(cli.Put("/api/kv/doc", "{}", "Application/JSON"));
+  auto patched = cli.Patch("/api/kv/doc", R"({"a": 1})",
+                           "Application/Merge-Patch+JSON; charset=UTF-8");
+  CHECK(body_of(patched).at("value") == json{{"a", 1}});
+  // A known path with another method.
+  auto wrong = cli.Post("/api/kv/doc", "{}", "application/json");
+  require_error(wrong, 405, "method_not_allowed");
+  CHECK(wrong->get_header_value("Allow") == "DELETE, GET, HEAD, OPTIONS, PATCH, PUT");
+  auto get_start = cli.Get("/api/test/start");
+  require_error(get_start, 405, "method_not_allowed");
+  CHECK(get_start->get_header_value("Allow") == "OPTIONS, POST");
+  auto options = cli.Options("/api/kv");
+  REQUIRE(options);
+  CHECK(options->status == 204);
+  CHECK(options->get_header_value("Allow") == "GET, HEAD, OPTIONS");
+  require_error(cli.Delete("/api/nothing"), 404, "not_found");
+  // Failures inside httplib: a message that fits whatever the cause.
+  auto raw = [&](const std::string& request) {
+    raw_conn conn{a.server->port()};
+    conn.send(request);
+    return conn.receive(at_once);
+  };
+  auto garbage = raw("NOT HTTP AT ALL\r\n\r\n");
+  CHECK(garbage.status == 400);
+  CHECK(code_of(garbage) == "bad_request");
+  CHECK(garbage.body.find("Content-Length") == std::string::npos);
+  auto long_header = raw("GET /healthz HTTP/1.1\r\nX-Long: "
+                         + std::string(9000, 'x') + "\r\n\r\n");
+  CHECK(long_header.status == 400);
+  CHECK(code_of(long_header) == "bad_request");
+  auto trace = raw("TRACE /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(trace.status == 501);
+  CHECK(code_of(trace) == "not_implemented");
+  auto auth = "Authorization: Bearer " + http.token + "\r\n";
+  auto gzip = raw("PUT /api/kv/doc HTTP/1.1\r\n" + auth
+                  + "Transfer-Encoding: gzip\r\n\r\n");
+  CHECK(gzip.status == 400);
+  CHECK(gzip.body.find("Transfer-Encoding must be chunked") != std::string::npos);
+  auto form = raw("POST /api/test/start HTTP/1.1\r\n" + auth
+                  + "Content-Type: multipart/form-data; boundary=x\r\n"
+                    "Content-Length: 4\r\n\r\n--x\n");
+  CHECK(form.status == 415);
+  // A refused request's unread body is not taken for the next request.
+  auto refused = raw("PUT /api/kv/doc HTTP/1.1\r\nContent-Length: 1\r\n\r\n2");
+  CHECK(refused.status == 401);
+  CHECK(refused.head.find("\r\nConnection: close") != std::string::npos);
+  // Nothing of it was applied.
+  CHECK(body_of(cli.Get("/api/kv/doc")).at("value") == json{{"a", 1}});
+}
+
+TEST_CASE("a busy port fails at start: address in use", "[http]") {
+  api a;
+  http_config http;
+  http.listen = "127.0.0.1:" + std::to_string(a.server->port());
+  auto second = http_server::make(*a.rt, http);
+  REQUIRE_FALSE(second);
+  INFO(render(second.error()));
+  CHECK(message_of(second.error()).find("address in use") != std::string::npos);
+  // The first still serves every connection.
+  auto cli = a.connect();
+  for (int i = 0; i < 8; ++i)
+    CHECK(body_of(cli.Get("/healthz")).at("name") == "test-lab");
+}
+
+TEST_CASE("the token minimum holds for LABRT_TOKEN too", "[http]") {
+  runtime_config cfg;
+  cfg.event_hub = true;
+  auto rt = start_runtime(cfg);
+  http_config http;
+  http.listen = "127.0.0.1:0";
+  ::setenv("LABRT_TOKEN", "short", 1);
+  auto from_env = http_server::make(*rt, http);
+  ::unsetenv("LABRT_TOKEN");
+  REQUIRE_FALSE(from_env);
+  CHECK(code_of(from_env.error()) == errc::invalid_argument);
+  CHECK(message_of(from_env.error())
+        == "LABRT_TOKEN must be at least 16 characters");
+  http.token = "short";
+  auto from_config = http_server::make(*rt, http);
+  REQUIRE_FALSE(from_config);
+  CHECK(message_of(from_config.error())
+        == "http.token must be at least 16 characters");
+  http.token = "0123456789abcdef";
+  CHECK(http_server::make(*rt, http));
 }
 
 // -- the daemon as a process ---------------------------------------------------

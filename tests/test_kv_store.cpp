@@ -62,6 +62,55 @@ TEST_CASE("kv state: conditional set and erase", "[kv_store]") {
   }
 }
 
+TEST_CASE("kv state: any_revision needs the key to exist", "[kv_store]") {
+  kv_store_state st;
+  auto absent = st.set("k", 1, any_revision);
+  REQUIRE(error_of(absent) == errc::conflict);
+  CHECK(conflict_revision(absent.error()) == 0);
+  CHECK(message_of(absent.error()) == "key 'k' does not exist");
+  CHECK(error_of(st.erase("k", any_revision)) == errc::conflict);
+  CHECK(error_of(st.patch("k", {{"a", 1}}, patch_format::merge_patch,
+                          any_revision))
+        == errc::conflict);
+  CHECK_FALSE(st.contains("k"));
+  CHECK(st.log_.revision() == 0);
+  value_of(st.set("k", 1));
+  value_of(st.set("k", 2));
+  CHECK(value_of(st.set("k", 3, any_revision)) == 3);
+  CHECK(value_of(st.patch("k", json::parse(R"([{"op":"replace","path":"","value":4}])"),
+                          patch_format::json_patch, any_revision))
+          .value
+        == 4);
+  CHECK(value_of(st.erase("k", any_revision)));
+  CHECK_FALSE(st.contains("k"));
+}
+
+TEST_CASE("kv state: a conditional patch checks and applies at once", "[kv_store]") {
+  kv_store_state st;
+  value_of(st.set("doc", {{"a", 1}}));
+  value_of(st.set("doc", {{"a", 2}}));
+  SECTION("a stale revision is refused and changes nothing") {
+    auto stale = st.patch("doc", {{"a", 99}}, patch_format::merge_patch, 1);
+    REQUIRE(error_of(stale) == errc::conflict);
+    CHECK(conflict_revision(stale.error()) == 2);
+    CHECK(st.get("doc", nullptr) == json{{"a", 2}});
+    CHECK(st.log_.revision() == 2);
+    CHECK(st.log_.refused == 1);
+  }
+  SECTION("the current revision applies the patch") {
+    auto e = value_of(st.patch("doc", {{"b", 3}}, patch_format::merge_patch, 2));
+    CHECK(e.value == json{{"a", 2}, {"b", 3}});
+    CHECK(e.revision == 3);
+  }
+  SECTION("0 patches only an absent key") {
+    CHECK(error_of(st.patch("doc", {{"b", 3}}, patch_format::merge_patch, 0))
+          == errc::conflict);
+    CHECK(value_of(st.patch("new", {{"b", 3}}, patch_format::merge_patch, 0))
+            .value
+          == json{{"b", 3}});
+  }
+}
+
 TEST_CASE("kv state: update is all or none", "[kv_store]") {
   kv_store_state st;
   st.bounds_.max_key_bytes = 8;
@@ -202,6 +251,26 @@ TEST_CASE("kv facade: errors carry code and message", "[kv_store]") {
   CHECK(m["refused"] == 2);
   CHECK(m["writes"] == 1);
   CHECK(m["revision"] == 1);
+}
+
+TEST_CASE("kv facade: conditional patches through the actor", "[kv_store]") {
+  auto rt = start_runtime();
+  client c{*rt};
+  auto& kv = c.kv();
+  value_of(kv.set("doc", {{"n", 1}}));
+  auto stale = kv.patch_if("doc", {{"n", 5}}, patch_format::merge_patch, 7);
+  REQUIRE(error_of(stale) == errc::conflict);
+  CHECK(conflict_revision(stale.error()) == 1);
+  CHECK(value_of(kv.get("doc")) == json{{"n", 1}});
+  auto ok = value_of(kv.patch_if(
+    "doc", json::parse(R"([{"op":"replace","path":"/n","value":2}])"),
+    patch_format::json_patch, 1));
+  CHECK(ok.value == json{{"n", 2}});
+  CHECK(ok.revision == 2);
+  CHECK(error_of(kv.patch_if("absent", {{"n", 1}}, patch_format::merge_patch,
+                             any_revision))
+        == errc::conflict);
+  CHECK_FALSE(value_of(kv.contains("absent")));
 }
 
 TEST_CASE("kv facade: snapshot, then subscribe from its revision", "[kv_store]") {

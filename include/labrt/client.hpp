@@ -46,7 +46,8 @@ public:
   caf::expected<json> get(const std::string& key, json fallback = nullptr);
   caf::expected<kv_entry> fetch(const std::string& key);
   caf::expected<uint64_t> set(const std::string& key, json value);
-  /// Sets `key` only if its revision is `expected` (0: only if absent).
+  /// Sets `key` only if its revision is `expected` (0: only if absent,
+  /// any_revision: only if present); else `errc::conflict`.
   caf::expected<uint64_t> set_if(const std::string& key, json value,
                                  uint64_t expected);
   caf::expected<uint64_t> update(json items);
@@ -54,6 +55,9 @@ public:
   caf::expected<bool> erase_if(const std::string& key, uint64_t expected);
   caf::expected<kv_entry> merge_patch(const std::string& key, json patch);
   caf::expected<kv_entry> json_patch(const std::string& key, json patch);
+  /// Applies a patch only if the revision of `key` is `expected`, as set_if.
+  caf::expected<kv_entry> patch_if(const std::string& key, json patch,
+                                   patch_format format, uint64_t expected);
   caf::expected<bool> contains(const std::string& key);
   caf::expected<uint64_t> size();
   caf::expected<std::vector<std::string>> keys();

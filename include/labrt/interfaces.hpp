@@ -36,6 +36,11 @@ using feed_actor = caf::typed_actor<
   /// Reads, writes, refused operations, subscribers and revision as JSON.
   caf::replies_to<atom::metrics>::with<json>>;
 
+/// As the expected revision of a conditional kv write: any revision, so the
+/// write needs the key to exist (HTTP `If-Match: *`). Revisions count from 1
+/// and never reach it.
+inline constexpr uint64_t any_revision = ~uint64_t{0};
+
 /// The generic key/value store, successor of ThreadSafeDict.
 using kv_store_actor = caf::typed_actor<
   /// The value of a key, or `default` if absent.
@@ -44,16 +49,18 @@ using kv_store_actor = caf::typed_actor<
   caf::replies_to<atom::fetch, std::string>::with<kv_entry>,
   /// Sets a key; replies with the new revision.
   caf::replies_to<atom::set, std::string, json>::with<uint64_t>,
-  /// Sets a key if its revision is `expected` (0: if absent); else a conflict.
+  /// Sets a key if its revision is `expected` (0: if absent, any_revision: if present); else a conflict.
   caf::replies_to<atom::set, std::string, json, uint64_t>::with<uint64_t>,
   /// Sets every key of a JSON object, all or none.
   caf::replies_to<atom::update, json>::with<uint64_t>,
   /// Removes a key; replies whether it existed.
   caf::replies_to<atom::erase, std::string>::with<bool>,
-  /// Removes a key if its revision is `expected`; else a conflict.
+  /// Removes a key if its revision is `expected` (any_revision: any); else a conflict.
   caf::replies_to<atom::erase, std::string, uint64_t>::with<bool>,
   /// Applies a merge patch or JSON Patch to one key atomically.
   caf::replies_to<atom::patch, std::string, json, patch_format>::with<kv_entry>,
+  /// The same if the key's revision is `expected`, as for a conditional set; else a conflict.
+  caf::replies_to<atom::patch, std::string, json, patch_format, uint64_t>::with<kv_entry>,
   /// Whether a key exists.
   caf::replies_to<atom::contains, std::string>::with<bool>,
   /// The number of keys.

@@ -1,7 +1,15 @@
 #include "metrics.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <utility>
+
+#include "labrt/client.hpp"
+#include "labrt/json.hpp"
 
 namespace labrt::http {
 
@@ -80,6 +88,134 @@ std::string request_metrics::render() const {
         << "labrt_http_request_duration_seconds_count{route=\"" << label
         << "\"} " << cumulative << '\n';
   }
+  return out.str();
+}
+
+} // namespace labrt::http
+
+// -- the runtime's families ---------------------------------------------------
+
+namespace labrt::http {
+
+namespace {
+
+/// One family of a JSON metrics object: its field, type and help text.
+struct family {
+  const char* field;
+  const char* type;
+  const char* help;
+};
+
+constexpr family manager_families[] = {
+  {"reads", "counter", "Reads a manager served."},
+  {"writes", "counter", "Writes a manager applied."},
+  {"refused", "counter",
+   "Operations a manager refused (bad input, stale revision), changing "
+   "nothing."},
+  {"revision", "gauge", "A manager's current revision."},
+  {"subscribers", "gauge", "Subscribers of a manager's change feed."},
+  {"history_size", "gauge", "Changes held in a manager's history ring."},
+  {"history_capacity", "gauge", "Changes a manager's history ring can hold."},
+};
+
+constexpr family runner_families[] = {
+  {"running", "gauge", "1 while a run is in progress."},
+  {"queued", "gauge", "Runs waiting in the queue."},
+  {"started", "counter", "Runs started."},
+  {"failed", "counter", "Runs whose script could not be started."},
+  {"refused", "counter", "Starts refused, e.g. while a run is in progress."},
+  {"stopped", "counter", "Runs stopped on request or at shutdown."},
+  {"timed_out", "counter", "Runs stopped by their timeout."},
+  {"batches", "counter", "Batches of output lines sent to subscribers."},
+  {"lines", "counter", "Output lines of runs."},
+  {"lines_dropped", "counter", "Output lines lagging subscribers lost."},
+  {"subscribers", "gauge", "Subscribers of run output."},
+  {"history", "gauge", "Finished runs held in the history."},
+};
+
+/// A sample: its labels ("" or `{k="v"}`) and value.
+using samples = std::vector<std::pair<std::string, std::string>>;
+
+/// A JSON number or boolean as a sample value; nullopt for anything else.
+std::optional<std::string> sample_of(const json& value) {
+  if (value.is_boolean())
+    return value.get<bool>() ? "1" : "0";
+  if (value.is_number())
+    return value.dump(); // Exact for integers, unlike a double's 6 digits.
+  return std::nullopt;
+}
+
+void write_family(std::ostream& out, std::string name, const char* type,
+                  const std::string& help, const samples& xs) {
+  if (xs.empty())
+    return;
+  // Prometheus names counters with _total (promtool insists).
+  if (std::string{type} == "counter")
+    name += "_total";
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' '
+      << type << '\n';
+  for (auto& [labels, value] : xs)
+    out << name << labels << ' ' << value << '\n';
+}
+
+/// Renders the numeric fields of metrics objects, one family per field with
+/// a sample per source; fields that no table knows yet go out untyped.
+template <size_t N>
+void write_fields(std::ostream& out, const std::string& prefix,
+                  const family (&known)[N],
+                  const std::vector<std::pair<std::string, json>>& sources) {
+  std::set<std::string> fields;
+  for (auto& [labels, fields_of] : sources)
+    for (auto& [key, value] : fields_of.items())
+      if (sample_of(value))
+        fields.insert(key);
+  for (auto& field : fields) {
+    samples xs;
+    for (auto& [labels, fields_of] : sources)
+      if (auto i = fields_of.find(field); i != fields_of.end())
+        if (auto x = sample_of(*i))
+          xs.emplace_back(labels, *x);
+    auto* f = std::find_if(std::begin(known), std::end(known),
+                           [&](const family& k) { return field == k.field; });
+    if (f != std::end(known))
+      write_family(out, prefix + field, f->type, f->help, xs);
+    else
+      write_family(out, prefix + field, "untyped",
+                   "The '" + field + "' field of the metrics JSON.", xs);
+  }
+}
+
+} // namespace
+
+std::string render_runtime_metrics(client& c, size_t streams_open) {
+  std::ostringstream out;
+  std::vector<std::pair<std::string, json>> managers;
+  for (auto& [manager, fields] :
+       {std::make_pair("kv", c.kv().metrics()),
+        std::make_pair("services", c.services().metrics()),
+        std::make_pair("tests", c.tests().metrics())})
+    if (fields)
+      managers.emplace_back(std::string{"{manager=\""} + manager + "\"}",
+                            *fields);
+  write_fields(out, "labrt_manager_", manager_families, managers);
+  if (auto runner = c.runner().metrics())
+    write_fields(out, "labrt_runner_", runner_families, {{"", *runner}});
+  if (auto records = c.services().records()) {
+    samples up;
+    samples instances;
+    for (auto& rec : *records) {
+      auto labels = "{service=\"" + label_value(rec.name) + "\"}";
+      up.emplace_back(labels, rec.running ? "1" : "0");
+      instances.emplace_back(labels, std::to_string(rec.pids.size()));
+    }
+    write_family(out, "labrt_service_up", "gauge",
+                 "1 while a watched service has a running process.", up);
+    write_family(out, "labrt_service_instances", "gauge",
+                 "Running processes of a watched service.", instances);
+  }
+  write_family(out, "labrt_http_streams_open", "gauge",
+               "Open event streams and followed logs.",
+               {{"", std::to_string(streams_open)}});
   return out.str();
 }
 

@@ -1,4 +1,4 @@
-// Request counters of the HTTP API, in Prometheus text format.
+// The metrics of the HTTP API and its runtime, in Prometheus text format.
 #pragma once
 
 #include <array>
@@ -8,6 +8,10 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace labrt {
+class client;
+} // namespace labrt
 
 namespace labrt::http {
 
@@ -50,5 +54,9 @@ private:
 
 /// Escapes a Prometheus label value.
 std::string label_value(const std::string& text);
+
+/// The managers', runner's and services' families, asked through `c`, and
+/// the number of open event streams.
+std::string render_runtime_metrics(client& c, size_t streams_open);
 
 } // namespace labrt::http
