@@ -46,6 +46,31 @@ caf::expected<std::shared_ptr<const regex_t>> compile_regex(
                                         }};
 }
 
+size_t skip_bracket(std::string_view re, size_t i);
+
+/// Where `re` puts a duplication symbol right after another ("a+*", "a{2}+"),
+/// or npos. POSIX leaves that undefined, and glibc's regcomp() takes time
+/// exponential in the run: "h" and 20 "+" took over 10 seconds.
+size_t stacked_quantifier(std::string_view re) {
+  bool after_quantifier = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    bool quantifier = c == '*' || c == '+' || c == '?' || c == '{';
+    if (quantifier && after_quantifier)
+      return i;
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      i = skip_bracket(re, i) - 1;
+    } else if (c == '{') {
+      auto end = re.find('}', i);
+      i = end == std::string_view::npos ? re.size() : end;
+    }
+    after_quantifier = quantifier;
+  }
+  return std::string_view::npos;
+}
+
 } // namespace
 
 caf::error validate_rule(const service_rule& rule) {
@@ -64,6 +89,10 @@ caf::error validate_rule(const service_rule& rule) {
       rule, std::string{"empty "} + to_string(rule.kind) + " pattern");
   if (!valid_utf8(rule.pattern))
     return rule_error(rule, "pattern is not valid UTF-8");
+  // regcomp() and the kernel's strings end at a NUL: the rest would be
+  // shown and prefiltered on but never matched.
+  if (rule.pattern.find('\0') != std::string::npos)
+    return rule_error(rule, "pattern must not contain a NUL character");
   switch (rule.kind) {
     case match_kind::comm:
       if (rule.pattern.size() > max_comm_bytes)
@@ -85,6 +114,11 @@ caf::error validate_rule(const service_rule& rule) {
         return rule_error(rule,
           "cmdline regex is longer than " + std::to_string(max_regex_bytes)
             + " bytes");
+      if (auto at = stacked_quantifier(rule.pattern);
+          at != std::string_view::npos)
+        return rule_error(rule,
+          "cmdline regex '" + rule.pattern + "' repeats a repetition at offset "
+            + std::to_string(at) + " (e.g. 'a+*'), which POSIX leaves undefined");
       auto re = compile_regex(rule);
       if (!re)
         return std::move(re.error());
@@ -147,11 +181,14 @@ std::string required_literal(std::string_view re) {
   while (i < re.size()) {
     char c = re[i];
     if (c == '\\') {
+      // An escaped punctuation character is itself, but glibc's \` \' \<
+      // \> are anchors, like \w, \b and back-references.
       if (i + 1 < re.size()
-        && !std::isalnum(static_cast<unsigned char>(re[i + 1]))) {
+        && !std::isalnum(static_cast<unsigned char>(re[i + 1]))
+        && std::strchr("`'<>", re[i + 1]) == nullptr) {
         cur += re[i + 1];
       } else {
-        flush(); // \w, \b, \<, back-references...
+        flush();
       }
       i += 2;
     } else if (c == '[') {
