@@ -3,6 +3,7 @@
 // parsing that again gives the same config (so nothing was half-read).
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -12,8 +13,17 @@
 
 namespace {
 
-// Relative paths in the text resolve against this (nothing is touched on disk).
-const std::string base_dir = "/fuzz/base";
+// Relative paths in the text resolve against a real directory holding the
+// demo config's "tests" and "state", for checks that look at the disk.
+const std::string& base_dir() {
+  static const auto dir = [] {
+    auto d = labrt::fuzz::make_temp_dir();
+    std::filesystem::create_directories(d + "/tests");
+    std::filesystem::create_directories(d + "/state");
+    return d;
+  }();
+  return dir;
+}
 
 labrt::json write_out(const labrt::daemon_config& cfg) {
   auto& rt = cfg.runtime;
@@ -75,12 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto doc = labrt::json::parse(data, data + size, nullptr, false);
   if (doc.is_discarded())
     return 0;
-  auto cfg = labrt::parse_config(doc, base_dir);
+  auto cfg = labrt::parse_config(doc, base_dir());
   if (!cfg)
     return 0;
   check_valid(*cfg);
   auto written = write_out(*cfg);
-  auto again = labrt::parse_config(written, base_dir);
+  auto again = labrt::parse_config(written, base_dir());
   LABRT_FUZZ_CHECK(static_cast<bool>(again));
   LABRT_FUZZ_CHECK(write_out(*again) == written);
   return 0;

@@ -8,7 +8,6 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -24,12 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string tree; // <tmp>/labrt-fuzz-XXXXXX, removed at exit
-
-void remove_tree() {
-  std::error_code ec;
-  fs::remove_all(tree, ec);
-}
+std::string tree; // <tmp>/labrt-fuzz-XXXXXX
 
 //  root/   a.sh sub/b.sh sub/deeper/c.sh dir/ fifo, and links:
 //          in -> sub/b.sh, subdir -> sub, out -> ../outside/secret.sh,
@@ -38,10 +32,7 @@ void remove_tree() {
 //  root2/  d.sh
 //  outside/secret.sh, root-sibling.sh, link-to-root -> root
 void make_tree() {
-  auto dir = (fs::temp_directory_path() / "labrt-fuzz-XXXXXX").string();
-  LABRT_FUZZ_CHECK(::mkdtemp(dir.data()) != nullptr);
-  tree = dir;
-  std::atexit(remove_tree);
+  tree = labrt::fuzz::make_temp_dir();
   fs::path t{tree};
   fs::create_directories(t / "root" / "sub" / "deeper");
   fs::create_directories(t / "root" / "dir");
