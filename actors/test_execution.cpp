@@ -29,8 +29,8 @@ std::string text_or(const json& state, const char* field, const char* fallback) 
 
 json test_execution_state::initial() {
   json result = {{"running", false}, {"pid", nullptr}};
-  for (auto name : text_fields)
-    result[name] = nullptr;
+  for (auto field : text_fields)
+    result[field] = nullptr;
   return result;
 }
 

@@ -46,6 +46,63 @@ caf::expected<std::shared_ptr<const regex_t>> compile_regex(
                                         }};
 }
 
+size_t skip_bracket(std::string_view re, size_t i);
+
+/// Positions a cmdline regex may unroll to: glibc's regcomp() takes time and
+/// memory quadratic in them for optional runs ("a{0,32767}" took 8 GB).
+constexpr size_t max_regex_positions = 1024;
+
+/// Why glibc's regcomp() or regexec() could take seconds or gigabytes over
+/// `re`, or "" if nothing does: a duplication symbol right after another
+/// ("a++": undefined in POSIX, exponential to compile), a back-reference
+/// (exponential to match) or too many positions once intervals unroll.
+std::string costly_construct(std::string_view re) {
+  std::vector<size_t> open{0}; // positions in each open group so far
+  size_t last = 0;             // positions of the last atom or group
+  bool after_quantifier = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    bool quantifier = c == '*' || c == '+' || c == '?' || c == '{';
+    if (quantifier && after_quantifier)
+      return "repeats a repetition at offset " + std::to_string(i)
+             + " (e.g. 'a++'), which POSIX leaves undefined";
+    after_quantifier = quantifier;
+    if (c == '{') {
+      auto end = re.find('}', i);
+      if (end == std::string_view::npos)
+        break; // regcomp() refuses it
+      std::string bounds{re.substr(i + 1, end - i - 1)};
+      auto comma = bounds.find(',');
+      size_t copies = std::max<size_t>(
+        {1, std::strtoul(bounds.c_str(), nullptr, 10),
+         comma == std::string::npos
+           ? 0
+           : std::strtoul(bounds.c_str() + comma + 1, nullptr, 10)});
+      open.back() += last * (std::min<size_t>(copies, 1u << 16) - 1);
+      i = end;
+    } else if (c == '(') {
+      open.push_back(0);
+      last = 0;
+    } else if (c == ')' && open.size() > 1) {
+      last = open.back();
+      open.pop_back();
+      open.back() += last;
+    } else if (!quantifier && c != '|' && c != '^' && c != '$') {
+      if (c == '\\' && i + 1 < re.size() && re[++i] >= '1' && re[i] <= '9')
+        return "has a back-reference (\\" + std::string{re[i]}
+               + "), whose matching takes exponential time";
+      if (c == '[')
+        i = skip_bracket(re, i) - 1;
+      last = 1;
+      open.back() += 1;
+    }
+    if (open.back() > max_regex_positions)
+      return "unrolls to more than " + std::to_string(max_regex_positions)
+             + " positions (intervals multiplied out)";
+  }
+  return {};
+}
+
 } // namespace
 
 caf::error validate_rule(const service_rule& rule) {
@@ -64,6 +121,10 @@ caf::error validate_rule(const service_rule& rule) {
       rule, std::string{"empty "} + to_string(rule.kind) + " pattern");
   if (!valid_utf8(rule.pattern))
     return rule_error(rule, "pattern is not valid UTF-8");
+  // regcomp() and the kernel's strings end at a NUL: the rest would be
+  // shown and prefiltered on but never matched.
+  if (rule.pattern.find('\0') != std::string::npos)
+    return rule_error(rule, "pattern must not contain a NUL character");
   switch (rule.kind) {
     case match_kind::comm:
       if (rule.pattern.size() > max_comm_bytes)
@@ -85,6 +146,8 @@ caf::error validate_rule(const service_rule& rule) {
         return rule_error(rule,
           "cmdline regex is longer than " + std::to_string(max_regex_bytes)
             + " bytes");
+      if (auto why = costly_construct(rule.pattern); !why.empty())
+        return rule_error(rule, "cmdline regex '" + rule.pattern + "' " + why);
       auto re = compile_regex(rule);
       if (!re)
         return std::move(re.error());
@@ -147,11 +210,14 @@ std::string required_literal(std::string_view re) {
   while (i < re.size()) {
     char c = re[i];
     if (c == '\\') {
+      // An escaped punctuation character is itself, but glibc's \` \' \<
+      // \> are anchors, like \w, \b and back-references.
       if (i + 1 < re.size()
-        && !std::isalnum(static_cast<unsigned char>(re[i + 1]))) {
+        && !std::isalnum(static_cast<unsigned char>(re[i + 1]))
+        && std::strchr("`'<>", re[i + 1]) == nullptr) {
         cur += re[i + 1];
       } else {
-        flush(); // \w, \b, \<, back-references...
+        flush();
       }
       i += 2;
     } else if (c == '[') {
