@@ -1008,6 +1008,17 @@ TEST_CASE("sse codec: frames split anywhere, comments skipped", "[http]") {
   }
 }
 
+TEST_CASE("sse codec: an id that is not a number is no id, not a crash",
+          "[http]") {
+  sse::parser parser;
+  auto events = parser.feed("id: x\ndata: 1\n\nid: 99999999999999999999\n"
+                            "data: 2\n\nid: 18446744073709551615\ndata: 3\n\n");
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].id == 0);
+  CHECK(events[1].id == 0);
+  CHECK(events[2].id == UINT64_MAX);
+}
+
 TEST_CASE("a start with a bad timeout_ms gets 400 and starts nothing",
           "[http]") {
   api a;

@@ -1,6 +1,21 @@
 #include "labrt/sse.hpp"
 
+#include <charconv>
+
 namespace labrt::sse {
+
+namespace {
+
+/// Our ids are decimal numbers; anything else (a foreign or broken stream)
+/// is no id rather than an exception in the reader.
+uint64_t id_of(std::string_view text) {
+  uint64_t id = 0;
+  auto end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, id);
+  return ec == std::errc{} && ptr == end ? id : 0;
+}
+
+} // namespace
 
 std::string format(const event& ev) {
   std::string out;
@@ -22,7 +37,7 @@ std::vector<event> parser::feed(std::string_view chunk) {
       auto eol = std::min(buffer_.find('\n', pos), end);
       std::string_view line{buffer_.data() + pos, eol - pos};
       if (line.rfind("id: ", 0) == 0)
-        ev.id = std::stoull(std::string{line.substr(4)});
+        ev.id = id_of(line.substr(4));
       else if (line.rfind("event: ", 0) == 0)
         ev.kind = line.substr(7);
       else if (line.rfind("data: ", 0) == 0) {
