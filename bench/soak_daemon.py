@@ -8,6 +8,8 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The watched service that bench/soak_tree/stubborn.sh starts (by this name).
+RUN_SERVICE = "soak_runsvc"
 
 
 def default_labctl():
@@ -19,27 +21,34 @@ def default_labctl():
     return None
 
 
-def prepare(out, labctl, comm, exe, cmdline, run_service):
-    """Fills `out` and returns (config path, binary dir). State from an
-    earlier soak in the same directory is removed: the kv check needs fresh
-    counters."""
+def prepare(out, labctl):
+    """Fills `out`; returns the config's path and {service: its binary}, the
+    binaries being copies of /bin/sleep that the rules match (RUN_SERVICE is
+    brought up by the runs). Matches are unique to this soak, so that two
+    soaks at once do not see each other's processes. State from an earlier
+    soak in the same directory is removed: the kv check needs fresh counters."""
     bin_dir, tree, state = (os.path.join(out, d) for d in ("bin", "tree", "state"))
     shutil.rmtree(state, ignore_errors=True)
     for d in (bin_dir, tree, state):
         os.makedirs(d, exist_ok=True)
     # A copy, so that a rebuild during a long soak cannot swap the binary.
     shutil.copy2(labctl, os.path.join(bin_dir, "labctl"))
-    for name in comm + [exe, cmdline, run_service]:
-        shutil.copy2("/bin/sleep", os.path.join(bin_dir, name))
     src = os.path.join(HERE, "soak_tree")
     for script in os.listdir(src):
         shutil.copy2(os.path.join(src, script), os.path.join(tree, script))
-    services = [{"name": n, "match": {"comm": n}} for n in comm + [run_service]]
-    services.append({"name": exe, "match": {"exe": os.path.join(bin_dir, exe)}})
-    services.append({"name": cmdline, "match": {"cmdline": cmdline + " [0-9]"}})
+    tag = f"sk{os.getpid()}"  # comm names have at most 15 characters
+    binaries = {f"soak_comm_{i}": f"{tag}_c{i}" for i in range(3)}
+    binaries.update(soak_exe="soak_exe", soak_cmdline="soak_cl", **{RUN_SERVICE: RUN_SERVICE})
+    services = {name: os.path.join(bin_dir, b) for name, b in binaries.items()}
+    for path in services.values():
+        shutil.copy2("/bin/sleep", path)
+    rules = [{"name": n, "match": {"comm": binaries[n]}} for n in binaries if "comm_" in n]
+    rules += [{"name": n, "match": {"exe": services[n]}} for n in ("soak_exe", RUN_SERVICE)]
+    rules.append({"name": "soak_cmdline",
+                  "match": {"cmdline": re.escape(services["soak_cmdline"]) + " [0-9]"}})
     config = {
         "name": "soak",
-        "services": services,
+        "services": rules,
         "monitor": {"interval_ms": 1000},
         "runner": {"roots": ["./tree"], "logs_dir": "./state/logs",
                    "grace_ms": 300, "timeout_ms": 0,
@@ -50,7 +59,7 @@ def prepare(out, labctl, comm, exe, cmdline, run_service):
     path = os.path.join(out, "labrt.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2)
-    return path, bin_dir
+    return path, services
 
 
 def start(out, config, deadline_s=20):

@@ -130,10 +130,9 @@ def slope_pct_per_hour(ts, ys):
     return 100.0 * slope * 3600.0 / my
 
 
-def trends(rows, warmup_s, end_s):
-    """{column: (first, last, mean, slope %/h)} between the warm-up and the
-    end of the churn."""
-    kept = [r for r in rows if warmup_s <= r[0] <= end_s]
+def trends(rows, warmup_s):
+    """{column: (first, last, mean, slope %/h)} after the warm-up."""
+    kept = [r for r in rows if r[0] >= warmup_s]
     out = {}
     for name in ("rss_kb", "fds", "threads", "cpu_pct"):
         i = COLUMNS.index(name)
@@ -182,24 +181,25 @@ COUNTS = """\
 """
 
 
-def report(out, sampler, warmup, duration, counts, findings):
-    """summary.md and soak.png in `out`; 0 if every target is met."""
+def report(out, sampler, churn_rows, warmup, duration, counts, findings):
+    """summary.md and soak.png in `out`; 0 if every target is met. Slopes
+    use the first `churn_rows` samples: the rest are from after the churn."""
     rows = sampler.rows
-    trend, n = trends(rows, warmup, duration + 1)
+    trend, n = trends(rows[:churn_rows], warmup)
     loads = [r[COLUMNS.index("load1")] for r in rows]
     lines = [f"Soak of {duration / 60:.1f} min, {len(rows)} samples ({n} between the "
-             f"{warmup / 60:.0f} min warm-up and the end), load1 {min(loads):.1f}-{max(loads):.1f}",
+             f"{warmup / 60:.1f} min warm-up and the end of the churn), load1 {min(loads):.1f}-{max(loads):.1f}",
              "", "| after warm-up | first | last | mean | slope %/h | target |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for name, label in FIGURES:
         first, last, mean, slope = trend.get(name, (0, 0, 0, None))
+        slope_text = "n/a" if slope is None else f"{slope:+.2f}"
         target = "-"
         if name != "cpu_pct":
             met = slope is not None and slope < 1.0
             target = "< 1 %/h: " + ("met" if met else "**missed**")
             if not met:
-                findings.insert(0, f"{label} grows {slope} %/h after the warm-up")
-        slope_text = "n/a" if slope is None else f"{slope:+.2f}"
+                findings.insert(0, f"{label}: slope {slope_text} %/h after the warm-up")
         lines.append(f"| {label} | {first:g} | {last:g} | {mean:.1f} | {slope_text} | {target} |")
     lines += ["", COUNTS.format(**counts)]
     lines += ["findings:" if findings else "all targets met"] + [f"- {f}" for f in findings]
