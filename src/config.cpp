@@ -1,5 +1,4 @@
 // Reading config files: the whole daemon config and its sections.
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -166,30 +165,6 @@ caf::expected<std::string> text(const json& value, const std::string& field) {
   return value.get<std::string>();
 }
 
-/// HOST:PORT (an IPv6 host in brackets) whose host resolves, so that a
-/// typo fails at start rather than when the server binds.
-caf::error check_listen(const std::string& x, const std::string& field) {
-  auto colon = x.rfind(':');
-  auto host = colon == std::string::npos ? x : x.substr(0, colon);
-  auto port = colon == std::string::npos ? std::string{} : x.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty() || port.empty() || port.size() > 5
-      || port.find_first_not_of("0123456789") != std::string::npos
-      || std::stoi(port) > 65535)
-    return config_error(field, "must be HOST:PORT with a port from 0 to "
-                               "65535, not '" + x + "'");
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc != 0)
-    return config_error(field, "names host '" + host + "', which does not "
-                               "resolve: " + ::gai_strerror(rc));
-  ::freeaddrinfo(found);
-  return caf::none;
-}
-
 caf::error parse_http(const json& http, http_config& cfg) {
   if (!http.is_object())
     return config_error("http", std::string{"must be an object, not "}
@@ -200,8 +175,8 @@ caf::error parse_http(const json& http, http_config& cfg) {
       auto x = text(value, field);
       if (!x)
         return std::move(x.error());
-      if (auto err = check_listen(*x, field))
-        return err;
+      if (auto where = parse_listen(*x); !where)
+        return std::move(where.error());
       cfg.listen = std::move(*x);
     } else if (key == "token") {
       if (value.is_null())
@@ -209,8 +184,11 @@ caf::error parse_http(const json& http, http_config& cfg) {
       auto x = text(value, field);
       if (!x)
         return std::move(x.error());
-      if (x->size() < 16)
-        return config_error(field, "must be at least 16 characters");
+      if (x->size() < http_config::min_token_bytes)
+        return config_error(field, "must be at least "
+                                     + std::to_string(
+                                       http_config::min_token_bytes)
+                                     + " characters");
       cfg.token = std::move(*x);
     } else if (key == "max_streams" || key == "threads") {
       // Each is a thread; thousands only exhaust the machine.
@@ -234,6 +212,20 @@ caf::error parse_http(const json& http, http_config& cfg) {
 }
 
 } // namespace
+
+caf::expected<listen_address> parse_listen(const std::string& text) {
+  auto colon = text.rfind(':');
+  auto host = colon == std::string::npos ? text : text.substr(0, colon);
+  auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || port.empty() || port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoi(port) > 65535)
+    return config_error("http.listen", "must be HOST:PORT with a port from 0 "
+                                       "to 65535, not '" + text + "'");
+  return listen_address{host, static_cast<uint16_t>(std::stoi(port))};
+}
 
 caf::expected<daemon_config> parse_config(const json& doc,
                                           const std::string& base_dir) {

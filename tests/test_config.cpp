@@ -180,10 +180,6 @@ TEST_CASE("http threads and the listen address are checked at start",
                        "65535, not '127.0.0.1:70000'"));
   CHECK(mentions(problem_with(R"({"http": {"listen": "127.0.0.1:http"}})"),
                  "http.listen"));
-  // .invalid never resolves (RFC 6761).
-  auto host = problem_with(R"({"http": {"listen": "lab-a.invalid:8080"}})");
-  CHECK(mentions(host, "http.listen names host 'lab-a.invalid', which does "
-                       "not resolve"));
   for (auto good : {"localhost:0", "127.0.0.1:8080", "[::1]:9090"}) {
     INFO(good);
     CHECK(problem_with(json{{"http", {{"listen", good}}}}.dump()).empty());

@@ -323,7 +323,7 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
   auto rt = start_runtime(cfg);
   http_config http;
   http.listen = "127.0.0.1:0";
-  http.token = "s3cret"; // The page must pass it on fetches and the stream.
+  http.token = "dashboard-s3cret-token"; // The page must pass it on.
   auto made = http_server::make(*rt, http, "dash-lab");
   if (!made)
     FAIL("http_server::make failed: " << render(made.error()));
@@ -335,7 +335,7 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
     FAIL("chromedriver did not start: " << driver.output);
   {
     browser b{driver.port, fs::path{dir / "profile"}};
-    b.open(server->url() + "/?access_token=s3cret");
+    b.open(server->url() + "/?access_token=dashboard-s3cret-token");
 
     // (1) Live data: the lab's name, both services down, the stream open.
     CHECK(shows(b,
@@ -350,7 +350,7 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
     // (the built-in defaults).
     httplib::Client cli{"127.0.0.1", server->port()};
     auto listed
-      = cli.Get("/api/services", {{"Authorization", "Bearer s3cret"}});
+      = cli.Get("/api/services", {{"Authorization", "Bearer dashboard-s3cret-token"}});
     REQUIRE(listed);
     REQUIRE(listed->status == 200);
     std::set<std::string> names;
@@ -406,7 +406,7 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
       ".includes('sleep.sh')",
       browser_deadline));
     // Another client queues a run and cancels it: the page follows live.
-    httplib::Headers auth{{"Authorization", "Bearer s3cret"}};
+    httplib::Headers auth{{"Authorization", "Bearer dashboard-s3cret-token"}};
     auto queued = cli.Post("/api/test/queue", auth,
       R"({"script": "sleep.sh", "args": ["1"]})", "application/json");
     REQUIRE(queued);

@@ -333,6 +333,16 @@ TEST_CASE("labctl serve refuses a config without roots and a bad --listen",
                      "127.0.0.1:99999"});
   CHECK(bad.code == 2);
   CHECK(has(bad.err, "http.listen"));
+  // .invalid never resolves (RFC 6761): said at start, by the bind. Not a
+  // loopback name, so it needs a token first.
+  std::ofstream{dir / "remote.json"}
+    << json{{"runner", {{"roots", {scripts_dir}}}},
+            {"http", {{"listen", "lab-a.invalid:8080"},
+                      {"token", "a-token-of-16-chars"}}}}
+         .dump();
+  auto host = labctl({"serve", "--config", dir / "remote.json"});
+  CHECK(host.code == 2);
+  CHECK(has(host.err, "cannot listen on lab-a.invalid:8080: "));
 }
 
 TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {

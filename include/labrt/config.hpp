@@ -140,13 +140,25 @@ struct runtime_config {
   monitor_config monitor;
 };
 
+/// HOST:PORT, an IPv6 host in brackets, a port from 0 to 65535.
+struct listen_address {
+  std::string host; ///< Without the brackets.
+  uint16_t port = 0;
+};
+
+/// Splits and checks `text`; the error names http.listen. The host is not
+/// looked up here: binding says so at start if it does not resolve.
+caf::expected<listen_address> parse_listen(const std::string& text);
+
 /// The HTTP/JSON API of the daemon (section `http`).
 struct http_config {
   /// HOST:PORT; port 0 picks a free one. Non-loopback needs a token.
   std::string listen = "127.0.0.1:8080";
   /// Bearer token every route but /healthz requires; empty = no auth. The
-  /// environment variable LABRT_TOKEN, when set, takes precedence.
+  /// environment variable LABRT_TOKEN, when set, takes precedence. Either
+  /// must have at least `min_token_bytes`.
   std::string token;
+  static constexpr size_t min_token_bytes = 16;
   /// Event streams and log follows open at once; more get 503. Each holds
   /// a worker thread for its whole life.
   size_t max_streams = 32;

@@ -274,19 +274,4 @@ bool same_secret(const std::string& given, const std::string& secret) {
   return diff == 0;
 }
 
-caf::expected<std::pair<std::string, int>> split_listen(const std::string& x) {
-  auto colon = x.rfind(':');
-  if (colon == std::string::npos)
-    return bad_request("http.listen must be HOST:PORT, not '" + x + "'");
-  auto host = x.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto port_text = x.substr(colon + 1);
-  if (host.empty() || port_text.empty() || port_text.size() > 5
-      || port_text.find_first_not_of("0123456789") != std::string::npos
-      || std::stoi(port_text) > 65535)
-    return bad_request("http.listen must be HOST:PORT, not '" + x + "'");
-  return std::make_pair(host, std::stoi(port_text));
-}
-
 } // namespace labrt::http

@@ -89,7 +89,4 @@ std::string bearer_of(const Request& req);
 /// Compares without an early exit, so timing does not reveal a prefix.
 bool same_secret(const std::string& given, const std::string& secret);
 
-/// Parses HOST:PORT (IPv6 hosts in brackets).
-caf::expected<std::pair<std::string, int>> split_listen(const std::string& x);
-
 } // namespace labrt::http

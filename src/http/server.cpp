@@ -28,7 +28,6 @@ using http::Response;
 namespace {
 
 /// The shortest token accepted, from the config or LABRT_TOKEN alike.
-constexpr size_t min_token_bytes = 16;
 
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
@@ -281,7 +280,7 @@ void http_server::impl::set_handlers() {
 caf::expected<std::unique_ptr<http_server::impl>>
 http_server::impl::make(runtime& rt, http_config cfg, std::string name,
                         std::ostream* log) {
-  auto where = http::split_listen(cfg.listen);
+  auto where = parse_listen(cfg.listen);
   if (!where)
     return std::move(where.error());
   if (!rt.events())
@@ -293,17 +292,18 @@ http_server::impl::make(runtime& rt, http_config cfg, std::string name,
   // in the arena of whichever pool thread read them, where they would stay.
   ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   auto d = std::make_unique<impl>(rt, std::move(cfg), std::move(name));
-  d->host = where->first;
-  d->port = static_cast<uint16_t>(where->second);
+  d->host = where->host;
+  d->port = where->port;
   d->log = log;
   auto env = std::getenv("LABRT_TOKEN");
   bool from_env = env != nullptr && *env != '\0';
   d->token = from_env ? env : d->cfg.token;
-  if (!d->token.empty() && d->token.size() < min_token_bytes)
+  if (!d->token.empty()
+      && d->token.size() < http_config::min_token_bytes)
     return make_error(errc::invalid_argument,
                       std::string{from_env ? "LABRT_TOKEN" : "http.token"}
                         + " must be at least "
-                        + std::to_string(min_token_bytes) + " characters");
+                        + std::to_string(http_config::min_token_bytes) + " characters");
   if (!is_loopback(d->host) && d->token.empty())
     return make_error(errc::forbidden,
                       "refusing to listen on " + d->cfg.listen
