@@ -227,6 +227,32 @@ caf::expected<listen_address> parse_listen(const std::string& text) {
   return listen_address{host, static_cast<uint16_t>(std::stoi(port))};
 }
 
+/// The `scheduler` section: how idle CAF workers wait (scheduler_config).
+caf::error parse_scheduler(const json& sched, scheduler_config& cfg) {
+  if (!sched.is_object())
+    return config_error("scheduler", std::string{"must be an object, not "}
+                                       + sched.type_name());
+  for (auto& [key, value] : sched.items()) {
+    auto field = "scheduler." + key;
+    if (key == "spin_polls" || key == "sleeping_polls") {
+      auto n = integer_in(value, field, 0, 1'000'000, "polls");
+      if (!n)
+        return std::move(n.error());
+      (key == "spin_polls" ? cfg.spin_polls : cfg.sleeping_polls)
+        = static_cast<size_t>(*n);
+    } else if (key == "poll_sleep_us") {
+      auto n = integer_in(value, field, 1, 10'000, "microseconds");
+      if (!n)
+        return std::move(n.error());
+      cfg.poll_sleep = std::chrono::microseconds{*n};
+    } else {
+      return config_error(field, "is not a known setting (known: spin_polls, "
+                                 "sleeping_polls, poll_sleep_us)");
+    }
+  }
+  return caf::none;
+}
+
 caf::expected<daemon_config> parse_config(const json& doc,
                                           const std::string& base_dir) {
   if (!doc.is_object())
@@ -249,6 +275,9 @@ caf::expected<daemon_config> parse_config(const json& doc,
     } else if (key == "http") {
       if (auto err = parse_http(value, cfg.http))
         return err;
+    } else if (key == "scheduler") {
+      if (auto err = parse_scheduler(value, cfg.runtime.scheduler))
+        return err;
     } else if (key == "service_defaults") {
       if (!value.is_object())
         return config_error(key, "must be an object of status entries");
@@ -256,7 +285,7 @@ caf::expected<daemon_config> parse_config(const json& doc,
     } else if (key != "services" && key != "monitor" && key != "runner") {
       return config_error(key, "is not a known setting (known: name, "
                                "services, monitor, runner, state_dir, http, "
-                               "service_defaults)");
+                               "scheduler, service_defaults)");
     }
   }
   auto monitor = parse_monitor_config(doc);

@@ -185,3 +185,20 @@ TEST_CASE("http threads and the listen address are checked at start",
     CHECK(problem_with(json{{"http", {{"listen", good}}}}.dump()).empty());
   }
 }
+
+TEST_CASE("the scheduler section sets how idle workers wait", "[config]") {
+  auto cfg = parse_config(json::parse(R"({"runner": {"roots": ["/"]},
+    "scheduler": {"spin_polls": 500, "sleeping_polls": 20,
+                  "poll_sleep_us": 5}})"),
+                          "/");
+  REQUIRE(cfg);
+  CHECK(cfg->runtime.scheduler.spin_polls == 500);
+  CHECK(cfg->runtime.scheduler.sleeping_polls == 20);
+  CHECK(cfg->runtime.scheduler.poll_sleep == std::chrono::microseconds{5});
+  CHECK(mentions(problem_with(R"({"scheduler": {"sleeping_polls": -1}})"),
+                 "scheduler.sleeping_polls must be an integer from 0"));
+  CHECK(mentions(problem_with(R"({"scheduler": {"poll_sleep_us": 0}})"),
+                 "scheduler.poll_sleep_us must be an integer from 1"));
+  CHECK(mentions(problem_with(R"({"scheduler": {"polls": 1}})"),
+                 "scheduler.polls is not a known setting"));
+}
