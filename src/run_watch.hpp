@@ -60,8 +60,9 @@ struct watch_hooks {
 
 /// The run: spawn, drain output, enforce the timeout, stop on request, and
 /// at the end (or when the script exits while members of its tree live on)
-/// TERM -> grace -> KILL -> rescan until no process of the run is found,
-/// reaping every one that is ours. Processes are found by pid, process
+/// TERM -> grace -> KILL -> rescan until no process of the run is found and
+/// every one ever found has exited (its pidfd says so), reaping every one
+/// that is ours. Processes are found by pid, process
 /// group, descendants and the environment cookie; signals go through pidfds;
 /// the leader stays unreaped (so its pid and group cannot be recycled) until
 /// nothing else of the run is left.
@@ -100,6 +101,9 @@ private:
   void on_leader_exit();
   int scan_and_signal(int sig, bool resignal);
   void note_sessions(const std::vector<pid_t>& pids);
+  void note_exits();
+  void reap_members();
+  size_t live_members() const;
   void step_stop(clock::time_point now);
   void finish_processes();
   caf::expected<child> spawn_job();
@@ -114,8 +118,14 @@ private:
   // Tree.
   uint64_t min_start_ = 0; // the leader's start time: nothing older is ours
   std::vector<pid_t> sessions_;
-  std::map<pid_t, unique_fd> tracked_; // live members, by pidfd
-  std::vector<pid_t> seen_;            // every member ever tracked
+  /// A process a scan found, held by pidfd until it is gone for good: it is
+  /// signalled while it lives and reaped through that pidfd once it is our
+  /// zombie, even if it left every session and group of the run unseen.
+  struct member {
+    unique_fd pidfd;
+    bool exited = false; // its pidfd said so: a zombie or reaped
+  };
+  std::map<pid_t, member> members_;
   int leftovers_ = 0;
   // Stopping.
   bool stopping_ = false;

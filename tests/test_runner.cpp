@@ -1007,3 +1007,54 @@ TEST_CASE("the history is bounded in bytes, not only in runs",
     bytes += run_footprint(r);
   CHECK(bytes <= run_limits::max_history_bytes);
 }
+
+/// Stops a run that ignores SIGTERM: its end is SIGKILL, and nothing of it
+/// is left, no zombie either, the moment that end is reported.
+void stop_stubborn(fixture& f, const run_record& rec) {
+  auto end = value_of(f.runner().stop(rec.run_id));
+  CHECK(end.signal == SIGKILL);
+  require_nothing_left(end);
+}
+
+TEST_CASE("stopped runs whose escapees keep starting leave no zombie",
+  "[test_runner]") {
+  // The escapees of escapees.sh leave the run's session and group and are
+  // adopted by us; a stop meets them at every step of their start, and
+  // SIGKILL (grace 50 ms) ends them. Each one must be reaped before the
+  // run's end is reported.
+  fixture f{50};
+  tail t{*f.rt};
+  for (int i = 0; i < 100; ++i) {
+    INFO("run " << i);
+    t.lines.clear();
+    auto rec = f.start("escapees.sh");
+    // Lines of the run before may still arrive first: they precede "ready".
+    REQUIRE(t.wait_for("ready"));
+    auto ready = std::find_if(t.lines.begin(), t.lines.end(),
+      [](const output_line& l) { return l.text == "ready"; });
+    t.lines.erase(t.lines.begin(), ready + 1);
+    // Stop at various moments of the escapees' start.
+    if (i % 4 != 0)
+      REQUIRE(t.wait_for("started " + std::to_string(i % 4 * 3)));
+    stop_stubborn(f, rec);
+  }
+}
+
+TEST_CASE("an escapee slow to die after SIGKILL is reaped before the end",
+  "[test_runner]") {
+  // While the kernel frees its 200 MB, the escapee has no environ (no
+  // cookie), left the run's session and group, and is no zombie yet: no
+  // scan finds it, but the run waits for its pidfd and then reaps it.
+  fixture f{50};
+  tail t{*f.rt};
+  for (int i = 0; i < 5; ++i) {
+    INFO("run " << i);
+    t.lines.clear();
+    auto rec = f.start("big_escapee.sh", {"200"});
+    while (t.pids_tagged("escapee").empty())
+      REQUIRE(t.receive_one());
+    auto escapee = t.pids_tagged("escapee")[0];
+    stop_stubborn(f, rec);
+    CHECK_FALSE(alive(escapee));
+  }
+}
