@@ -438,6 +438,8 @@ TEST_CASE("a second start while busy is refused at once, naming the run",
   CHECK(text.find(first.run_id) != std::string::npos);
   CHECK(text.find("sleep.sh") != std::string::npos);
   CHECK(text.find(std::to_string(first.pid)) != std::string::npos);
+  CHECK(text.find("is running, started at " + to_iso8601(first.started_at))
+    != std::string::npos);
   // Racing starts from many threads: all refused, the first run untouched.
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};
@@ -1057,4 +1059,46 @@ TEST_CASE("an escapee slow to die after SIGKILL is reaped before the end",
     stop_stubborn(f, rec);
     CHECK_FALSE(alive(escapee));
   }
+}
+
+TEST_CASE("a start right after a run's end shows anywhere is accepted",
+  "[test_runner]") {
+  // The end shows in the runner's record, in a wait's answer, as "no run in
+  // progress" and in test_execution's state; a start right after any of them
+  // must not be refused as already_running.
+  fixture f;
+  run_spec spec;
+  spec.script = "exit_with.sh";
+  auto rec = value_of(f.runner().start(spec));
+  for (int i = 0; i < 200; ++i) {
+    INFO("run " << i << " (" << rec.run_id << "), seen through view "
+                << i % 4);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    for (bool over = false; !over;) {
+      REQUIRE(std::chrono::steady_clock::now() < until);
+      switch (i % 4) {
+        case 0:
+          over = value_of(f.runner().get(rec.run_id)).state
+            == run_state::finished;
+          break;
+        case 1:
+          over = value_of(f.runner().wait(rec.run_id, deadline)).state
+            == run_state::finished;
+          break;
+        case 2: {
+          auto current = f.runner().status();
+          over = !current && code_of(current.error()) == errc::not_running;
+          break;
+        }
+        default: {
+          auto state = value_of(f.cl->tests().get_state());
+          over = state["run_id"] == rec.run_id && !state["ended_at"].is_null();
+        }
+      }
+    }
+    auto next = f.runner().start(spec);
+    REQUIRE(next);
+    rec = *next;
+  }
+  CHECK(value_of(f.runner().wait(rec.run_id, deadline)).exit_code == 0);
 }
