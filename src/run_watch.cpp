@@ -87,13 +87,13 @@ void run_watch::note_sessions(const std::vector<pid_t>& pids) {
 int run_watch::scan_and_signal(int sig, bool resignal) {
   // The leader is not reaped before the end, so its pid and its process
   // group cannot belong to anybody else while we look for them.
+  note_exits();
   auto found = run_members(child_.pid, job_.spec.cookie, min_start_);
   note_sessions(found);
-  note_exits();
   std::vector<int> fresh;
   for (auto pid : found) {
-    // Found alive after its member exited: the pid was reused, so that one
-    // is gone for good (a zombie still holds its pid).
+    // Found alive after its member had exited (seen before the scan): the
+    // pid was reused, so that one is gone for good (a zombie holds its pid).
     if (auto i = members_.find(pid);
       i != members_.end() && !i->second.exited)
       continue;
