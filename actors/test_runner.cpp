@@ -70,6 +70,8 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
 // ----------------------------------------------------------------
 
 void start_next(self_ptr self);
+void send_batch(self_ptr self, const caf::actor_addr& addr,
+  test_runner_state::output_sub& sub, output_batch batch);
 
 void launch(self_ptr self, run_record rec, run_spec spec,
   std::optional<test_runner_state::promise> rp) {
@@ -125,6 +127,10 @@ void finish(self_ptr self) {
   }
   for (auto& rp : run.stop_promises)
     rp.deliver(run.rec);
+  // Lines a subscriber missed at the end count for this run, not the next.
+  for (auto& [addr, sub] : st.subs_)
+    if (sub.dropped > 0)
+      send_batch(self, addr, sub, output_batch{run.rec.run_id, {}, 0});
   st.remember(std::move(run.rec));
   if (st.shutting_down_) {
     self->quit(st.exit_reason_);
@@ -159,6 +165,21 @@ void record_end(self_ptr self) {
   finish(self);
 }
 
+/// Sends `batch` to one subscriber, with the lines it missed since its last.
+void send_batch(self_ptr self, const caf::actor_addr& addr,
+  test_runner_state::output_sub& sub, output_batch batch) {
+  batch.dropped += sub.dropped;
+  sub.dropped = 0;
+  ++sub.inflight;
+  auto done = [self, addr] {
+    auto i = self->state.subs_.find(addr);
+    if (i != self->state.subs_.end() && i->second.inflight > 0)
+      --i->second.inflight;
+  };
+  self->request(sub.sink, caf::infinite, std::move(batch))
+    .then([done] { done(); }, [done](caf::error&) { done(); });
+}
+
 /// Sends a batch to every subscriber that has room for it.
 void forward_output(self_ptr self, output_batch& batch) {
   auto& st = self->state;
@@ -172,17 +193,7 @@ void forward_output(self_ptr self, output_batch& batch) {
       sub.dropped += batch.lines.size() + batch.dropped;
       continue;
     }
-    auto copy = batch;
-    copy.dropped += sub.dropped;
-    sub.dropped = 0;
-    ++sub.inflight;
-    auto done = [self, a = addr] {
-      auto i = self->state.subs_.find(a);
-      if (i != self->state.subs_.end() && i->second.inflight > 0)
-        --i->second.inflight;
-    };
-    self->request(sub.sink, caf::infinite, std::move(copy))
-      .then([done] { done(); }, [done](caf::error&) { done(); });
+    send_batch(self, addr, sub, batch);
   }
 }
 
