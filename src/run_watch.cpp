@@ -87,27 +87,16 @@ void run_watch::note_sessions(const std::vector<pid_t>& pids) {
 int run_watch::scan_and_signal(int sig, bool resignal) {
   // The leader is not reaped before the end, so its pid and its process
   // group cannot belong to anybody else while we look for them.
-  note_exits();
+  members_.note_exits();
   auto found = run_members(child_.pid, job_.spec.cookie, min_start_);
   note_sessions(found);
   std::vector<int> fresh;
-  for (auto pid : found) {
-    // Found alive after its member had exited (seen before the scan): the
-    // pid was reused, so that one is gone for good (a zombie holds its pid).
-    if (auto i = members_.find(pid);
-      i != members_.end() && !i->second.exited)
-      continue;
-    auto fd = pidfd_open(pid);
-    if (!fd)
-      continue; // gone
-    members_[pid] = member{unique_fd{*fd}, false};
-    fresh.push_back(*fd);
-  }
+  for (auto pid : found)
+    if (auto fd = members_.add(pid); fd >= 0)
+      fresh.push_back(fd);
   if (sig != 0) {
     if (resignal) {
-      for (auto& [pid, m] : members_)
-        if (!m.exited)
-          send_signal(m.pidfd.get(), sig);
+      members_.signal_live(sig);
     } else {
       for (auto fd : fresh)
         send_signal(fd, sig);
@@ -119,38 +108,7 @@ int run_watch::scan_and_signal(int sig, bool resignal) {
   // Members no scan finds but whose pidfd has not reported their end count
   // too: one dying after SIGKILL shows no environ (so no cookie) and is no
   // zombie yet, e.g. while the kernel frees its memory.
-  return static_cast<int>(live_members());
-}
-
-void run_watch::note_exits() {
-  std::vector<pollfd> pfds;
-  std::vector<member*> polled;
-  for (auto& [pid, m] : members_)
-    if (!m.exited) {
-      pfds.push_back({m.pidfd.get(), POLLIN, 0});
-      polled.push_back(&m);
-    }
-  if (pfds.empty() || ::poll(pfds.data(), pfds.size(), 0) <= 0)
-    return;
-  for (size_t i = 0; i < pfds.size(); ++i)
-    if (pfds[i].revents != 0)
-      polled[i]->exited = true;
-}
-
-void run_watch::reap_members() {
-  for (auto i = members_.begin(); i != members_.end();) {
-    // Never the leader: it is reaped last, through child_.pidfd.
-    if (i->second.exited && i->first != child_.pid
-      && reap_if_gone(i->second.pidfd.get()))
-      i = members_.erase(i);
-    else
-      ++i;
-  }
-}
-
-size_t run_watch::live_members() const {
-  return static_cast<size_t>(std::count_if(members_.begin(), members_.end(),
-    [](const auto& entry) { return !entry.second.exited; }));
+  return static_cast<int>(members_.live());
 }
 
 void run_watch::on_leader_exit() {
@@ -184,7 +142,7 @@ void run_watch::step_stop(clock::time_point now) {
     scan_and_signal(SIGKILL, true);
     next_scan_ = now + 5ms;
   }
-  if (stopping_ && live_members() > 0 && now < next_scan_)
+  if (stopping_ && members_.live() > 0 && now < next_scan_)
     return;
   // Rescan: signal newcomers (all again once KILL was sent), reap ours.
   int found;
@@ -192,7 +150,7 @@ void run_watch::step_stop(clock::time_point now) {
     found = scan_and_signal(kill_sent_ ? SIGKILL : SIGTERM, kill_sent_);
   else
     found = scan_and_signal(0, false);
-  reap_members();
+  members_.reap(child_.pid); // the leader goes last, by child_.pidfd
   reap_session_zombies(sessions_, child_.pid);
   next_scan_ = now + (kill_sent_ ? 5ms : stop_rescan);
   if (!stopping_ && found > 0) {
@@ -215,7 +173,7 @@ void run_watch::step_stop(clock::time_point now) {
 }
 
 void run_watch::finish_processes() {
-  reap_members();
+  members_.reap(child_.pid);
   reap_session_zombies(sessions_, child_.pid);
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
@@ -344,7 +302,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
       step_stop(now);
     else if (now >= next_run_scan) {
       scan_and_signal(0, false);
-      reap_members();
+      members_.reap(child_.pid);
       reap_session_zombies(sessions_, child_.pid);
       next_run_scan = now + run_rescan;
     }
@@ -384,12 +342,8 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
         until = std::min(until, next_scan_);
         if (stopping_ && !kill_sent_)
           until = std::min(until, kill_at_);
-        for (auto& [pid, m] : members_) {
-          if (polled_members.size() == max_polled_members)
-            break;
-          if (m.exited)
-            continue;
-          pfds.push_back({m.pidfd.get(), POLLIN, 0});
+        for (auto [pid, fd] : members_.some_live(max_polled_members)) {
+          pfds.push_back({fd, POLLIN, 0});
           polled_members.push_back(pid);
         }
       } else {
@@ -415,7 +369,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
     // Before the hooks below, which may rescan and replace members.
     for (size_t i = 0; i < polled_members.size(); ++i)
       if (pfds[fixed + 3 + i].revents != 0)
-        members_.at(polled_members[i]).exited = true;
+        members_.exited(polled_members[i]);
     if (pfds[fixed].revents != 0 && !leader_exited_)
       on_leader_exit();
     if (pfds[fixed + 1].revents != 0) {

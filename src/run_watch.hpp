@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 
 #include "labrt/run_types.hpp"
 #include "process.hpp"
+#include "proc_tree.hpp"
 
 namespace labrt {
 
@@ -101,9 +101,6 @@ private:
   void on_leader_exit();
   int scan_and_signal(int sig, bool resignal);
   void note_sessions(const std::vector<pid_t>& pids);
-  void note_exits();
-  void reap_members();
-  size_t live_members() const;
   void step_stop(clock::time_point now);
   void finish_processes();
   caf::expected<child> spawn_job();
@@ -118,14 +115,7 @@ private:
   // Tree.
   uint64_t min_start_ = 0; // the leader's start time: nothing older is ours
   std::vector<pid_t> sessions_;
-  /// A process a scan found, held by pidfd until it is gone for good: it is
-  /// signalled while it lives and reaped through that pidfd once it is our
-  /// zombie, even if it left every session and group of the run unseen.
-  struct member {
-    unique_fd pidfd;
-    bool exited = false; // its pidfd said so: a zombie or reaped
-  };
-  std::map<pid_t, member> members_;
+  run_processes members_;
   int leftovers_ = 0;
   // Stopping.
   bool stopping_ = false;
