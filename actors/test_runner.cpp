@@ -70,6 +70,8 @@ void run_watcher(caf::blocking_actor* self, test_runner_actor runner,
 // ----------------------------------------------------------------
 
 void start_next(self_ptr self);
+void send_batch(self_ptr self, const caf::actor_addr& addr,
+  test_runner_state::output_sub& sub, output_batch batch);
 
 void launch(self_ptr self, run_record rec, run_spec spec,
   std::optional<test_runner_state::promise> rp) {
@@ -125,6 +127,10 @@ void finish(self_ptr self) {
   }
   for (auto& rp : run.stop_promises)
     rp.deliver(run.rec);
+  // Lines a subscriber missed at the end count for this run, not the next.
+  for (auto& [addr, sub] : st.subs_)
+    if (sub.dropped > 0)
+      send_batch(self, addr, sub, output_batch{run.rec.run_id, {}, 0});
   st.remember(std::move(run.rec));
   if (st.shutting_down_) {
     self->quit(st.exit_reason_);
@@ -133,37 +139,45 @@ void finish(self_ptr self) {
   start_next(self);
 }
 
+/// The end shows everywhere at once: the record turns finished, waiters
+/// are answered and the slot is free for a new start in this one step, and
+/// only then is test_execution told, so no view shows the end while a start
+/// would be refused. The next run's start reaches test_execution after these
+/// (one sender's messages keep their order).
 void record_end(self_ptr self) {
-  auto& run = *self->state.current_;
+  auto& st = self->state;
+  auto& run = *st.current_;
+  test_runner_state::apply_end(run.rec, *run.end);
   run.rec.ended_at = caf::make_timestamp();
   run.rec.duration_ms = ms_between(run.rec.started_at, run.rec.ended_at);
-  if (!run.recorded) {
-    finish(self);
-    return;
+  if (run.recorded) {
+    auto note = [self, id = run.rec.run_id](caf::error& err) {
+      for (auto& rec : self->state.history_)
+        if (rec.run_id == id && rec.error.empty())
+          rec.error = "test_execution: " + render(err);
+    };
+    self
+      ->request(st.tests_, 10s, atom::update_v,
+        test_runner_state::end_fields(run.rec))
+      .then([](json&) {}, note);
+    self->request(st.tests_, 10s, atom::stop_v).then([](json&) {}, note);
   }
-  auto tests = self->state.tests_;
-  auto note = [self](const caf::error& err) {
-    if (self->state.current_ && self->state.current_->rec.error.empty())
-      self->state.current_->rec.error = "test_execution: " + render(err);
+  finish(self);
+}
+
+/// Sends `batch` to one subscriber, with the lines it missed since its last.
+void send_batch(self_ptr self, const caf::actor_addr& addr,
+  test_runner_state::output_sub& sub, output_batch batch) {
+  batch.dropped += sub.dropped;
+  sub.dropped = 0;
+  ++sub.inflight;
+  auto done = [self, addr] {
+    auto i = self->state.subs_.find(addr);
+    if (i != self->state.subs_.end() && i->second.inflight > 0)
+      --i->second.inflight;
   };
-  self
-    ->request(
-      tests, 10s, atom::update_v, test_runner_state::end_fields(run.rec))
-    .then(
-      [self, tests, note](json&) {
-        self->request(tests, 10s, atom::stop_v)
-          .then([self](json&) { finish(self); },
-            [self, note](caf::error& err) {
-              note(err);
-              finish(self);
-            });
-      },
-      [self, tests, note](caf::error& err) {
-        note(err);
-        self->request(tests, 10s, atom::stop_v)
-          .then([self](json&) { finish(self); },
-            [self](caf::error&) { finish(self); });
-      });
+  self->request(sub.sink, caf::infinite, std::move(batch))
+    .then([done] { done(); }, [done](caf::error&) { done(); });
 }
 
 /// Sends a batch to every subscriber that has room for it.
@@ -179,17 +193,7 @@ void forward_output(self_ptr self, output_batch& batch) {
       sub.dropped += batch.lines.size() + batch.dropped;
       continue;
     }
-    auto copy = batch;
-    copy.dropped += sub.dropped;
-    sub.dropped = 0;
-    ++sub.inflight;
-    auto done = [self, a = addr] {
-      auto i = self->state.subs_.find(a);
-      if (i != self->state.subs_.end() && i->second.inflight > 0)
-        --i->second.inflight;
-    };
-    self->request(sub.sink, caf::infinite, std::move(copy))
-      .then([done] { done(); }, [done](caf::error&) { done(); });
+    send_batch(self, addr, sub, batch);
   }
 }
 
@@ -291,13 +295,10 @@ void on_ended(self_ptr self, run_ended& msg) {
   if (!st.current_ || st.current_->rec.run_id != msg.run_id)
     return;
   auto& run = *st.current_;
-  test_runner_state::apply_end(run.rec, msg);
-  if (run.start_pending) {
-    run.end = std::move(msg);
-    return;
-  }
   run.end = std::move(msg);
-  record_end(self);
+  // Until test_execution has answered the start, nothing shows the end.
+  if (!run.start_pending)
+    record_end(self);
 }
 
 /// Tells the subscribers the queue if it changed.
@@ -387,7 +388,7 @@ caf::error test_runner_state::busy_error() const {
     text += ", pid " + std::to_string(rec.pid);
   text += ") is " + std::string{to_string(rec.state)};
   if (rec.started_at.time_since_epoch().count() != 0)
-    text += " since " + to_iso8601(rec.started_at);
+    text += ", started at " + to_iso8601(rec.started_at);
   return make_error(errc::already_running, std::move(text));
 }
 

@@ -151,7 +151,7 @@ struct test_runner_state {
 /// Spawns with `cfg` (validated by runtime::make); runs are recorded in
 /// `tests`. Traps exits: on an exit message it cancels the queue, stops the
 /// current run (or leaves it, per `cfg.stop_on_shutdown`) and quits once
-/// the run's end is recorded.
+/// the run's end is recorded (and sent to test_execution).
 test_runner_actor::behavior_type test_runner(
   test_runner_actor::stateful_pointer<test_runner_state> self,
   runner_config cfg, test_execution_actor tests);

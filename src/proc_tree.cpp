@@ -1,6 +1,7 @@
 #include "proc_tree.hpp"
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,6 +259,70 @@ int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
       && std::find(sessions.begin(), sessions.end(), st.session)
       != sessions.end();
   });
+}
+
+int run_processes::add(pid_t pid) {
+  // Found alive after its member had exited (seen before the scan): the
+  // pid was reused, so that one is gone for good (a zombie holds its pid).
+  if (auto i = members_.find(pid); i != members_.end() && !i->second.exited)
+    return -1;
+  auto fd = pidfd_open(pid);
+  if (!fd)
+    return -1; // gone
+  members_[pid] = member{unique_fd{*fd}, false};
+  return *fd;
+}
+
+void run_processes::note_exits() {
+  std::vector<pollfd> pfds;
+  std::vector<member*> polled;
+  for (auto& [pid, m] : members_)
+    if (!m.exited) {
+      pfds.push_back({m.pidfd.get(), POLLIN, 0});
+      polled.push_back(&m);
+    }
+  if (pfds.empty() || ::poll(pfds.data(), pfds.size(), 0) <= 0)
+    return;
+  for (size_t i = 0; i < pfds.size(); ++i)
+    if (pfds[i].revents != 0)
+      polled[i]->exited = true;
+}
+
+void run_processes::exited(pid_t pid) {
+  if (auto i = members_.find(pid); i != members_.end())
+    i->second.exited = true;
+}
+
+void run_processes::signal_live(int sig) {
+  for (auto& [pid, m] : members_)
+    if (!m.exited)
+      send_signal(m.pidfd.get(), sig);
+}
+
+void run_processes::reap(pid_t keep) {
+  for (auto i = members_.begin(); i != members_.end();) {
+    if (i->second.exited && i->first != keep
+      && reap_if_gone(i->second.pidfd.get()))
+      i = members_.erase(i);
+    else
+      ++i;
+  }
+}
+
+size_t run_processes::live() const {
+  return static_cast<size_t>(std::count_if(members_.begin(), members_.end(),
+    [](const auto& entry) { return !entry.second.exited; }));
+}
+
+std::vector<std::pair<pid_t, int>> run_processes::some_live(size_t max) const {
+  std::vector<std::pair<pid_t, int>> result;
+  for (auto& [pid, m] : members_) {
+    if (result.size() == max)
+      break;
+    if (!m.exited)
+      result.emplace_back(pid, m.pidfd.get());
+  }
+  return result;
 }
 
 } // namespace labrt

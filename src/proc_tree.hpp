@@ -5,8 +5,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "process.hpp"
 
 namespace labrt {
 
@@ -69,5 +72,45 @@ int reap_children_nohang(const std::vector<pid_t>& pids);
 /// the run can share its session; the embedding application's own children
 /// are never touched. Returns how many were reaped.
 int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep = 0);
+
+/// Processes of a run, each held by the pidfd opened when a scan found it
+/// until it is gone for good: signalled while it lives, and reaped through
+/// that pidfd once it is our zombie, whatever session it moved to unseen.
+class run_processes {
+public:
+  /// Starts tracking `pid`, found alive by a scan, unless a live member
+  /// holds it. Returns its new pidfd, or -1.
+  int add(pid_t pid);
+
+  /// Marks the members whose pidfds report their exit (zombie or reaped).
+  void note_exits();
+
+  /// Marks the member `pid` as exited.
+  void exited(pid_t pid);
+
+  /// Sends `sig` to every live member.
+  void signal_live(int sig);
+
+  /// Reaps the exited members that are our zombies, except `keep`, and
+  /// forgets those gone for good.
+  void reap(pid_t keep);
+
+  /// Members not known to have exited.
+  size_t live() const;
+
+  /// Up to `max` live members as (pid, pidfd).
+  std::vector<std::pair<pid_t, int>> some_live(size_t max) const;
+
+  void clear() {
+    members_.clear();
+  }
+
+private:
+  struct member {
+    unique_fd pidfd;
+    bool exited = false;
+  };
+  std::map<pid_t, member> members_;
+};
 
 } // namespace labrt

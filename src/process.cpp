@@ -373,6 +373,20 @@ caf::error signal_group(pid_t pgid, int sig) {
   return {};
 }
 
+bool reap_if_gone(int pidfd) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  int r;
+  do {
+    r = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return info.si_pid != 0; // 0: our child, still running
+  // Not our child: signal 0 reaches a zombie, but nothing once it is reaped.
+  return ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0U) < 0
+    && errno == ESRCH;
+}
+
 std::string signal_name(int sig) {
   if (sig >= SIGRTMIN && sig <= SIGRTMAX)
     return sig == SIGRTMIN ? "SIGRTMIN"

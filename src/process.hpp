@@ -114,6 +114,13 @@ caf::error send_signal(int pidfd, int sig);
 /// Sends `sig` to a process group (kill(-pgid)). A gone group is no error.
 caf::error signal_group(pid_t pgid, int sig);
 
+/// Reaps the process behind `pidfd` if it is a zombie child of ours (waitid
+/// P_PIDFD, WNOHANG: that very process, whatever its pid has become since).
+/// True once it is gone for good: reaped now, or earlier by its parent.
+/// False while it lives, or while it is a zombie of another parent, which
+/// reaps it or, by dying, hands it to us (if we are its child subreaper).
+bool reap_if_gone(int pidfd);
+
 /// How a process ended.
 struct exit_info {
   /// Exit code if it exited, else -1.

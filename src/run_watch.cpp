@@ -87,26 +87,16 @@ void run_watch::note_sessions(const std::vector<pid_t>& pids) {
 int run_watch::scan_and_signal(int sig, bool resignal) {
   // The leader is not reaped before the end, so its pid and its process
   // group cannot belong to anybody else while we look for them.
-  auto members = run_members(child_.pid, job_.spec.cookie, min_start_);
-  note_sessions(members);
+  members_.note_exits();
+  auto found = run_members(child_.pid, job_.spec.cookie, min_start_);
+  note_sessions(found);
   std::vector<int> fresh;
-  for (auto pid : members) {
-    if (tracked_.count(pid) != 0)
-      continue;
-    auto fd = pidfd_open(pid);
-    if (!fd)
-      continue; // gone
-    tracked_.emplace(pid, unique_fd{*fd});
-    // Never the leader: it is reaped last, by pidfd.
-    if (pid != child_.pid
-      && std::find(seen_.begin(), seen_.end(), pid) == seen_.end())
-      seen_.push_back(pid);
-    fresh.push_back(*fd);
-  }
+  for (auto pid : found)
+    if (auto fd = members_.add(pid); fd >= 0)
+      fresh.push_back(fd);
   if (sig != 0) {
     if (resignal) {
-      for (auto& [pid, fd] : tracked_)
-        send_signal(fd.get(), sig);
+      members_.signal_live(sig);
     } else {
       for (auto fd : fresh)
         send_signal(fd, sig);
@@ -115,7 +105,10 @@ int run_watch::scan_and_signal(int sig, bool resignal) {
     // the unreaped leader.
     signal_group(child_.pgid, sig);
   }
-  return static_cast<int>(members.size());
+  // Members no scan finds but whose pidfd has not reported their end count
+  // too: one dying after SIGKILL shows no environ (so no cookie) and is no
+  // zombie yet, e.g. while the kernel frees its memory.
+  return static_cast<int>(members_.live());
 }
 
 void run_watch::on_leader_exit() {
@@ -149,7 +142,7 @@ void run_watch::step_stop(clock::time_point now) {
     scan_and_signal(SIGKILL, true);
     next_scan_ = now + 5ms;
   }
-  if (stopping_ && !tracked_.empty() && now < next_scan_)
+  if (stopping_ && members_.live() > 0 && now < next_scan_)
     return;
   // Rescan: signal newcomers (all again once KILL was sent), reap ours.
   int found;
@@ -157,7 +150,7 @@ void run_watch::step_stop(clock::time_point now) {
     found = scan_and_signal(kill_sent_ ? SIGKILL : SIGTERM, kill_sent_);
   else
     found = scan_and_signal(0, false);
-  reap_children_nohang(seen_);
+  members_.reap(child_.pid); // the leader goes last, by child_.pidfd
   reap_session_zombies(sessions_, child_.pid);
   next_scan_ = now + (kill_sent_ ? 5ms : stop_rescan);
   if (!stopping_ && found > 0) {
@@ -180,7 +173,7 @@ void run_watch::step_stop(clock::time_point now) {
 }
 
 void run_watch::finish_processes() {
-  reap_children_nohang(seen_);
+  members_.reap(child_.pid);
   reap_session_zombies(sessions_, child_.pid);
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
@@ -189,7 +182,7 @@ void run_watch::finish_processes() {
       < 0
     && errno == EINTR) {
   }
-  tracked_.clear();
+  members_.clear();
   processes_done_ = true;
 }
 
@@ -309,7 +302,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
       step_stop(now);
     else if (now >= next_run_scan) {
       scan_and_signal(0, false);
-      tracked_.clear(); // only sessions matter here
+      members_.reap(child_.pid);
       reap_session_zombies(sessions_, child_.pid);
       next_run_scan = now + run_rescan;
     }
@@ -349,10 +342,8 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
         until = std::min(until, next_scan_);
         if (stopping_ && !kill_sent_)
           until = std::min(until, kill_at_);
-        for (auto& [pid, fd] : tracked_) {
-          if (polled_members.size() == max_polled_members)
-            break;
-          pfds.push_back({fd.get(), POLLIN, 0});
+        for (auto [pid, fd] : members_.some_live(max_polled_members)) {
+          pfds.push_back({fd, POLLIN, 0});
           polled_members.push_back(pid);
         }
       } else {
@@ -375,6 +366,10 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
         for (int stream = 1; stream <= 2; ++stream)
           if ((*cap)->fd(stream) == pfds[i].fd)
             (*cap)->read_some(stream);
+    // Before the hooks below, which may rescan and replace members.
+    for (size_t i = 0; i < polled_members.size(); ++i)
+      if (pfds[fixed + 3 + i].revents != 0)
+        members_.exited(polled_members[i]);
     if (pfds[fixed].revents != 0 && !leader_exited_)
       on_leader_exit();
     if (pfds[fixed + 1].revents != 0) {
@@ -382,9 +377,6 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
       if (hooks_.wake)
         hooks_.wake();
     }
-    for (size_t i = 0; i < polled_members.size(); ++i)
-      if (pfds[fixed + 3 + i].revents != 0)
-        tracked_.erase(polled_members[i]); // exited
     if (!pending_.empty()
       && (pending_.size() >= job_.batch_lines
         || clock::now() >= pending_since_ + job_.flush_after))

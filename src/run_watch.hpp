@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 
 #include "labrt/run_types.hpp"
 #include "process.hpp"
+#include "proc_tree.hpp"
 
 namespace labrt {
 
@@ -60,8 +60,9 @@ struct watch_hooks {
 
 /// The run: spawn, drain output, enforce the timeout, stop on request, and
 /// at the end (or when the script exits while members of its tree live on)
-/// TERM -> grace -> KILL -> rescan until no process of the run is found,
-/// reaping every one that is ours. Processes are found by pid, process
+/// TERM -> grace -> KILL -> rescan until no process of the run is found and
+/// every one ever found has exited (its pidfd says so), reaping every one
+/// that is ours. Processes are found by pid, process
 /// group, descendants and the environment cookie; signals go through pidfds;
 /// the leader stays unreaped (so its pid and group cannot be recycled) until
 /// nothing else of the run is left.
@@ -114,8 +115,7 @@ private:
   // Tree.
   uint64_t min_start_ = 0; // the leader's start time: nothing older is ours
   std::vector<pid_t> sessions_;
-  std::map<pid_t, unique_fd> tracked_; // live members, by pidfd
-  std::vector<pid_t> seen_;            // every member ever tracked
+  run_processes members_;
   int leftovers_ = 0;
   // Stopping.
   bool stopping_ = false;

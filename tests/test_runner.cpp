@@ -438,6 +438,8 @@ TEST_CASE("a second start while busy is refused at once, naming the run",
   CHECK(text.find(first.run_id) != std::string::npos);
   CHECK(text.find("sleep.sh") != std::string::npos);
   CHECK(text.find(std::to_string(first.pid)) != std::string::npos);
+  CHECK(text.find("is running, started at " + to_iso8601(first.started_at))
+    != std::string::npos);
   // Racing starts from many threads: all refused, the first run untouched.
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};
@@ -1006,4 +1008,97 @@ TEST_CASE("the history is bounded in bytes, not only in runs",
   for (auto& r : hist)
     bytes += run_footprint(r);
   CHECK(bytes <= run_limits::max_history_bytes);
+}
+
+/// Stops a run that ignores SIGTERM: its end is SIGKILL, and nothing of it
+/// is left, no zombie either, the moment that end is reported.
+void stop_stubborn(fixture& f, const run_record& rec) {
+  auto end = value_of(f.runner().stop(rec.run_id));
+  CHECK(end.signal == SIGKILL);
+  require_nothing_left(end);
+}
+
+TEST_CASE("stopped runs whose escapees keep starting leave no zombie",
+  "[test_runner]") {
+  // The escapees of escapees.sh leave the run's session and group and are
+  // adopted by us; a stop meets them at every step of their start, and
+  // SIGKILL (grace 50 ms) ends them. Each one must be reaped before the
+  // run's end is reported.
+  fixture f{50};
+  tail t{*f.rt};
+  for (int i = 0; i < 100; ++i) {
+    INFO("run " << i);
+    t.lines.clear();
+    auto rec = f.start("escapees.sh");
+    // Lines of the run before may still arrive first: they precede "ready".
+    REQUIRE(t.wait_for("ready"));
+    auto ready = std::find_if(t.lines.begin(), t.lines.end(),
+      [](const output_line& l) { return l.text == "ready"; });
+    t.lines.erase(t.lines.begin(), ready + 1);
+    // Stop at various moments of the escapees' start.
+    if (i % 4 != 0)
+      REQUIRE(t.wait_for("started " + std::to_string(i % 4 * 3)));
+    stop_stubborn(f, rec);
+  }
+}
+
+TEST_CASE("an escapee slow to die after SIGKILL is reaped before the end",
+  "[test_runner]") {
+  // While the kernel frees its 200 MB, the escapee has no environ (no
+  // cookie), left the run's session and group, and is no zombie yet: no
+  // scan finds it, but the run waits for its pidfd and then reaps it.
+  fixture f{50};
+  tail t{*f.rt};
+  for (int i = 0; i < 5; ++i) {
+    INFO("run " << i);
+    t.lines.clear();
+    auto rec = f.start("big_escapee.sh", {"200"});
+    while (t.pids_tagged("escapee").empty())
+      REQUIRE(t.receive_one());
+    auto escapee = t.pids_tagged("escapee")[0];
+    stop_stubborn(f, rec);
+    CHECK_FALSE(alive(escapee));
+  }
+}
+
+TEST_CASE("a start right after a run's end shows anywhere is accepted",
+  "[test_runner]") {
+  // The end shows in the runner's record, in a wait's answer, as "no run in
+  // progress" and in test_execution's state; a start right after any of them
+  // must not be refused as already_running.
+  fixture f;
+  run_spec spec;
+  spec.script = "exit_with.sh";
+  auto rec = value_of(f.runner().start(spec));
+  for (int i = 0; i < 200; ++i) {
+    INFO("run " << i << " (" << rec.run_id << "), seen through view "
+                << i % 4);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    for (bool over = false; !over;) {
+      REQUIRE(std::chrono::steady_clock::now() < until);
+      switch (i % 4) {
+        case 0:
+          over = value_of(f.runner().get(rec.run_id)).state
+            == run_state::finished;
+          break;
+        case 1:
+          over = value_of(f.runner().wait(rec.run_id, deadline)).state
+            == run_state::finished;
+          break;
+        case 2: {
+          auto current = f.runner().status();
+          over = !current && code_of(current.error()) == errc::not_running;
+          break;
+        }
+        default: {
+          auto state = value_of(f.cl->tests().get_state());
+          over = state["run_id"] == rec.run_id && !state["ended_at"].is_null();
+        }
+      }
+    }
+    auto next = f.runner().start(spec);
+    REQUIRE(next);
+    rec = *next;
+  }
+  CHECK(value_of(f.runner().wait(rec.run_id, deadline)).exit_code == 0);
 }
