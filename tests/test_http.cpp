@@ -1058,12 +1058,12 @@ TEST_CASE("starts over the size limits get 400 and hold no memory", "[http]") {
           != std::string::npos);
   };
   once(); // warm-up: the server's thread and allocator arenas
-  [[maybe_unused]] auto rss_before = status_kb("VmRSS");
+  [[maybe_unused]] auto rss_before = read_rss_kb().now;
   [[maybe_unused]] auto peak = peak_growth_kb([&] {
     for (int i = 0; i < 10; ++i)
       once();
   });
-  [[maybe_unused]] auto rss_after = status_kb("VmRSS");
+  [[maybe_unused]] auto rss_after = read_rss_kb().now;
 // Sanitizers keep freed memory in quarantine and add shadow memory.
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   // Each request comes on a new connection, so on another pool thread.
@@ -1074,6 +1074,27 @@ TEST_CASE("starts over the size limits get 400 and hold no memory", "[http]") {
 #endif
   CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
   CHECK(body_of(cli.Get("/api/history")).empty());
+}
+
+TEST_CASE("env that changes how a script runs cannot be set over HTTP",
+          "[http]") {
+  api a;
+  auto cli = a.connect();
+  for (auto name : {"LD_PRELOAD", "BASH_ENV", "PATH", "IFS", "PYTHONPATH",
+                    "LABRT_RUN_COOKIE"})
+    require_error(post(cli, "/api/test/start",
+                       {{"script", "exit_with.sh"}, {"env", {{name, "x"}}}}),
+                  403, "forbidden");
+  require_error(post(cli, "/api/test/start",
+                     {{"script", "exit_with.sh"},
+                      {"env", {{"BASH_FUNC_echo%%", "() { id; }"}}}}),
+                400, "invalid_argument");
+  CHECK(body_of(cli.Get("/api/history")).empty());
+  auto ok = post(cli, "/api/test/start",
+                 {{"script", "exit_with.sh"}, {"args", {"0"}},
+                  {"env", {{"TOPOLOGY", "t1"}}}});
+  REQUIRE(ok);
+  CHECK(ok->status == 201);
 }
 
 TEST_CASE("a start that cannot spawn gets 400 and leaves nothing open",

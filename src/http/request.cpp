@@ -1,5 +1,6 @@
 #include "request.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <set>
 
@@ -186,6 +187,38 @@ std::optional<json> object_of(const std::string& body, Response& res) {
   return value;
 }
 
+namespace {
+
+/// Whether a remote caller may set `name` in a run's environment. Some names
+/// change how the loader, a shell or an interpreter runs the script rather
+/// than what the script is told: with them a caller could run code of its
+/// own under the roots' scripts. (bash's exported functions, BASH_FUNC_f%%,
+/// are not plain names and never get here.)
+bool settable_remotely(const std::string& name) {
+  static const std::set<std::string> names = {
+    "BASH_ENV", "BASHOPTS", "CDPATH", "ENV", "GCONV_PATH", "GLOBIGNORE",
+    "HOSTALIASES", "IFS", "JAVA_TOOL_OPTIONS", "LOCALDOMAIN", "LOCPATH",
+    "NLSPATH", "PATH", "PS4", "RES_OPTIONS", "SHELLOPTS"};
+  static const char* const prefixes[] = {"LD_",   "BASH_FUNC_", "GLIBC_",
+                                         "LABRT_", "NODE_",     "PERL",
+                                         "PYTHON", "RUBY"};
+  if (names.count(name) > 0)
+    return false;
+  for (auto prefix : prefixes)
+    if (name.rfind(prefix, 0) == 0)
+      return false;
+  return true;
+}
+
+bool plain_name(const std::string& name) {
+  return !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]))
+         && name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz0123456789_")
+              == std::string::npos;
+}
+
+} // namespace
+
 std::optional<run_spec> spec_of(const std::string& body, Response& res) {
   auto fields = object_of(body, res);
   if (!fields)
@@ -205,12 +238,27 @@ std::optional<run_spec> spec_of(const std::string& body, Response& res) {
     fail(res, 400, "invalid_argument", "'script' is required");
     return std::nullopt;
   }
+  run_spec spec;
   try {
-    return fields->get<run_spec>();
+    spec = fields->get<run_spec>();
   } catch (const json::exception& ex) {
     fail(res, 400, "wrong_type", what_of(ex));
     return std::nullopt;
   }
+  for (auto& [name, value] : spec.env) {
+    if (!plain_name(name)) {
+      fail(res, 400, "invalid_argument",
+           "env name '" + name + "' is not a plain name (letters, digits, _)");
+      return std::nullopt;
+    }
+    if (!settable_remotely(name)) {
+      fail(res, 403, "forbidden",
+           "env '" + name + "' changes how the script is run and cannot be "
+           "set over HTTP");
+      return std::nullopt;
+    }
+  }
+  return spec;
 }
 
 std::optional<uint64_t> revision_of(const std::string& etag) {
@@ -242,8 +290,11 @@ caf::expected<std::optional<uint64_t>> precondition_of(const Request& req) {
     auto value = req.get_header_value("If-Match");
     if (trim(value) == "*")
       return std::optional<uint64_t>{any_revision};
-    auto rev = revision_of(value);
-    if (!rev)
+    // If-Match compares strongly (RFC 9110 13.1.1): a weak tag never
+    // matches, so it is refused like any tag this API never hands out.
+    auto rev = trim(value).rfind("W/", 0) == 0 ? std::nullopt
+                                                : revision_of(value);
+    if (!rev || *rev == any_revision)
       return bad_request("If-Match must be * or an ETag of this API, e.g. "
                          "\"12\", not '" + value + "'");
     return std::optional<uint64_t>{*rev};

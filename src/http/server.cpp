@@ -213,6 +213,8 @@ void http_server::impl::add_fallbacks() {
     unrouted(req, res);
   });
   svr.Options(any_path, [this](const Request& req, Response& res) {
+    if (http::has_body(req))
+      http::close_after(res);
     unrouted(req, res);
   });
   for (auto method : {"POST", "PUT", "PATCH", "DELETE"})
@@ -241,6 +243,9 @@ void http_server::impl::set_handlers() {
   svr.set_error_handler([](const Request& req, Response& res) {
     if (!res.body.empty() || res.content_provider_)
       return;
+    // A body of a request httplib refused (TRACE, ...) stays unread.
+    if (http::has_body(req))
+      http::close_after(res);
     switch (res.status) {
       case 400:
         // httplib fills in the peer's port once the headers are parsed.
