@@ -1,4 +1,7 @@
 // labctl: the example CLI driver of labrt.
+#include <sys/resource.h>
+
+#include <csignal>
 #include <iostream>
 
 #include "commands.hpp"
@@ -37,7 +40,24 @@ bool name_unknown_word(CLI::App& app) {
 
 } // namespace
 
+/// Process-wide settings a runner host needs.
+void prepare_process() {
+  // A reader that goes away (`labctl run x | head -1`, a dropped ssh) must
+  // not kill labctl with SIGPIPE before it has stopped the run's tree: a
+  // failed write is an error to handle instead. Spawned scripts get the
+  // default disposition back.
+  ::signal(SIGPIPE, SIG_IGN);
+  // The runner holds a pidfd per process of a run until it has exited, and
+  // the monitor keeps /proc files open: use all the descriptors allowed.
+  rlimit fds{};
+  if (::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &fds);
+  }
+}
+
 int main(int argc, char** argv) {
+  prepare_process();
   CLI::App app{"labctl - drive a labrt runtime, locally or through its daemon"};
   app.require_subcommand(1);
   int exit_code = 0;
