@@ -308,7 +308,8 @@ caf::expected<daemon_config> load_config(const std::string& path,
   auto doc = read_config_file(path);
   if (!doc)
     return std::move(doc.error());
-  if (!overrides.is_null())
+  // Onto an object only: merging into `[]` would hide what is wrong.
+  if (!overrides.is_null() && doc->is_object())
     doc->merge_patch(overrides);
   return parse_config(*doc, base_dir_of(path));
 }

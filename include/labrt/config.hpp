@@ -186,8 +186,8 @@ struct daemon_config {
 /// naming the field; relative paths are relative to the file's directory.
 /// Checked at start, not when first used: `runner.roots` is required and
 /// each root must be an existing directory; `http.listen` must be HOST:PORT
-/// with a host that resolves; `http.threads` and `http.max_streams` are
-/// 1..1024.
+/// (whether the host resolves, the server says when it binds);
+/// `http.threads` and `http.max_streams` are 1..1024.
 /// `overrides` (e.g. a --listen from the command line, as
 /// {"http": {"listen": ...}}) is merged into the file's document (RFC 7386)
 /// before it is checked, so it is held to the same rules.
