@@ -298,7 +298,8 @@ std::string write_daemon_config(const temp_dir& dir, const std::string& name) {
   auto path = dir / "lab.json";
   std::ofstream{path} << json{
     {"name", name},
-    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300}}},
+    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300},
+                {"logs_dir", dir / "logs"}}},
     {"http", {{"listen", "127.0.0.1:0"}}}}.dump();
   return path;
 }
@@ -356,14 +357,13 @@ TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {
 TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {
   temp_dir dir{"labrt-labctl"};
   std::string cookie;
-  int step = 0;
+  bool hung_up = false;
   reaper guard;
   auto r = run_labctl(
     {"serve", "--config", write_daemon_config(dir, "hup-lab")},
     [&](pid_t pid, const labctl_result& out) {
       guard.pid = pid;
-      if (step == 0 && serving_port(out.err) != 0) {
-        step = 1;
+      if (!hung_up && serving_port(out.err) != 0) {
         httplib::Client c{"127.0.0.1", serving_port(out.err)};
         c.set_read_timeout(deadline);
         auto res = c.Post("/api/test/start", R"({"script": "stubborn.sh"})",
@@ -371,9 +371,17 @@ TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {
         REQUIRE(res);
         REQUIRE(res->status == 201);
         cookie = json::parse(res->body).at("cookie").get<std::string>();
-      }
-      if (step == 1 && has(out.err, "/stubborn.sh (pid ")) {
-        step = 2;
+        // SIGHUP once the script ignores SIGTERM: it says "ready" after.
+        auto run = json::parse(res->body).at("run_id").get<std::string>();
+        std::string log;
+        auto follow = c.Get(("/api/test/logs?follow=1&run=" + run).c_str(),
+                            [&](const char* data, size_t n) {
+                              log.append(data, n);
+                              return !has(log, "ready\n");
+                            });
+        INFO(log << (follow ? "" : httplib::to_string(follow.error())));
+        REQUIRE(has(log, "ready\n"));
+        hung_up = true;
         ::kill(pid, SIGHUP);
       }
     },
