@@ -30,10 +30,6 @@ inline constexpr size_t max_regex_bytes = 4096;
 /// valid POSIX extended regex). `errc::invalid_argument` naming the problem.
 caf::error validate_rule(const service_rule& rule);
 
-/// The longest literal that every match of the POSIX extended regex `re`
-/// must contain ("" if none can be proven, e.g. with alternations). Used to
-/// skip the regex for command lines that cannot match.
-std::string required_literal(std::string_view re);
 
 /// A rule ready to match.
 struct compiled_rule {

@@ -22,6 +22,7 @@
 #include "labrt/ps.hpp"
 #include "src/proc_scan.hpp"
 #include "src/process.hpp"
+#include "src/regex_text.hpp"
 #include "src/service_rules.hpp"
 #include "tests/proc_support.hpp"
 #include "tests/support.hpp"

@@ -13,6 +13,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "src/regex_text.hpp"
 #include "src/service_rules.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
