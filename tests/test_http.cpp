@@ -580,6 +580,10 @@ TEST_CASE("no token, no listening beyond loopback", "[http]") {
   CHECK(is_loopback("127.0.0.1"));
   CHECK(is_loopback("::1"));
   CHECK_FALSE(is_loopback("10.0.0.1"));
+  CHECK(is_loopback("127.1.2.3"));
+  CHECK(is_loopback("localhost"));
+  CHECK_FALSE(is_loopback("127.lab.example.com"));
+  CHECK_FALSE(is_loopback("::ffff:10.0.0.1"));
 }
 
 TEST_CASE("metrics in Prometheus text format", "[http]") {
