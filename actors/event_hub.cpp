@@ -92,6 +92,7 @@ event_hub_actor::behavior_type event_hub(
     [self](const caf::down_msg& msg) { self->state.sinks_.erase(msg.source); });
   return {
     [self](const change_event& ev) { publish(self, ev.source, json(ev)); },
+    [self](const run_update& up) { publish(self, "run", json(up)); },
     [self](output_batch& batch) { publish(self, "output", json(batch)); },
     [self](const queue_update& up) { publish(self, "queue", json(up)); },
     [self](atom::subscribe, event_sink_actor& sink, uint64_t after) {

@@ -69,7 +69,8 @@ struct runtime::impl {
     kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
     services = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
                          cfg.history_capacity);
-    tests = sys.spawn(test_execution, cfg.bounds, cfg.history_capacity);
+    slot = sys.spawn(test_execution, cfg.bounds, cfg.history_capacity);
+    tests = slot;
     service_monitor = sys.spawn(labrt::monitor, services, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
@@ -77,7 +78,7 @@ struct runtime::impl {
       // Orphans of a run re-parent to us, so the runner can find and reap
       // them (PID 1 here does not reap promptly).
       set_child_subreaper();
-      runner = sys.spawn(test_runner, cfg.runner, tests);
+      runner = sys.spawn(test_runner, cfg.runner, slot);
     }
   }
 
@@ -145,6 +146,7 @@ struct runtime::impl {
     kv = nullptr;
     services = nullptr;
     tests = nullptr;
+    slot = nullptr;
   }
 
   runtime_config cfg;
@@ -152,6 +154,9 @@ struct runtime::impl {
   caf::actor_system sys;
   kv_store_actor kv;
   service_status_actor services;
+  // The wide handles (see test_slot_actor, runner_actor) stay in here; the
+  // accessors hand out the public interfaces.
+  test_slot_actor slot;
   test_execution_actor tests;
   test_runner_actor runner;
   monitor_actor service_monitor;

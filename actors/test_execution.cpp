@@ -109,6 +109,9 @@ caf::expected<json> test_execution_state::start(const std::string& script,
                                + type_name(extra)));
   auto next = state_;
   next["running"] = true;
+  // The run that holds the slot, if the runner took it; none for start_test.
+  if (next.contains("run_id"))
+    next["run_id"] = nullptr;
   next["script"] = script;
   next["pid"] = pid;
   next["start_time"] = to_iso8601(caf::make_timestamp());
@@ -161,14 +164,40 @@ caf::expected<json> test_execution_state::update(const json& fields) {
   return state_;
 }
 
+bool test_execution_state::holds(const std::string& run_id) const {
+  auto i = state_.find("run_id");
+  return state_.at("running").get<bool>() && i != state_.end()
+         && i->is_string() && i->get<std::string>() == run_id;
+}
+
+caf::expected<json> test_execution_state::update_run(const std::string& id,
+                                                     const json& fields) {
+  if (!holds(id))
+    return refuse(make_error(errc::not_running,
+                             "run " + id + " no longer holds the test slot"));
+  return update(fields);
+}
+
+caf::expected<json> test_execution_state::release(const std::string& id,
+                                                  const json& fields) {
+  if (!holds(id))
+    return state_;
+  auto next = fields;
+  if (!next.is_object())
+    next = json::object();
+  next["running"] = false;
+  next["pid"] = nullptr;
+  return update(next);
+}
+
 // -- actor --------------------------------------------------------------------
 
-test_execution_actor::behavior_type test_execution(
-  test_execution_actor::stateful_pointer<test_execution_state> self,
+test_slot_actor::behavior_type test_execution(
+  test_slot_actor::stateful_pointer<test_execution_state> self,
   limits bounds, size_t history) {
   self->state.bounds_ = bounds;
   self->state.log_.set_capacity(history);
-  return with_feed<test_execution_actor::behavior_type>(
+  return with_feed<test_slot_actor::behavior_type>(
     self, [self](atom::check) { return self->state.is_running(); },
     [self](atom::get, const std::string& field) {
       return self->state.get(field);
@@ -182,6 +211,12 @@ test_execution_actor::behavior_type test_execution(
     [self](atom::reset) { return self->state.reset(); },
     [self](atom::update, const json& fields) {
       return self->state.update(fields);
+    },
+    [self](atom::update, const std::string& id, const json& fields) {
+      return self->state.update_run(id, fields);
+    },
+    [self](atom::release, const std::string& id, const json& fields) {
+      return self->state.release(id, fields);
     });
 }
 

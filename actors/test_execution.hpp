@@ -12,6 +12,15 @@
 
 namespace labrt {
 
+/// test_execution as the runtime spawns it: the public interface plus the
+/// runner's writes. Those name the run that holds the slot, so a late one
+/// never touches a slot somebody else took meanwhile (reset, start_test).
+using test_slot_actor = test_execution_actor::extend<
+  /// Sets fields of run `id` while it holds the slot (its pid after exec).
+  caf::replies_to<atom::update, std::string, json>::with<json>,
+  /// Frees the slot if run `id` holds it: its end fields, running false, pid null.
+  caf::replies_to<atom::release, std::string, json>::with<json>>;
+
 /// State of the test-execution manager: one JSON object with the fields of
 /// the old module (running, script, pid, bin, topology, topology_file,
 /// start_time) plus whatever extra fields a runner records (run_id, args, ...).
@@ -43,6 +52,13 @@ struct test_execution_state {
   /// Sets some fields, all or none.
   caf::expected<json> update(const json& fields);
 
+  /// Sets some fields if run `id` holds the slot; errc::not_running if not.
+  caf::expected<json> update_run(const std::string& id, const json& fields);
+
+  /// The end of run `id`: its end fields, running false, pid null; a no-op
+  /// unless it holds the slot.
+  caf::expected<json> release(const std::string& id, const json& fields);
+
   limits bounds_;
   json state_;
   change_log log_{"test"};
@@ -50,13 +66,14 @@ struct test_execution_state {
 
 private:
   caf::error check(const std::string& field, const json& value);
+  bool holds(const std::string& run_id) const;
   caf::error refuse(caf::error err);
   /// Replaces the state, appending one change per field that differs.
   void assign(json next);
 };
 
-test_execution_actor::behavior_type test_execution(
-  test_execution_actor::stateful_pointer<test_execution_state> self,
+test_slot_actor::behavior_type test_execution(
+  test_slot_actor::stateful_pointer<test_execution_state> self,
   limits bounds, size_t history);
 
 } // namespace labrt

@@ -1,6 +1,6 @@
 // The test-runner actor: runs scripts one at a time (more wait in a FIFO
 // queue), streams their output, stops and reaps their whole process tree and
-// records every run in the test_execution manager.
+// holds test_execution's one-test slot for each run.
 #pragma once
 
 #include <deque>
@@ -12,60 +12,43 @@
 
 #include <caf/expected.hpp>
 #include <caf/stateful_actor.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "../src/process.hpp"
-#include "../src/run_watch.hpp"
+#include "actors/run_watcher.hpp"
+#include "actors/test_execution.hpp"
 #include "labrt/config.hpp"
 #include "labrt/interfaces.hpp"
 
 namespace labrt {
 
-/// The two eventfds a runner shares with the watcher of its current run:
-/// `wake` tells the watcher to read its mailbox, `credit` counts the output
-/// batches the runner has processed. Shared so neither side closes an fd the
-/// other still uses.
-struct run_channel {
-  unique_fd wake;
-  unique_fd credit;
-
-  static caf::expected<std::shared_ptr<run_channel>> make();
-  void notify_wake() const noexcept;
-  void add_credit() const noexcept;
-};
-
-/// State of the test runner.
+/// State of the test runner, the one owner of every run's record.
 ///
-/// The handlers only decide and send: spawning, waiting, reading pipes and
-/// the TERM/grace/KILL sequence all happen on the current run's watcher, a
-/// detached actor (see run_watch) that reports `run_started`, output batches
-/// and `run_ended`. The plain methods below hold the logic and are tested
-/// without actors.
+/// A run's life, one message per step: the runner reserves test_execution's
+/// slot in the run's name (nothing is spawned before it holds the slot), its
+/// watcher (a detached actor, see run_watcher) spawns the script and reports
+/// run_started, output batches and run_ended; the runner fills in the pid,
+/// and at the end frees the slot. Its subscribers get the run's record
+/// (run_update) before its first output and after its last, all from this
+/// one sender, so they arrive in that order. The plain methods below hold
+/// the bookkeeping and are tested without actors.
 struct test_runner_state {
   static inline const char* name = "labrt.test_runner";
 
   using promise = caf::typed_response_promise<run_record>;
 
-  /// The run in progress.
+  /// The run that holds the slot, from its reservation to its end.
   struct active {
     run_record rec;
     run_spec spec;
-    run_watcher_actor watcher;
+    run_watcher_actor watcher; ///< Null until the slot is reserved.
     std::shared_ptr<run_channel> chan;
     std::optional<promise> start_promise;
     std::vector<promise> stop_promises;
-    bool start_pending = false;   ///< test_execution has not answered start.
-    bool recorded = false;        ///< test_execution holds this run.
-    std::optional<run_ended> end; ///< Arrived while start_pending.
-    /// Output that arrived while start_pending. Subscribers learn a run's id
-    /// from test_execution's change events, so its lines wait for those (the
-    /// watcher, short of credit meanwhile, holds the rest).
-    std::vector<output_batch> held;
+    caf::error failure; ///< Why it never ran, for the start promise.
   };
 
-  /// A subscriber to output and the batches it has not answered yet.
+  /// A subscriber to runs and the output batches it has not answered yet.
   struct output_sub {
     run_output_actor sink;
     uint64_t inflight = 0;
@@ -87,17 +70,23 @@ struct test_runner_state {
   /// What the watcher of `rec` needs: argv, environment, cookie, limits.
   watch_job make_job(const run_record& rec, const run_spec& spec) const;
 
-  /// The fields recorded in test_execution at start (besides script, pid).
+  /// The fields of test_execution's reservation (besides script and pid).
+  static json reserve_fields(const run_record& rec);
+
+  /// The fields test_execution learns once the script exec'd.
   static json start_fields(const run_record& rec);
 
-  /// The fields recorded in test_execution at the end.
+  /// The fields test_execution keeps of a run's end.
   static json end_fields(const run_record& rec);
 
-  /// Closes the record of a run that never ran: failed, why, ended now.
-  static void close_failed(run_record& rec, std::string why);
+  /// Copies the watcher's start into the record (state running).
+  static void apply_start(run_record& rec, const run_started& start);
 
-  /// Copies the end of a run into its record (state finished).
+  /// Copies the end of a run into its record (state finished, ended now).
   static void apply_end(run_record& rec, const run_ended& end);
+
+  /// Closes the record of a run that never ran: `state`, why, ended now.
+  static void close_unrun(run_record& rec, run_state state, std::string why);
 
   /// Removes a queued run; its record, cancelled.
   caf::expected<run_record> cancel(const std::string& id);
@@ -120,12 +109,15 @@ struct test_runner_state {
   /// Keeps a finished record (bounded) and answers whoever waits for it.
   void remember(run_record rec);
 
+  /// Counts the end of the current run by how it ended.
+  void count_end(const run_record& rec);
+
   json metrics() const;
 
   std::string next_run_id();
 
   runner_config cfg_;
-  test_execution_actor tests_;
+  test_slot_actor tests_;
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
@@ -148,12 +140,12 @@ struct test_runner_state {
   uint64_t lines_dropped_ = 0;
 };
 
-/// Spawns with `cfg` (validated by runtime::make); runs are recorded in
+/// Spawns with `cfg` (validated by runtime::make); runs hold the slot of
 /// `tests`. Traps exits: on an exit message it cancels the queue, stops the
 /// current run (or leaves it, per `cfg.stop_on_shutdown`) and quits once
 /// the run's end is recorded (and sent to test_execution).
-test_runner_actor::behavior_type test_runner(
-  test_runner_actor::stateful_pointer<test_runner_state> self,
-  runner_config cfg, test_execution_actor tests);
+runner_actor::behavior_type
+test_runner(runner_actor::stateful_pointer<test_runner_state> self,
+            runner_config cfg, test_slot_actor tests);
 
 } // namespace labrt

@@ -20,8 +20,8 @@ std::string cut(std::string text, size_t max = 80) {
   return text;
 }
 
-/// How a run ended, from the end fields the runner records in
-/// test_execution: "exit code 3", "killed by SIGSEGV", "stopped by SIGTERM
+/// How a run ended, from its record (or the end fields of test_execution):
+/// "exit code 3", "killed by SIGSEGV", "stopped by SIGTERM
 /// (request)", "timed out, stopped by SIGKILL"; "" if none were recorded
 /// (a run of the plain start_test API).
 std::string outcome(const json& t) {
@@ -60,6 +60,27 @@ std::string service_line(const std::string& key, const json& now) {
   return line;
 }
 
+/// A runner's run as its record changes: started, and how it ended.
+std::string run_line(const json& run) {
+  auto state = text_of(run, "state");
+  auto script = text_of(run, "script");
+  auto id = text_of(run, "run_id");
+  if (state == "running")
+    return "test started: " + script + " (pid " + text_of(run, "pid")
+           + ", run " + id + ")";
+  if (state == "failed" || state == "cancelled")
+    return "test " + state + ": " + script + " (run " + id + ": "
+           + cut(text_of(run, "error")) + ")";
+  if (state != "finished")
+    return {};
+  auto how = outcome(run);
+  auto ms = text_of(run, "duration_ms");
+  if (!ms.empty())
+    how += (how.empty() ? "" : ", ") + ms + " ms";
+  return "test ended: " + script + " (" + (how.empty() ? "" : how + ", ")
+         + "run " + id + ")";
+}
+
 std::string queue_line(const json& data) {
   auto queue = data.is_object() ? data.value("queue", json::array())
                                 : json::array();
@@ -83,6 +104,8 @@ event_describer::event_describer(json test_state)
 std::string event_describer::line(const std::string& kind, const json& data) {
   if (kind == "queue")
     return queue_line(data);
+  if (kind == "run")
+    return data.is_object() ? run_line(data) : std::string{};
   if (kind == "missed")
     return "missed " + text_of(data, "missed")
            + " events: the server no longer holds them";
@@ -100,16 +123,14 @@ std::string event_describer::line(const std::string& kind, const json& data) {
   if (kind != "test")
     return {};
   test_[key] = now;
+  // A runner's run holds the slot in its name and has its own events.
+  if (!text_of(test_, "run_id").empty())
+    return {};
   auto script = text_of(test_, "script");
   // test_execution publishes a start field by field in key order: running,
   // pid, run_id and script come before start_time, which every start sets.
   if (key == "start_time" && now.is_string() && test_.value("running", json{}) == true)
-    return "test started: " + script + " (pid " + text_of(test_, "pid")
-           + (text_of(test_, "run_id").empty()
-                ? ""
-                : ", run " + text_of(test_, "run_id"))
-           + ")";
-  // The runner records the end fields before it clears `running`.
+    return "test started: " + script + " (pid " + text_of(test_, "pid") + ")";
   if (key == "running" && now == false) {
     auto how = outcome(test_);
     auto ms = text_of(test_, "duration_ms");

@@ -292,6 +292,10 @@ void to_json(json& j, const output_batch& x) {
     {"run_id", x.run_id}, {"lines", std::move(lines)}, {"dropped", x.dropped}};
 }
 
+void to_json(json& j, const run_update& x) {
+  to_json(j, x.run);
+}
+
 void to_json(json& j, const queue_update& x) {
   j = {{"queue", x.queue}};
 }

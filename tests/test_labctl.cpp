@@ -198,29 +198,45 @@ TEST_CASE("the event wording the daemon's log and watch share", "[labctl]") {
   auto test = [&](const std::string& key, const json& now) {
     return words.line("test", {{"key", key}, {"new", now}});
   };
-  // A start arrives field by field, in key order.
-  CHECK(test("pid", 4891).empty());
+  // A runner's run is told by its run events.
+  auto run = [&](json fields) {
+    json rec = {{"run_id", "r7"}, {"script", "link_test.sh"}, {"pid", 4891},
+                {"state", "running"}};
+    if (fields.is_object())
+      rec.update(fields);
+    return words.line("run", rec);
+  };
+  CHECK(run({}) == "test started: link_test.sh (pid 4891, run r7)");
+  CHECK(run({{"state", "stopping"}}).empty());
+  CHECK(run({{"state", "finished"},
+             {"signal", {{"number", 15}, {"name", "SIGTERM"}}},
+             {"stopped_by", "request"}, {"duration_ms", 1200}})
+        == "test ended: link_test.sh (stopped by SIGTERM (request), 1200 ms, "
+           "run r7)");
+  CHECK(run({{"state", "finished"}, {"exit_code", 3}, {"duration_ms", 1200}})
+        == "test ended: link_test.sh (exit code 3, 1200 ms, run r7)");
+  CHECK(run({{"state", "finished"}, {"timed_out", true},
+             {"signal", {{"number", 9}, {"name", "SIGKILL"}}},
+             {"stopped_by", "timeout"}, {"duration_ms", 1200}})
+        == "test ended: link_test.sh (timed out, stopped by SIGKILL, 1200 ms, "
+           "run r7)");
+  CHECK(run({{"state", "failed"}, {"pid", nullptr},
+             {"error", "permission denied"}})
+        == "test failed: link_test.sh (run r7: permission denied)");
+  // Its fields in test_execution (the slot it holds) add nothing.
   CHECK(test("run_id", "r7").empty());
   CHECK(test("running", true).empty());
   CHECK(test("script", "link_test.sh").empty());
+  CHECK(test("start_time", "2026-12-01T10:00:00.000Z").empty());
+  CHECK(test("running", false).empty());
+  // A test of the plain start_test API arrives field by field, in key order.
+  CHECK(test("pid", 4891).empty());
+  CHECK(test("run_id", nullptr).empty());
+  CHECK(test("running", true).empty());
+  CHECK(test("script", "manual.sh").empty());
   CHECK(test("start_time", "2026-12-01T10:00:00.000Z")
-        == "test started: link_test.sh (pid 4891, run r7)");
-  CHECK(test("args", json::array()).empty());
-  CHECK(test("signal", {{"number", 15}, {"name", "SIGTERM"}}).empty());
-  CHECK(test("stopped_by", "request").empty());
-  CHECK(test("duration_ms", 1200).empty());
-  CHECK(test("running", false)
-        == "test ended: link_test.sh (stopped by SIGTERM (request), 1200 ms)");
-  test("signal", nullptr);
-  test("stopped_by", nullptr);
-  test("exit_code", 3);
-  CHECK(test("running", false) == "test ended: link_test.sh (exit code 3, 1200 ms)");
-  test("timed_out", true);
-  test("exit_code", nullptr);
-  test("signal", {{"number", 9}, {"name", "SIGKILL"}});
-  test("stopped_by", "timeout");
-  CHECK(test("running", false)
-        == "test ended: link_test.sh (timed out, stopped by SIGKILL, 1200 ms)");
+        == "test started: manual.sh (pid 4891)");
+  CHECK(test("running", false) == "test ended: manual.sh");
   // A run already going when reading starts is named when it ends.
   event_describer late{{{"script", "qsfp_bringup.sh"}, {"running", true}}};
   CHECK(late.line("test", {{"key", "exit_code"}, {"new", 0}}).empty());
@@ -265,7 +281,7 @@ TEST_CASE("watch prints what happens from now on, --since the history",
                      "application/json");
           }
         }
-        if (!stopped && has(r.out, "/sleep.sh (exit code")) {
+        if (!stopped && has(r.out, " sleep.sh (exit code")) {
           stopped = true;
           ::kill(pid, SIGINT);
         }
@@ -277,8 +293,8 @@ TEST_CASE("watch prints what happens from now on, --since the history",
   CHECK(now.code == 128 + SIGINT);
   CHECK_FALSE(has(now.out, "kv before"));
   CHECK(has(now.out, " kv during = 2 (revision "));
-  CHECK(has(now.out, " test started: " + scripts_dir + "/sleep.sh (pid "));
-  CHECK(has(now.out, " test ended: " + scripts_dir + "/sleep.sh (exit code 0, "));
+  CHECK(has(now.out, " test started: sleep.sh (pid "));
+  CHECK(has(now.out, " test ended: sleep.sh (exit code 0, "));
   // One line per event, not one per field of the test record.
   CHECK_FALSE(has(now.out, " test args"));
   auto lines = std::count(now.out.begin(), now.out.end(), '\n');
@@ -286,7 +302,7 @@ TEST_CASE("watch prints what happens from now on, --since the history",
   auto all = watch({"--since", "0"}, false);
   INFO(all.out << all.err);
   CHECK(has(all.out, " kv before = 1 (revision "));
-  CHECK(has(all.out, " test ended: " + scripts_dir + "/sleep.sh (exit code 0, "));
+  CHECK(has(all.out, " test ended: sleep.sh (exit code 0, "));
 }
 
 // -- the daemon and labctl run as processes, with real signals --------------
@@ -391,8 +407,7 @@ TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {
   CHECK(r.code == 0);
   CHECK(has(r.err, "received SIGHUP, shutting down"));
   // stubborn.sh ignores SIGTERM: the grace period ends in SIGKILL.
-  CHECK(has(r.err, " test ended: " + scripts_dir
-                     + "/stubborn.sh (stopped by SIGKILL (shutdown), "));
+  CHECK(has(r.err, " test ended: stubborn.sh (stopped by SIGKILL (shutdown), "));
   CHECK_FALSE(has(r.err, "exit code ?"));
   REQUIRE_FALSE(cookie.empty());
   CHECK(find_by_cookie(cookie).empty());

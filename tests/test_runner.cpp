@@ -99,6 +99,7 @@ struct fixture {
 struct tail {
   caf::scoped_actor self;
   std::vector<output_line> lines;
+  std::vector<run_record> runs; ///< Each run_update, in order.
   std::vector<std::vector<std::string>> queues; ///< Run ids of each update.
   uint64_t received = 0; ///< Lines received, kept or not.
   uint64_t dropped = 0;
@@ -126,6 +127,10 @@ struct tail {
         if (keep)
           for (auto& line : batch.lines)
             lines.push_back(std::move(line));
+        got = true;
+      },
+      [&](run_update& up) {
+        runs.push_back(std::move(up.run));
         got = true;
       },
       [&](queue_update& up) {
@@ -396,23 +401,29 @@ TEST_CASE("bad scripts are refused and leave test_execution unchanged",
     return code_of(r.error());
   };
   CHECK(code("missing.sh") == errc::not_found);
-  CHECK(code("plain.sh") == errc::spawn_failed);
-  CHECK(code("badinterp.sh") == errc::spawn_failed);
   CHECK(code("../secret.sh") == errc::forbidden);
   CHECK(code(f.dir / "secret.sh") == errc::forbidden);
   CHECK(code("link_out.sh") == errc::forbidden);
   CHECK(code("/etc/passwd") == errc::forbidden);
   CHECK(code("sub/../../secret.sh") == errc::forbidden);
   CHECK(code("") == errc::invalid_argument);
-  // A clear message for exec failures.
+  // Refused before the slot is taken: test_execution saw nothing.
+  auto after = value_of(f.cl->tests().metrics());
+  CHECK(after["revision"] == before["revision"]);
+  // An exec failure is known only at the spawn, once the run holds the
+  // slot: it is freed again, with the reason, and a clear message.
+  CHECK(code("plain.sh") == errc::spawn_failed);
   run_spec spec;
   spec.script = "badinterp.sh";
   auto r = f.runner().start(spec);
   REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == errc::spawn_failed);
   CHECK(message_of(r.error()).find("bad interpreter") != std::string::npos);
-  auto after = value_of(f.cl->tests().metrics());
-  CHECK(after["revision"] == before["revision"]);
-  CHECK(value_of(f.cl->tests().is_running()) == false);
+  auto state = value_of(f.cl->tests().get_state());
+  CHECK(state["running"] == false);
+  CHECK(state["pid"].is_null());
+  CHECK(state["error"].get<std::string>().find("bad interpreter")
+        != std::string::npos);
   CHECK(zombie_children().empty());
   // The runner is idle again: a good script runs.
   CHECK(f.run_to_end("exit_with.sh", {"3"}).exit_code == 3);
@@ -524,44 +535,81 @@ TEST_CASE("the queue runs in FIFO order and cancels", "[test_runner]") {
     == std::vector<ids>{{q0}, {q0, q1}, {q0, q1, q2}, {q0, q2}, {q2}, {}});
 }
 
-TEST_CASE("a subscriber of both feeds sees a run's id before its output",
+TEST_CASE("a subscriber gets a run's record before its output and after its end",
   "[test_runner]") {
-  // What the event hub and every page that follows it rely on: the run id
-  // comes from test_execution, the lines from the runner.
+  // What the event hub and every page that follows it rely on: all of a
+  // run comes from the runner, its identity first.
   fixture f;
   tail t{*f.rt};
-  bool subscribed = false;
-  t.self
-    ->request(f.rt->tests(), deadline, atom::subscribe_v,
-      caf::actor_cast<subscriber_actor>(t.self), uint64_t{0})
-    .receive([&](subscription&) { subscribed = true; },
-      [&](caf::error& err) { FAIL("subscribe: " << render(err)); });
-  REQUIRE(subscribed);
   for (int i = 0; i < 5; ++i) {
     auto rec = f.run_to_end("both_streams.sh");
     REQUIRE(rec.exit_code == 0);
-    bool id_seen = false;
-    bool output_seen = false;
-    while (!output_seen) {
-      bool got = false;
-      t.self->receive(
-        [&](change_event& ev) {
-          got = true;
-          if (ev.key == "run_id" && ev.new_value == rec.run_id)
-            id_seen = true;
-        },
-        [&](output_batch& batch) {
-          got = true;
-          if (batch.run_id == rec.run_id) {
-            output_seen = true;
-            CHECK(id_seen);
-          }
-        },
-        [&](queue_update&) { got = true; },
-        caf::after(deadline) >> [] {});
-      REQUIRE(got);
+    // (state of the run when each message came; "" = no update yet)
+    std::string seen;
+    std::vector<std::string> order;
+    bool ended = false;
+    while (!ended) {
+      auto runs = t.runs.size();
+      auto lines = t.received;
+      REQUIRE(t.receive_one());
+      if (t.runs.size() > runs && t.runs.back().run_id == rec.run_id) {
+        seen = to_string(t.runs.back().state);
+        order.push_back(seen);
+        ended = t.runs.back().state == run_state::finished;
+        if (seen == "running")
+          CHECK(t.runs.back().pid == rec.pid);
+      } else if (t.received > lines) {
+        order.push_back("output after " + (seen.empty() ? "-" : seen));
+      }
     }
+    INFO(json(order).dump());
+    REQUIRE(order.size() >= 3);
+    CHECK(order.front() == "running");
+    CHECK(order.back() == "finished");
+    for (size_t k = 1; k + 1 < order.size(); ++k)
+      CHECK(order[k] == "output after running");
+    CHECK(t.runs.back().exit_code == 0);
   }
+}
+
+TEST_CASE("a start while start_test holds the slot spawns nothing",
+  "[test_runner]") {
+  fixture f;
+  REQUIRE(f.cl->tests().start_test("manual.sh", 4242));
+  run_spec spec;
+  spec.script = "print_env.sh";
+  auto refused = f.runner().start(spec);
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == errc::already_running);
+  CHECK(message_of(refused.error()).find("manual.sh") != std::string::npos);
+  auto m = value_of(f.runner().metrics());
+  CHECK(m["started"] == 0);
+  auto hist = value_of(f.runner().history(1));
+  REQUIRE(hist.size() == 1);
+  CHECK(hist[0].state == run_state::failed);
+  CHECK(hist[0].pid == 0);
+  // The slot is still start_test's, untouched.
+  auto state = value_of(f.cl->tests().get_state());
+  CHECK(state["script"] == "manual.sh");
+  CHECK(state["pid"] == 4242);
+  CHECK(state["running"] == true);
+  // Once it is free, the same start runs.
+  REQUIRE(f.cl->tests().stop_test());
+  auto rec = f.run_to_end("exit_with.sh", {"3"});
+  CHECK(rec.exit_code == 3);
+  state = value_of(f.cl->tests().get_state());
+  CHECK(state["run_id"] == rec.run_id);
+  CHECK(state["running"] == false);
+  // A reset while a run holds the slot: the run's end leaves the slot alone.
+  auto sleeper = f.start("sleep.sh", {"30"});
+  REQUIRE(f.cl->tests().reset());
+  REQUIRE(f.cl->tests().start_test("other.sh", 99));
+  auto end = value_of(f.runner().stop());
+  require_nothing_left(end);
+  state = value_of(f.cl->tests().get_state());
+  CHECK(state["script"] == "other.sh");
+  CHECK(state["running"] == true);
+  CHECK(state["pid"] == 99);
 }
 
 TEST_CASE("runtime shutdown stops the current run", "[test_runner]") {
@@ -651,8 +699,25 @@ TEST_CASE("runner state logic without actors", "[test_runner]") {
   end.exit_code = 4;
   end.stopped_by = "timeout";
   end.timed_out = true;
+  run_started start;
+  start.pid = 42;
+  start.pgid = 42;
+  start.at = caf::make_timestamp();
+  start.path = "/checked/at/spawn";
+  rec->state = run_state::starting;
+  test_runner_state::apply_start(*rec, start);
+  CHECK(rec->state == run_state::running);
+  CHECK(rec->path == "/checked/at/spawn");
+  auto reserve = test_runner_state::reserve_fields(*rec);
+  CHECK(reserve["run_id"] == rec->run_id);
+  CHECK(reserve["exit_code"].is_null());
+  CHECK_FALSE(reserve.contains("pid")); // start_test's own argument
+  auto started = test_runner_state::start_fields(*rec);
+  CHECK(started["pid"] == 42);
+  CHECK(started["script"] == "/checked/at/spawn");
   test_runner_state::apply_end(*rec, end);
   CHECK(rec->state == run_state::finished);
+  CHECK(rec->ended_at >= rec->started_at);
   auto fields = test_runner_state::end_fields(*rec);
   CHECK(fields["exit_code"] == 4);
   CHECK(fields["timed_out"] == true);
@@ -972,6 +1037,7 @@ TEST_CASE("a start that cannot spawn leaves nothing or a closed record",
   nul_arg.args = {std::string{"a\0b", 3}};
   CHECK(start_code(f, nul_arg) == errc::invalid_argument);
   CHECK(value_of(f.runner().history(10)).empty());
+  CHECK(value_of(f.cl->tests().metrics())["revision"] == before["revision"]);
   // A file that cannot be executed fails at the spawn: a closed record.
   run_spec plain;
   plain.script = "plain.sh";
@@ -984,8 +1050,10 @@ TEST_CASE("a start that cannot spawn leaves nothing or a closed record",
   CHECK(rec["ended_at"].is_string());
   CHECK(rec["error"].get<std::string>().find("permission denied")
     != std::string::npos);
-  CHECK(value_of(f.cl->tests().metrics())["revision"] == before["revision"]);
+  // It held test_execution's slot from before the spawn and freed it.
+  CHECK(value_of(f.cl->tests().metrics())["revision"] != before["revision"]);
   CHECK(value_of(f.cl->tests().is_running()) == false);
+  CHECK(value_of(f.cl->tests().get_state())["run_id"] == rec["run_id"]);
   CHECK(zombie_children().empty());
 }
 

@@ -49,6 +49,33 @@ TEST_CASE("test state: a second start is refused and names the running test",
   CHECK(st.log_.refused == 1);
 }
 
+TEST_CASE("test state: a run's writes touch only a slot it holds",
+          "[test_execution]") {
+  test_execution_state st;
+  // The runner reserves before it spawns: no pid yet.
+  value_of(st.start("/tests/a.sh", nullptr, {{"run_id", "r1"}}));
+  CHECK(st.is_running());
+  CHECK(st.get("pid").is_null());
+  value_of(st.update_run("r1", {{"pid", 42}}));
+  CHECK(st.get("pid") == 42);
+  CHECK(error_of(st.update_run("r2", {{"pid", 7}})) == errc::not_running);
+  CHECK(st.get("pid") == 42);
+  // Another run's release is a no-op; its own frees the slot.
+  value_of(st.release("r2", {{"exit_code", 9}}));
+  CHECK(st.is_running());
+  value_of(st.release("r1", {{"exit_code", 0}}));
+  CHECK_FALSE(st.is_running());
+  CHECK(st.get("pid").is_null());
+  CHECK(st.get("exit_code") == 0);
+  CHECK(st.get("run_id") == "r1");
+  // start_test takes the slot for no run: a late release of r1 leaves it.
+  value_of(st.start("manual.py", 5, json::object()));
+  CHECK(st.get("run_id").is_null());
+  value_of(st.release("r1", json::object()));
+  CHECK(st.is_running());
+  CHECK(st.get("pid") == 5);
+}
+
 TEST_CASE("test state: stop keeps the rest, reset clears", "[test_execution]") {
   test_execution_state st;
   value_of(st.start("t.py", 5, {{"bin", "b"}, {"run_id", "r1"}}));

@@ -65,6 +65,9 @@ run_output_actor::behavior_type printer(
       std::fflush(stdout);
       std::fflush(stderr);
     },
+    [](const run_update&) {
+      // labctl run reports the run itself, from the runner's reply.
+    },
     [](const queue_update&) {
       // Only this run's output is printed.
     },

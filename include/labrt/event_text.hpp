@@ -8,12 +8,14 @@
 
 namespace labrt {
 
-/// Turns the event hub's events (kind and data, as `GET /api/events` serves
-/// them) into lines such as "service qsfp_service up (pids [42])",
+/// Turns the event hub's events (kind and data, as `GET /api/events`
+/// serves them) into lines such as "service qsfp_service up (pids [42])",
 /// "test started: link_test.sh (pid 4891, run r1)" or "test ended:
-/// link_test.sh (stopped by SIGTERM (request), 1200 ms)". A run's start and
-/// end reach readers as one event per test field; the describer keeps the
-/// record those fields make up, so each reader needs its own.
+/// link_test.sh (stopped by SIGTERM (request), 1200 ms, run r1)". A runner's
+/// run is told by its `run` events; a test started through the plain
+/// start_test API reaches readers as one event per test field, so the
+/// describer keeps the record those fields make up, and each reader needs
+/// its own.
 class event_describer {
 public:
   /// `test_state`: the test record when reading starts (`GET

@@ -116,28 +116,23 @@ using test_execution_actor = caf::typed_actor<
   /// Sets some fields, all or none (update_state).
   caf::replies_to<atom::update, json>::with<json>>::extend_with<feed_actor>;
 
-/// Anything that follows the runner: the output of runs (a live tail) and
-/// its queue. The runner sends each batch as a request and keeps a few
-/// unanswered per subscriber at most; past that it drops lines and reports
-/// how many in the next batch. Queue updates are small and plain messages.
+/// Anything that follows the runner: its runs (each run's record, then its
+/// output as a live tail, then its final record) and its queue. The runner
+/// sends each batch as a request and keeps a few unanswered per subscriber
+/// at most; past that it drops lines and reports how many in the next batch.
+/// The rest are small plain messages. Implemented by actors/event_hub.cpp.
 using run_output_actor = caf::typed_actor<
+  /// A run's record after its state changed; comes before its output and after its end.
+  caf::reacts_to<run_update>,
   /// Lines of the current run, in order; reply when done with them.
   caf::reacts_to<output_batch>,
   /// The whole queue, after it changed.
   caf::reacts_to<queue_update>>;
 
-/// A run watcher: the detached actor that owns one run's child, pipes and
-/// pidfd. Internal to the runner; it reads its mailbox when the runner wakes
-/// it through the run's eventfd.
-using run_watcher_actor = caf::typed_actor<
-  /// Stops the run: TERM to its tree, KILL after grace_ms, until nothing is left.
-  caf::reacts_to<atom::stop, std::string, int64_t>,
-  /// Leaves the run alive and returns (runtime shutdown with stop_on_shutdown off).
-  caf::reacts_to<atom::cancel>>;
-
 /// The test runner: starts scripts, captures their output, stops and reaps
-/// their whole process tree, records runs in test_execution. One run at a
-/// time, more in a FIFO queue.
+/// their whole process tree. It holds test_execution's one-test slot for
+/// each run from before the spawn to the end. One run at a time, more in a
+/// FIFO queue. Implemented by actors/test_runner.cpp.
 using test_runner_actor = caf::typed_actor<
   /// Starts a run now; replies once the script exec'd; refused while one runs.
   caf::replies_to<atom::start, run_spec>::with<run_record>,
@@ -157,18 +152,12 @@ using test_runner_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<run_record>,
   /// Up to `n` finished runs, newest first.
   caf::replies_to<atom::history, uint64_t>::with<std::vector<run_record>>,
-  /// Sends the output of every run and each new queue to a subscriber; replies the current run id.
+  /// Sends every run's record and output and each new queue to a subscriber; replies the current run id.
   caf::replies_to<atom::subscribe, run_output_actor>::with<std::string>,
-  /// Stops sending output to a subscriber.
+  /// Stops sending to a subscriber.
   caf::reacts_to<atom::unsubscribe, run_output_actor>,
   /// Runs started, failed, stopped, timed out; lines dropped; as JSON.
-  caf::replies_to<atom::metrics>::with<json>,
-  /// Internal, from a run watcher: the child exec'd or the spawn failed.
-  caf::reacts_to<run_started>,
-  /// Internal, from a run watcher: nothing of the run is left.
-  caf::reacts_to<run_ended>,
-  /// Internal, from a run watcher: lines of the current run.
-  caf::reacts_to<output_batch>>;
+  caf::replies_to<atom::metrics>::with<json>>;
 
 /// The service monitor: one pass over /proc per tick for every watched
 /// service, exits seen at once through pidfds; reports each service's record

@@ -177,6 +177,22 @@ typename Inspector::result_type inspect(Inspector& f, output_batch& x) {
 
 void to_json(json& j, const output_batch& x);
 
+/// A run's record, sent by the runner to its subscribers whenever the run's
+/// state changed: running (with its pid), stopping, and a final state. The
+/// first comes before the run's first output batch and the final one after
+/// its last: a subscriber takes a run's identity from these.
+struct run_update {
+  run_record run;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_update& x) {
+  return f(caf::meta::type_name("run_update"), x.run);
+}
+
+/// The record itself, as run_record's to_json.
+void to_json(json& j, const run_update& x);
+
 /// The queued runs, first to start first, sent to the runner's subscribers
 /// whenever the queue changed (a run queued, cancelled or started).
 struct queue_update {

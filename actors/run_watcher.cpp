@@ -1,0 +1,64 @@
+#include "run_watcher.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <utility>
+
+#include "src/sys_util.hpp"
+
+namespace labrt {
+
+void run_watcher(caf::blocking_actor* self, runner_actor runner, watch_job job,
+                 std::shared_ptr<run_channel> chan) {
+  auto id = job.run_id;
+  run_watch watch{std::move(job)};
+  watch_hooks hooks;
+  hooks.started = [&](pid_t pid, pid_t pgid) {
+    self->send(runner, run_started{id, pid, pgid, {}, caf::make_timestamp(),
+                                   watch.script_path()});
+  };
+  hooks.batch = [&](std::vector<output_line> lines, uint64_t dropped) {
+    self->send(runner, output_batch{id, std::move(lines), dropped});
+  };
+  hooks.wake = [&] {
+    for (bool more = true; more;)
+      self->receive(
+        [&](atom::stop, std::string& by, int64_t grace_ms) {
+          watch.stop(std::move(by), std::chrono::milliseconds{grace_ms});
+        },
+        [&](atom::abandon) { watch.abandon(); },
+        caf::after(std::chrono::milliseconds{0}) >> [&] { more = false; });
+  };
+  auto result = watch.run(std::move(hooks));
+  if (result)
+    self->send(runner, std::move(*result));
+  else
+    self->send(runner,
+               run_started{id, 0, 0, std::move(result.error()), {}, {}});
+  // `chan` stays open until here: the runner may still write to it.
+  chan.reset();
+}
+
+caf::expected<std::shared_ptr<run_channel>> run_channel::make() {
+  auto result = std::make_shared<run_channel>();
+  result->wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  result->credit.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!result->wake || !result->credit)
+    return system_error("runner: eventfd", errno);
+  return result;
+}
+
+void run_channel::notify_wake() const noexcept {
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof(one));
+}
+
+void run_channel::add_credit() const noexcept {
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(credit.get(), &one, sizeof(one));
+}
+
+} // namespace labrt

@@ -1,0 +1,55 @@
+// The watcher of one run: a detached actor around run_watch that owns the
+// run's child, pipes and pidfd and reports to the runner by message, and the
+// runner's wide interface that takes those reports.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/blocking_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "labrt/interfaces.hpp"
+#include "src/process.hpp"
+#include "src/run_watch.hpp"
+
+namespace labrt {
+
+/// The runner as the runtime spawns it: the public interface plus the
+/// reports of its run watchers, which nobody else may send.
+using runner_actor = test_runner_actor::extend<
+  /// From a run watcher: the child exec'd, or the spawn failed.
+  caf::reacts_to<run_started>,
+  /// From a run watcher: nothing of the run is left.
+  caf::reacts_to<run_ended>,
+  /// From a run watcher: lines of the current run.
+  caf::reacts_to<output_batch>>;
+
+/// A run watcher as its runner sees it. It reads its mailbox only when the
+/// runner wakes it through the run's channel.
+using run_watcher_actor = caf::typed_actor<
+  /// Stops the run: TERM to its tree, KILL after grace_ms, until nothing is left.
+  caf::reacts_to<atom::stop, std::string, int64_t>,
+  /// Leaves the run alive and returns (runtime shutdown with stop_on_shutdown off).
+  caf::reacts_to<atom::abandon>>;
+
+/// The two eventfds a runner shares with the watcher of its current run:
+/// `wake` tells the watcher to read its mailbox, `credit` counts the output
+/// batches the runner has processed. Shared so neither side closes an fd the
+/// other still uses.
+struct run_channel {
+  unique_fd wake;
+  unique_fd credit;
+
+  static caf::expected<std::shared_ptr<run_channel>> make();
+  void notify_wake() const noexcept;
+  void add_credit() const noexcept;
+};
+
+/// The watcher's body: runs `job` and reports run_started (or a failed
+/// one), output batches and run_ended to `runner`.
+void run_watcher(caf::blocking_actor* self, runner_actor runner, watch_job job,
+                 std::shared_ptr<run_channel> chan);
+
+} // namespace labrt
