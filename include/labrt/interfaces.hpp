@@ -20,12 +20,13 @@
 
 namespace labrt {
 
-/// Anything that receives change events.
+/// Anything that receives change events. Implemented by actors/event_hub.cpp.
 using subscriber_actor = caf::typed_actor<
   /// One change, delivered in revision order without gaps.
   caf::reacts_to<change_event>>;
 
 /// The change feed every manager offers: events, history, metrics.
+/// Implemented once for all of them by `with_feed` in actors/feed.hpp.
 using feed_actor = caf::typed_actor<
   /// Sends every change after revision `from` (replayed from history) and all later ones.
   caf::replies_to<atom::subscribe, subscriber_actor, uint64_t>::with<subscription>,
@@ -41,7 +42,8 @@ using feed_actor = caf::typed_actor<
 /// and never reach it.
 inline constexpr uint64_t any_revision = ~uint64_t{0};
 
-/// The generic key/value store, successor of ThreadSafeDict.
+/// The generic key/value store, successor of ThreadSafeDict. Implemented by
+/// actors/kv_store.cpp.
 using kv_store_actor = caf::typed_actor<
   /// The value of a key, or `default` if absent.
   caf::replies_to<atom::get, std::string, json>::with<json>,
@@ -78,6 +80,7 @@ using kv_store_actor = caf::typed_actor<
 
 /// Service status: the flat view of the old ServiceStatusManager plus a
 /// structured record per watched service that the monitor fills.
+/// Implemented by actors/service_status.cpp.
 using service_status_actor = caf::typed_actor<
   /// Whether an entry is `true` (is_service_running).
   caf::replies_to<atom::check, std::string>::with<bool>,
@@ -99,7 +102,9 @@ using service_status_actor = caf::typed_actor<
   caf::replies_to<atom::list>::with<std::vector<service_record>>>::
   extend_with<feed_actor>;
 
-/// Test execution: the old TestExecutionManager, with an atomic start.
+/// Test execution: the old TestExecutionManager, with an atomic start, and
+/// the one-test slot the runner holds for each run. Implemented by
+/// actors/test_execution.cpp.
 using test_execution_actor = caf::typed_actor<
   /// Whether a test is running (is_running).
   caf::replies_to<atom::check>::with<bool>,
@@ -162,6 +167,7 @@ using test_runner_actor = caf::typed_actor<
 /// The service monitor: one pass over /proc per tick for every watched
 /// service, exits seen at once through pidfds; reports each service's record
 /// to service_status when it changes (running, pids, cmdline, since).
+/// Implemented by actors/monitor.cpp.
 using monitor_actor = caf::typed_actor<
   /// Watches a service (replaces a same-named rule); replies true if new, after its first scan.
   caf::replies_to<atom::add, service_rule>::with<bool>,
@@ -202,12 +208,14 @@ using pidfd_watcher_actor = caf::typed_actor<
 /// A reader of the merged event stream. The hub sends one batch at a time as
 /// a request and the next only after the reply, so a slow reader costs no
 /// memory: it falls behind the hub's ring and learns how much it missed.
+/// Implemented by labrt::event_stream (src/event_stream.cpp), a scoped actor.
 using event_sink_actor = caf::typed_actor<
   /// Events in id order; reply when ready for more.
   caf::reacts_to<event_batch>>;
 
 /// The event hub: every manager's changes and every run's output merged into
 /// one numbered stream with a bounded history, for SSE and dashboards.
+/// Implemented by actors/event_hub.cpp.
 using event_hub_actor = caf::typed_actor<
   /// Sends the held events after id `after` (events_from_now: none), then every new one; replies the last id.
   caf::replies_to<atom::subscribe, event_sink_actor, uint64_t>::with<uint64_t>,
