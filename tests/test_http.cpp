@@ -226,7 +226,28 @@ TEST_CASE("start, status, logs and stop of a test run", "[http]") {
     return false;
   });
   REQUIRE_FALSE(seen.empty());
-  auto status = body_of(cli.Get("/api/test/status"));
+  // The run's record comes before its output, from the runner.
+  size_t first_run = seen.size(), first_output = seen.size();
+  uint64_t newest = 0;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    auto& ev = seen[i];
+    if (ev.kind == "run" && ev.data.at("run_id") == rec.at("run_id"))
+      first_run = std::min(first_run, i);
+    if (ev.kind == "output" && ev.data.at("run_id") == rec.at("run_id"))
+      first_output = std::min(first_output, i);
+    if (ev.kind == "test")
+      newest = std::max(newest, ev.data.at("revision").get<uint64_t>());
+  }
+  CHECK(first_run < first_output);
+  CHECK(seen[first_run].data.at("pid") == rec.at("pid"));
+  // A snapshot names a revision it is at least as new as: every test
+  // event the stream carried before it is at or below that.
+  auto snap = cli.Get("/api/test/status");
+  REQUIRE(snap);
+  REQUIRE(snap->has_header("X-Labrt-Revision"));
+  CHECK(std::stoull(snap->get_header_value("X-Labrt-Revision")) >= newest);
+  CHECK(newest > 0);
+  auto status = body_of(snap);
   CHECK(status.at("running") == true);
   CHECK(status.at("pid") == rec.at("pid"));
   CHECK(status.at("topology") == "t1");

@@ -9,6 +9,24 @@ extern const char* const dashboard_html; // Generated from dashboard.html.
 
 using namespace http;
 
+namespace {
+
+/// Labels a snapshot of a manager with the revision it had right before it
+/// was read (the snapshot is at least that new), so that a page that
+/// follows the events can tell it from an older one; false after a failure
+/// reply.
+bool set_revision(Response& res, manager_facade& manager) {
+  auto metrics = manager.metrics();
+  if (!metrics) {
+    fail(res, metrics.error());
+    return false;
+  }
+  res.set_header("X-Labrt-Revision", metrics->value("revision", json{0}).dump());
+  return true;
+}
+
+} // namespace
+
 void http_server::impl::add_routes() {
   route("GET", "/healthz", "/healthz", [this](const Request&, Response& res) {
     reply(res, 200, {{"status", "ok"}, {"name", name}});
@@ -19,6 +37,8 @@ void http_server::impl::add_routes() {
   route("GET", "/api/services", "/api/services",
         [this](const Request&, Response& res) {
           auto& c = local().services();
+          if (!set_revision(res, c))
+            return;
           auto records = c.records();
           if (!records)
             return fail(res, records.error());
@@ -45,7 +65,8 @@ void http_server::impl::add_routes() {
 void http_server::impl::add_test_routes() {
   route("GET", "/api/test/status", "/api/test/status",
         [this](const Request&, Response& res) {
-          reply(res, local().tests().get_state());
+          if (set_revision(res, local().tests()))
+            reply(res, local().tests().get_state());
         });
   route("POST", "/api/test/start", "/api/test/start",
         [this](const Request&, std::string& body, Response& res) {
