@@ -8,7 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "../src/proc_scan.hpp"
+#include "../src/proc_record.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {

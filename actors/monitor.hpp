@@ -19,7 +19,7 @@
 #include <caf/expected.hpp>
 
 #include "../src/pidfd_watch.hpp"
-#include "../src/proc_scan.hpp"
+#include "../src/scan_pool.hpp"
 #include "../src/service_rules.hpp"
 #include "labrt/interfaces.hpp"
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "labrt/errc.hpp"
-#include "proc_scan.hpp"
+#include "proc_stat.hpp"
 #include "sys_util.hpp"
 
 namespace labrt {
