@@ -1,23 +1,10 @@
 #include "labrt/monitor_types.hpp"
 
-#include <cstdio>
-#include <ctime>
-
-#include "labrt/types.hpp"
+#include "json_fields.hpp"
 
 namespace labrt {
 
 namespace {
-
-json time_or_null(caf::timestamp t) {
-  return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
-}
-
-caf::timestamp time_from(const json& j, const char* key) {
-  auto i = j.find(key);
-  return i != j.end() && i->is_string() ? from_iso8601(i->get<std::string>())
-                                        : caf::timestamp{};
-}
 
 [[noreturn]] void shape_error(const std::string& what) {
   throw json::other_error::create(501, what, nullptr);

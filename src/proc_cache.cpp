@@ -177,8 +177,9 @@ bool proc_cache::exe(std::string& out) {
   // Flags before the probe: see the comment above.
   bool had_stat = static_cast<bool>(e.fds[stat]);
   auto n = read(stat, stat_buf_, 4096);
-  proc_ident ident;
-  if (n < 0 || !parse_stat({stat_buf_.data(), static_cast<size_t>(n)}, ident))
+  proc_stat ident;
+  if (n < 0
+    || !parse_proc_stat({stat_buf_.data(), static_cast<size_t>(n)}, ident))
     return false;
   if (!had_stat)
     close_fd(e.fds[stat]); // kept for candidates only

@@ -91,8 +91,8 @@ void scan_one(
   auto n = ctx.files->read(proc_cache::stat, ctx.stat_buf, 4096);
   if (n < 0)
     return;
-  proc_ident ident;
-  if (!parse_stat(
+  proc_stat ident;
+  if (!parse_proc_stat(
         std::string_view{ctx.stat_buf.data(), static_cast<size_t>(n)}, ident)
     || !counts_as_running(ident))
     return;

@@ -12,21 +12,6 @@
 
 namespace labrt {
 
-namespace {
-
-pid_t parse_pid(const char* s) {
-  pid_t result = 0;
-  int digits = 0;
-  for (; *s != '\0'; ++s, ++digits) {
-    if (*s < '0' || *s > '9' || digits >= 9)
-      return 0;
-    result = result * 10 + (*s - '0');
-  }
-  return result;
-}
-
-} // namespace
-
 ssize_t read_at(int dirfd, const char* rel, std::string& buf, size_t cap) {
   int fd = ::openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
@@ -71,7 +56,7 @@ ssize_t pread_all(int fd, std::string& buf, size_t cap) {
   return static_cast<ssize_t>(len);
 }
 
-bool parse_stat(std::string_view text, proc_ident& out) {
+bool parse_proc_stat(std::string_view text, proc_stat& out) {
   // "pid (comm) S ppid ...": comm may hold spaces and ')'.
   auto open = text.find('(');
   auto close = text.rfind(')');
@@ -100,22 +85,26 @@ bool parse_stat(std::string_view text, proc_ident& out) {
       return false;
     fields[field - 4] = negative ? 0 : value;
   }
+  out.ppid = static_cast<pid_t>(fields[4 - 4]);
+  out.pgrp = static_cast<pid_t>(fields[5 - 4]);
+  out.session = static_cast<pid_t>(fields[6 - 4]);
   out.flags = static_cast<uint32_t>(fields[9 - 4]);
   out.threads = static_cast<int64_t>(fields[20 - 4]);
   out.start_ticks = fields[22 - 4];
   return true;
 }
 
-bool read_proc_ident(pid_t pid, proc_ident& out) {
+bool read_proc_stat(pid_t pid, proc_stat& out) {
   char rel[32];
   std::snprintf(rel, sizeof(rel), "/proc/%d/stat", static_cast<int>(pid));
   std::string buf;
   auto n = read_at(AT_FDCWD, rel, buf, 4096);
   return n > 0
-    && parse_stat(std::string_view{buf.data(), static_cast<size_t>(n)}, out);
+    && parse_proc_stat(
+      std::string_view{buf.data(), static_cast<size_t>(n)}, out);
 }
 
-bool counts_as_running(const proc_ident& x) noexcept {
+bool counts_as_running(const proc_stat& x) noexcept {
   if ((x.flags & pf_kthread) != 0)
     return false;
   if (x.state == 'X' || x.state == 'x')
@@ -125,6 +114,18 @@ bool counts_as_running(const proc_ident& x) noexcept {
   if (x.state == 'Z')
     return x.threads > 1;
   return true;
+}
+
+pid_t parse_pid(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 9)
+    return 0;
+  pid_t result = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return 0;
+    result = result * 10 + (c - '0');
+  }
+  return result;
 }
 
 std::vector<pid_t> list_pids() {
@@ -159,6 +160,5 @@ caf::timestamp ticks_to_time(uint64_t start_ticks) {
   return caf::timestamp{
     std::chrono::duration_cast<caf::timestamp::duration>(boot + since_boot)};
 }
-
 
 } // namespace labrt

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,19 +19,6 @@ namespace labrt {
 
 namespace {
 
-/// Parses a decimal pid; 0 if `s` is not one.
-pid_t parse_pid(std::string_view s) {
-  if (s.empty() || s.size() > 9)
-    return 0;
-  pid_t result = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return 0;
-    result = result * 10 + (c - '0');
-  }
-  return result;
-}
-
 /// Calls `f(name)` for each entry of directory `path`. False if unreadable.
 template <class F>
 bool for_each_entry(const std::string& path, F f) {
@@ -43,16 +29,6 @@ bool for_each_entry(const std::string& path, F f) {
     f(std::string_view{entry->d_name});
   ::closedir(dir);
   return true;
-}
-
-/// All pids currently listed in /proc.
-std::vector<pid_t> all_pids() {
-  std::vector<pid_t> result;
-  for_each_entry("/proc", [&](std::string_view name) {
-    if (auto pid = parse_pid(name); pid > 0)
-      result.push_back(pid);
-  });
-  return result;
 }
 
 /// Whether the NUL-separated `env_text` holds exactly `entry`.
@@ -98,41 +74,20 @@ void children_via_files(pid_t pid, std::vector<pid_t>& out) {
 
 } // namespace
 
-bool read_proc_stat(pid_t pid, proc_stat& out) {
-  std::string text;
-  if (!read_file("/proc/" + std::to_string(pid) + "/stat", text))
-    return false;
-  // "pid (comm) S ppid pgrp ...": comm may hold spaces and ')'.
-  auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size())
-    return false;
-  const char* p = text.c_str() + close + 2;
-  out.state = *p++;
-  char* end = nullptr;
-  out.ppid = static_cast<pid_t>(std::strtol(p, &end, 10));
-  out.pgrp = static_cast<pid_t>(std::strtol(end, &end, 10));
-  out.session = static_cast<pid_t>(std::strtol(end, &end, 10));
-  // Skip tty_nr .. itrealvalue (fields 7-21) to starttime (22).
-  for (int field = 7; field <= 21; ++field)
-    std::strtoll(end, &end, 10);
-  out.start_time = std::strtoull(end, &end, 10);
-  return true;
-}
-
 std::vector<pid_t> find_by_cookie(const std::string& cookie) {
   std::vector<pid_t> result;
   if (cookie.empty())
     return result;
   auto entry = std::string{run_cookie_var} + "=" + cookie;
   std::string env_text;
-  for (auto pid : all_pids()) {
+  for (auto pid : list_pids()) {
     // Vanished or foreign (EACCES) processes: skip silently.
     if (!read_file("/proc/" + std::to_string(pid) + "/environ", env_text))
       continue;
     if (environ_has(env_text, entry))
       result.push_back(pid);
   }
-  return result; // /proc lists in ascending order, but do not rely on it
+  return result;
 }
 
 std::vector<pid_t> descendants(pid_t root) {
@@ -143,7 +98,7 @@ std::vector<pid_t> descendants(pid_t root) {
   const bool use_files = have_children_files();
   if (!use_files) {
     proc_stat st;
-    for (auto pid : all_pids())
+    for (auto pid : list_pids())
       if (read_proc_stat(pid, st))
         by_parent[st.ppid].push_back(pid);
   }
@@ -181,9 +136,9 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   auto self = ::getpid();
   proc_stat st;
   std::string env_text;
-  for (auto pid : all_pids()) {
+  for (auto pid : list_pids()) {
     if (pid == self || !read_proc_stat(pid, st) || st.state == 'Z'
-        || st.state == 'X' || st.start_time < min_start)
+        || st.state == 'X' || st.start_ticks < min_start)
       continue;
     if ((leader > 0 && (pid == leader || st.pgrp == leader))
         || std::binary_search(desc.begin(), desc.end(), pid)
@@ -250,7 +205,7 @@ int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
     children_via_files(::getpid(), kids);
   } else {
     proc_stat st;
-    for (auto pid : all_pids())
+    for (auto pid : list_pids())
       if (read_proc_stat(pid, st) && st.ppid == ::getpid())
         kids.push_back(pid);
   }

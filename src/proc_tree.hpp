@@ -9,21 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "proc_stat.hpp"
 #include "process.hpp"
 
 namespace labrt {
-
-/// What /proc/<pid>/stat says about a process.
-struct proc_stat {
-  char state = '?'; ///< 'R', 'S', 'Z', ...
-  pid_t ppid = 0;
-  pid_t pgrp = 0;
-  pid_t session = 0;
-  uint64_t start_time = 0; ///< Clock ticks after boot (field 22).
-};
-
-/// Reads /proc/<pid>/stat. False if the process is gone or unreadable.
-bool read_proc_stat(pid_t pid, proc_stat& out);
 
 /// Every process whose environment holds LABRT_RUN_COOKIE=<cookie>, sorted.
 /// Processes that vanish mid-scan or whose environ is unreadable are skipped;
@@ -47,7 +36,7 @@ std::vector<pid_t> descendants(pid_t root);
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie);
 
 /// run_members in one pass over /proc that skips every process started
-/// before `min_start` (a proc_stat::start_time, e.g. the leader's): nothing
+/// before `min_start` (a proc_stat::start_ticks, e.g. the leader's): nothing
 /// older can belong to the run, and only younger processes have their
 /// environ read. Much cheaper on a machine with many processes.
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,

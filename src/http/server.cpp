@@ -33,6 +33,12 @@ namespace {
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
 
+/// HOST:PORT as parse_listen reads it: an IPv6 host in brackets.
+std::string host_port(const std::string& host, int port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":"
+    + std::to_string(port);
+}
+
 caf::error listen_error(const std::string& where, int err) {
   if (err == EADDRINUSE)
     return make_error(errc::system_error,
@@ -69,8 +75,7 @@ http_listener::~http_listener() {
 }
 
 caf::expected<int> listen_on(const std::string& host, int port) {
-  auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
-               + ":" + std::to_string(port);
+  auto where = host_port(host, port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -365,10 +370,7 @@ uint16_t http_server::port() const noexcept {
 }
 
 std::string http_server::url() const {
-  auto host = impl_->host.find(':') != std::string::npos
-                ? "[" + impl_->host + "]"
-                : impl_->host;
-  return "http://" + host + ":" + std::to_string(impl_->port);
+  return "http://" + host_port(impl_->host, impl_->port);
 }
 
 void http_server::run() {
