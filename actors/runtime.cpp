@@ -22,7 +22,7 @@ namespace {
 
 caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   caf::actor_system_config result;
-  // CAF's default on a 2-core machine is 4 workers, which doubled latency.
+  // CAF's default on a 2-core machine is 4 workers, which cost latency.
   result.set("scheduler.max-threads", scheduler_threads(cfg));
   auto& sched = cfg.scheduler;
   result.set("work-stealing.aggressive-poll-attempts", sched.spin_polls);

@@ -143,10 +143,4 @@ scan_result scan_pids(
   return result;
 }
 
-scan_result scan_procs(const rule_set& rules, proc_cache* cache) {
-  if (rules.empty())
-    return scan_pids(rules, {}, cache);
-  return scan_pids(rules, list_pids(), cache);
-}
-
 } // namespace labrt

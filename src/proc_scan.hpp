@@ -23,9 +23,6 @@ namespace labrt {
 scan_result scan_pids(const rule_set& rules, const std::vector<pid_t>& pids,
   proc_cache* cache = nullptr);
 
-/// scan_pids over list_pids(). With no rules, does not touch /proc.
-scan_result scan_procs(const rule_set& rules, proc_cache* cache = nullptr);
-
 /// Orders each service's processes and stamps the pass's duration since
 /// `t0`: the last step of a pass, whoever split it.
 void finish_scan(scan_result& result, std::chrono::steady_clock::time_point t0);

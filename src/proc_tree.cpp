@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <poll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,22 +73,6 @@ void children_via_files(pid_t pid, std::vector<pid_t>& out) {
 
 } // namespace
 
-std::vector<pid_t> find_by_cookie(const std::string& cookie) {
-  std::vector<pid_t> result;
-  if (cookie.empty())
-    return result;
-  auto entry = std::string{run_cookie_var} + "=" + cookie;
-  std::string env_text;
-  for (auto pid : list_pids()) {
-    // Vanished or foreign (EACCES) processes: skip silently.
-    if (!read_file("/proc/" + std::to_string(pid) + "/environ", env_text))
-      continue;
-    if (environ_has(env_text, entry))
-      result.push_back(pid);
-  }
-  return result;
-}
-
 std::vector<pid_t> descendants(pid_t root) {
   std::vector<pid_t> result;
   if (root <= 0)
@@ -123,11 +106,6 @@ std::vector<pid_t> descendants(pid_t root) {
   return result;
 }
 
-std::vector<pid_t> run_members(pid_t leader, const std::string& cookie) {
-  // Start time 0 skips nothing: the same pass over every process.
-  return run_members(leader, cookie, 0);
-}
-
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
                                uint64_t min_start) {
   auto desc = leader > 0 ? descendants(leader) : std::vector<pid_t>{};
@@ -152,32 +130,28 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   return result;
 }
 
-int signal_pids(const std::vector<pid_t>& pids, int sig) {
-  int count = 0;
-  for (auto pid : pids) {
-    auto fd = pidfd_open(pid);
-    if (!fd)
-      continue; // gone
-    unique_fd guard{*fd};
-    if (::syscall(SYS_pidfd_send_signal, guard.get(), sig, nullptr, 0U) == 0)
-      ++count;
-  }
-  return count;
-}
-
-namespace {
-
-/// Reaps (waitpid WNOHANG) those of `pids` that are zombie children of this
-/// process and satisfy `pred(pid, stat)`. Only zombies whose parent is us:
-/// never steals a live child's status or one that belongs to somebody else.
-template <class Pred>
-int reap_zombie_children(const std::vector<pid_t>& pids, Pred pred) {
-  int count = 0;
+int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
+  if (sessions.empty())
+    return 0;
   auto self = ::getpid();
+  std::vector<pid_t> kids;
+  if (have_children_files()) {
+    children_via_files(self, kids);
+  } else {
+    proc_stat st;
+    for (auto pid : list_pids())
+      if (read_proc_stat(pid, st) && st.ppid == self)
+        kids.push_back(pid);
+  }
+  // Only zombies whose parent is us: never a live child's status or one
+  // that belongs to somebody else.
+  int count = 0;
   proc_stat st;
-  for (auto pid : pids) {
-    if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != self
-      || st.state != 'Z' || !pred(pid, st))
+  for (auto pid : kids) {
+    if (pid == keep || !read_proc_stat(pid, st) || st.ppid != self
+      || st.state != 'Z'
+      || std::find(sessions.begin(), sessions.end(), st.session)
+        == sessions.end())
       continue;
     int status = 0;
     pid_t r;
@@ -188,32 +162,6 @@ int reap_zombie_children(const std::vector<pid_t>& pids, Pred pred) {
       ++count;
   }
   return count;
-}
-
-} // namespace
-
-int reap_children_nohang(const std::vector<pid_t>& pids) {
-  return reap_zombie_children(
-    pids, [](pid_t, const proc_stat&) { return true; });
-}
-
-int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
-  if (sessions.empty())
-    return 0;
-  std::vector<pid_t> kids;
-  if (have_children_files()) {
-    children_via_files(::getpid(), kids);
-  } else {
-    proc_stat st;
-    for (auto pid : list_pids())
-      if (read_proc_stat(pid, st) && st.ppid == ::getpid())
-        kids.push_back(pid);
-  }
-  return reap_zombie_children(kids, [&](pid_t pid, const proc_stat& st) {
-    return pid != keep
-      && std::find(sessions.begin(), sessions.end(), st.session)
-      != sessions.end();
-  });
 }
 
 int run_processes::add(pid_t pid) {

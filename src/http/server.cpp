@@ -28,8 +28,6 @@ using http::Response;
 
 namespace {
 
-/// The shortest token accepted, from the config or LABRT_TOKEN alike.
-
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
 
@@ -98,8 +96,8 @@ caf::expected<int> listen_on(const std::string& host, int port) {
     // SO_REUSEADDR only rebinds a port whose old connections linger in
     // TIME_WAIT; a live listener still makes bind fail.
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    // Accepted sockets inherit it: without it, Nagle and delayed ACKs cap a
-    // keep-alive client at ~25 req/s.
+    // Accepted sockets inherit it: without it, Nagle and delayed ACKs hold
+    // back every reply to a keep-alive client.
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     // httplib 0.11 listens with a backlog of 5: a burst of 20 clients
     // overflowed it and saw resets.
