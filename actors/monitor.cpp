@@ -8,7 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "../src/proc_scan.hpp"
+#include "../src/proc_record.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {
@@ -209,10 +209,10 @@ caf::error setup(monitor_ptr self, service_status_actor status,
   std::vector<service_rule> rules, std::chrono::milliseconds interval) {
   auto& st = self->state;
   st.status = std::move(status);
-  auto wake = wake_fd::make();
+  auto wake = event_fd::make();
   if (!wake)
     return std::move(wake.error());
-  st.wake = std::move(*wake);
+  st.wake = std::make_shared<event_fd>(std::move(*wake));
   auto me = caf::actor_cast<monitor_actor>(self);
   st.scanner = self->spawn<caf::detached>(proc_scanner, me, interval);
   st.watcher = self->spawn<caf::detached>(pidfd_watcher, me, st.wake);
@@ -323,7 +323,7 @@ proc_scanner_actor::behavior_type proc_scanner(
 
 pidfd_watcher_actor::behavior_type pidfd_watcher(
   pidfd_watcher_actor::stateful_pointer<pidfd_watcher_state> self,
-  monitor_actor monitor, std::shared_ptr<wake_fd> wake) {
+  monitor_actor monitor, std::shared_ptr<event_fd> wake) {
   self->state.monitor = std::move(monitor);
   self->state.wake = std::move(wake);
   self->send(self, atom::wait_v);

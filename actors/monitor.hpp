@@ -19,7 +19,7 @@
 #include <caf/expected.hpp>
 
 #include "../src/pidfd_watch.hpp"
-#include "../src/proc_scan.hpp"
+#include "../src/scan_pool.hpp"
 #include "../src/service_rules.hpp"
 #include "labrt/interfaces.hpp"
 
@@ -91,7 +91,7 @@ struct monitor_state {
   service_status_actor status;
   proc_scanner_actor scanner;
   pidfd_watcher_actor watcher;
-  std::shared_ptr<wake_fd> wake;
+  std::shared_ptr<event_fd> wake;
 
 private:
   /// The record of `t` if it differs from the last one reported.
@@ -126,13 +126,13 @@ struct pidfd_watcher_state {
   static inline const char* name = "labrt.pidfd_watcher";
 
   pidfd_set fds;
-  std::shared_ptr<wake_fd> wake;
+  std::shared_ptr<event_fd> wake;
   monitor_actor monitor;
 };
 
 /// Runs detached, mostly blocked in poll(); see pidfd_watcher_actor.
 pidfd_watcher_actor::behavior_type pidfd_watcher(
   pidfd_watcher_actor::stateful_pointer<pidfd_watcher_state> self,
-  monitor_actor monitor, std::shared_ptr<wake_fd> wake);
+  monitor_actor monitor, std::shared_ptr<event_fd> wake);
 
 } // namespace labrt

@@ -1,13 +1,7 @@
-#include "run_watcher.hpp"
+#include "actors/run_watcher.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <utility>
-
-#include "src/sys_util.hpp"
 
 namespace labrt {
 
@@ -43,22 +37,14 @@ void run_watcher(caf::blocking_actor* self, runner_actor runner, watch_job job,
 }
 
 caf::expected<std::shared_ptr<run_channel>> run_channel::make() {
-  auto result = std::make_shared<run_channel>();
-  result->wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  result->credit.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!result->wake || !result->credit)
-    return system_error("runner: eventfd", errno);
-  return result;
-}
-
-void run_channel::notify_wake() const noexcept {
-  uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof(one));
-}
-
-void run_channel::add_credit() const noexcept {
-  uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(credit.get(), &one, sizeof(one));
+  auto wake = event_fd::make();
+  if (!wake)
+    return std::move(wake.error());
+  auto credit = event_fd::make();
+  if (!credit)
+    return std::move(credit.error());
+  return std::make_shared<run_channel>(
+    run_channel{std::move(*wake), std::move(*credit)});
 }
 
 } // namespace labrt

@@ -11,7 +11,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "labrt/interfaces.hpp"
-#include "src/process.hpp"
+#include "src/event_fd.hpp"
 #include "src/run_watch.hpp"
 
 namespace labrt {
@@ -39,12 +39,10 @@ using run_watcher_actor = caf::typed_actor<
 /// batches the runner has processed. Shared so neither side closes an fd the
 /// other still uses.
 struct run_channel {
-  unique_fd wake;
-  unique_fd credit;
+  event_fd wake;
+  event_fd credit;
 
   static caf::expected<std::shared_ptr<run_channel>> make();
-  void notify_wake() const noexcept;
-  void add_credit() const noexcept;
 };
 
 /// The watcher's body: runs `job` and reports run_started (or a failed

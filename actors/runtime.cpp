@@ -1,8 +1,6 @@
 // Assembles the runtime: the actor system and the managers it spawns.
 #include "labrt/runtime.hpp"
 
-#include <set>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -24,7 +22,7 @@ namespace {
 
 caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   caf::actor_system_config result;
-  // CAF's default on a 2-core machine is 4 workers, which doubled latency.
+  // CAF's default on a 2-core machine is 4 workers, which cost latency.
   result.set("scheduler.max-threads", scheduler_threads(cfg));
   auto& sched = cfg.scheduler;
   result.set("work-stealing.aggressive-poll-attempts", sched.spin_polls);
@@ -42,23 +40,6 @@ caf::actor_system_config make_caf_config(const runtime_config& cfg) {
       return text;
     });
   return result;
-}
-
-/// The monitor section: valid rules, unique names, a sane interval.
-caf::error check_monitor_config(const monitor_config& cfg) {
-  if (cfg.interval_ms < 10 || cfg.interval_ms > 3600 * 1000)
-    return make_error(errc::invalid_argument,
-                      "monitor.interval_ms must be from 10 to 3600000, not "
-                        + std::to_string(cfg.interval_ms));
-  std::set<std::string> names;
-  for (auto& rule : cfg.services) {
-    if (auto err = validate_rule(rule))
-      return err;
-    if (!names.insert(rule.name).second)
-      return make_error(errc::invalid_argument,
-                        "duplicate service name '" + rule.name + "'");
-  }
-  return caf::none;
 }
 
 } // namespace

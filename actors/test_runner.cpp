@@ -55,7 +55,7 @@ void send_batch(self_ptr self, const caf::actor_addr& addr,
 void on_output(self_ptr self, output_batch& batch) {
   auto& st = self->state;
   if (st.current_ && st.current_->rec.run_id == batch.run_id)
-    st.current_->chan->add_credit();
+    st.current_->chan->credit.notify();
   ++st.batches_;
   st.lines_ += batch.lines.size();
   st.lines_dropped_ += batch.dropped;
@@ -237,7 +237,7 @@ void tell_watcher(self_ptr self, const std::string& by, int64_t grace_ms) {
   if (run.rec.pid != 0)
     publish_run(self);
   self->send(run.watcher, atom::stop_v, by, grace_ms);
-  run.chan->notify_wake();
+  run.chan->wake.notify();
 }
 
 void start_next(self_ptr self) {
@@ -275,7 +275,7 @@ void on_exit_request(self_ptr self, caf::exit_msg& msg) {
     tell_watcher(self, "shutdown", st.cfg_.grace_ms);
   } else {
     self->send(run.watcher, atom::abandon_v);
-    run.chan->notify_wake();
+    run.chan->wake.notify();
   }
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "labrt/errc.hpp"
+#include "src/json_fields.hpp"
 #include "src/script_path.hpp"
 
 namespace labrt {
@@ -13,10 +14,6 @@ namespace labrt {
 namespace {
 
 namespace fs = std::filesystem;
-
-json text_or_null(const std::string& s) {
-  return s.empty() ? json{} : json(s);
-}
 
 int64_t ms_between(caf::timestamp a, caf::timestamp b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
@@ -30,7 +27,7 @@ test_runner_state::~test_runner_state() {
   // must not outlive the system waiting for a child.
   if (current_ && current_->watcher) {
     caf::anon_send(current_->watcher, atom::abandon_v);
-    current_->chan->notify_wake();
+    current_->chan->wake.notify();
   }
 }
 

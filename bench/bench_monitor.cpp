@@ -33,7 +33,8 @@
 
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
-#include "src/proc_scan.hpp"
+#include "src/proc_stat.hpp"
+#include "src/scan_pool.hpp"
 #include "src/service_rules.hpp"
 
 extern char** environ;

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
     auto us = us_since(t0);
     if (!end)
       die("stop: " + render(end.error()));
-    if (!labrt::find_by_cookie(end->cookie).empty())
+    if (!labrt::run_members(0, end->cookie).empty())
       die("something of the run survived");
     stop_us.push_back(us);
   }

@@ -18,8 +18,8 @@ struct client::impl {
   ///
   /// CAF 0.17's own request timeout is not used: a blocking actor never
   /// cancels it, so every answered request leaves a stale timeout message in
-  /// the mailbox that each later receive must skip (measured: 100k requests
-  /// left 100k messages and throughput fell from 26k to under 1k ops/s).
+  /// the mailbox that each later receive must skip: throughput falls with
+  /// every call made (bench/README.md).
   /// Waiting with `after` on the response id costs nothing per call.
   template <class R, class Handle, class... Ts>
   caf::expected<R> call(const Handle& dest, Ts&&... xs) {

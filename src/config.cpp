@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "config_check.hpp"
 #include "labrt/config.hpp"
 #include "labrt/errc.hpp"
 
@@ -20,25 +21,6 @@ std::string absolute_from(const std::string& path, const std::string& base) {
   if (path.empty() || base.empty() || fs::path{path}.is_absolute())
     return path;
   return (fs::path{base} / path).lexically_normal().string();
-}
-
-caf::error config_error(const std::string& field, const std::string& what) {
-  return make_error(errc::invalid_argument, "config: " + field + " " + what);
-}
-
-/// An integer from `lo` to `hi`. 1.5, 1e3 and numbers past int64 are
-/// refused rather than truncated or wrapped.
-caf::expected<int64_t> integer_in(const json& value, const std::string& field,
-                                  int64_t lo, int64_t hi, const char* unit) {
-  bool fits = value.is_number_integer()
-              && (!value.is_number_unsigned()
-                  || value.get<uint64_t>()
-                       <= static_cast<uint64_t>(INT64_MAX));
-  if (!fits || value.get<int64_t>() < lo || value.get<int64_t>() > hi)
-    return config_error(field, "must be an integer from " + std::to_string(lo)
-                                 + " to " + std::to_string(hi) + " (" + unit
-                                 + "), not " + value.dump());
-  return value.get<int64_t>();
 }
 
 caf::expected<int64_t> duration(const json& value, const std::string& field) {

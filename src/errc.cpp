@@ -16,7 +16,6 @@ const char* to_string(errc x) {
     case errc::already_running: return "already_running";
     case errc::not_running: return "not_running";
     case errc::not_found: return "not_found";
-    case errc::history_gap: return "history_gap";
     case errc::forbidden: return "forbidden";
     case errc::spawn_failed: return "spawn_failed";
     case errc::system_error: return "system_error";

@@ -1,23 +1,10 @@
 #include "labrt/monitor_types.hpp"
 
-#include <cstdio>
-#include <ctime>
-
-#include "labrt/types.hpp"
+#include <string>
 
 namespace labrt {
 
 namespace {
-
-json time_or_null(caf::timestamp t) {
-  return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
-}
-
-caf::timestamp time_from(const json& j, const char* key) {
-  auto i = j.find(key);
-  return i != j.end() && i->is_string() ? from_iso8601(i->get<std::string>())
-                                        : caf::timestamp{};
-}
 
 [[noreturn]] void shape_error(const std::string& what) {
   throw json::other_error::create(501, what, nullptr);
@@ -73,57 +60,6 @@ void from_json(const json& j, service_rule& x) {
       + std::string{pattern.type_name()});
   x.name = name->get<std::string>();
   x.pattern = pattern.get<std::string>();
-}
-
-void to_json(json& j, const proc_id& x) {
-  j = {{"pid", x.pid}, {"start_ticks", x.start_ticks}};
-}
-
-void from_json(const json& j, proc_id& x) {
-  x.pid = j.at("pid").get<int32_t>();
-  x.start_ticks = j.at("start_ticks").get<uint64_t>();
-}
-
-void to_json(json& j, const proc_entry& x) {
-  j = {{"pid", x.id.pid}, {"start_ticks", x.id.start_ticks},
-    {"started", time_or_null(x.started)}, {"cmdline", x.cmdline}};
-}
-
-void from_json(const json& j, proc_entry& x) {
-  from_json(j, x.id);
-  x.started = time_from(j, "started");
-  x.cmdline = j.value("cmdline", std::string{});
-}
-
-void to_json(json& j, const service_procs& x) {
-  j = {{"name", x.name}, {"rule_id", x.rule_id}, {"procs", x.procs}};
-}
-
-void from_json(const json& j, service_procs& x) {
-  x.name = j.at("name").get<std::string>();
-  x.rule_id = j.value("rule_id", uint64_t{0});
-  x.procs = j.value("procs", std::vector<proc_entry>{});
-}
-
-void to_json(json& j, const scan_result& x) {
-  j = {{"started", time_or_null(x.started)}, {"services", x.services},
-    {"scanned", x.scanned}, {"duration_us", x.duration_us}};
-}
-
-void from_json(const json& j, scan_result& x) {
-  x.started = time_from(j, "started");
-  x.services = j.value("services", std::vector<service_procs>{});
-  x.scanned = j.value("scanned", uint64_t{0});
-  x.duration_us = j.value("duration_us", uint64_t{0});
-}
-
-void to_json(json& j, const proc_exits& x) {
-  j = {{"time", time_or_null(x.time)}, {"procs", x.procs}};
-}
-
-void from_json(const json& j, proc_exits& x) {
-  x.time = time_from(j, "time");
-  x.procs = j.value("procs", std::vector<proc_id>{});
 }
 
 } // namespace labrt

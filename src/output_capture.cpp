@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,9 +29,10 @@ output_capture::make(unique_fd out, unique_fd err, const std::string& log_path,
                      uint64_t max_bytes, line_handler on_line,
                      size_t max_line) {
   std::unique_ptr<output_capture> self{new output_capture};
-  self->stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!self->stop_)
-    return system_error("output_capture: eventfd", errno);
+  auto stop = event_fd::make();
+  if (!stop)
+    return std::move(stop.error());
+  self->stop_ = std::move(*stop);
   if (!log_path.empty()) {
     // Read-write: cutting reads back what lies past the head.
     self->log_.reset(::open(log_path.c_str(),
@@ -55,9 +55,7 @@ output_capture::make(unique_fd out, unique_fd err, const std::string& log_path,
 output_capture::~output_capture() = default;
 
 void output_capture::stop() noexcept {
-  uint64_t one = 1;
-  // Cannot fail short of a 2^64 counter overflow; nothing to do if it did.
-  [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof(one));
+  stop_.notify();
 }
 
 caf::expected<capture_result> output_capture::run_until_eof() {

@@ -15,6 +15,7 @@
 
 #include <caf/expected.hpp>
 
+#include "event_fd.hpp"
 #include "process.hpp"
 
 namespace labrt {
@@ -108,7 +109,7 @@ private:
   void emit_line(int stream);
 
   unique_fd fds_[2];
-  unique_fd stop_;
+  event_fd stop_;
   unique_fd log_;
   uint64_t head_cap_ = 0;
   uint64_t max_bytes_ = 0;

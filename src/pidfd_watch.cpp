@@ -1,41 +1,14 @@
 #include "pidfd_watch.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 
 #include "labrt/errc.hpp"
-#include "proc_scan.hpp"
+#include "proc_stat.hpp"
 #include "sys_util.hpp"
 
 namespace labrt {
-
-caf::expected<std::shared_ptr<wake_fd>> wake_fd::make() {
-  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0)
-    return system_error("eventfd", errno);
-  auto result = std::make_shared<wake_fd>();
-  result->fd_.reset(fd);
-  return result;
-}
-
-void wake_fd::notify() noexcept {
-  uint64_t one = 1;
-  // EAGAIN only if the counter is saturated: it is readable then anyway.
-  while (::write(fd_.get(), &one, sizeof(one)) < 0 && errno == EINTR) {
-  }
-}
-
-bool wake_fd::drain() noexcept {
-  uint64_t value = 0;
-  ssize_t n;
-  while ((n = ::read(fd_.get(), &value, sizeof(value))) < 0 && errno == EINTR) {
-  }
-  return n == static_cast<ssize_t>(sizeof(value));
-}
 
 std::vector<proc_id> pidfd_set::watch(const std::vector<proc_id>& ids) {
   std::vector<proc_id> gone;
@@ -53,8 +26,8 @@ std::vector<proc_id> pidfd_set::watch(const std::vector<proc_id>& ids) {
     unique_fd owned{*fd};
     // The pidfd names whatever has the pid now: check it is the same
     // process (start time) and still alive. From here on the pidfd pins it.
-    proc_ident ident;
-    if (!read_proc_ident(id.pid, ident) || ident.start_ticks != id.start_ticks
+    proc_stat ident;
+    if (!read_proc_stat(id.pid, ident) || ident.start_ticks != id.start_ticks
       || !counts_as_running(ident)) {
       gone.push_back(id);
       continue;
@@ -69,7 +42,7 @@ void pidfd_set::unwatch(const std::vector<proc_id>& ids) {
     fds_.erase(id);
 }
 
-std::vector<proc_id> pidfd_set::poll(wake_fd& wake, int timeout_ms) {
+std::vector<proc_id> pidfd_set::poll(const event_fd& wake, int timeout_ms) {
   std::vector<pollfd> pfds;
   std::vector<proc_id> keys;
   pfds.reserve(fds_.size() + 1);

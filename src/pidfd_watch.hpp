@@ -4,35 +4,13 @@
 #pragma once
 
 #include <map>
-#include <memory>
 #include <vector>
 
-#include <caf/expected.hpp>
-
+#include "event_fd.hpp"
 #include "labrt/monitor_types.hpp"
 #include "process.hpp"
 
 namespace labrt {
-
-/// An eventfd that wakes a thread blocked in pidfd_set::poll. Shared by the
-/// waker and the sleeper; notify() is async-signal-safe and lock-free.
-class wake_fd {
-public:
-  static caf::expected<std::shared_ptr<wake_fd>> make();
-
-  int get() const noexcept {
-    return fd_.get();
-  }
-
-  /// Makes the fd readable (adds 1 to the counter).
-  void notify() noexcept;
-
-  /// Resets the counter; false if nothing was pending.
-  bool drain() noexcept;
-
-private:
-  unique_fd fd_;
-};
 
 /// The pidfds of the watched processes, keyed by pid + start time.
 class pidfd_set {
@@ -48,7 +26,7 @@ public:
   /// Blocks until a watched process exits, `wake` is notified, or
   /// `timeout_ms` passes (-1 = no timeout). Returns the ids that exited
   /// (no longer watched); drains `wake`.
-  std::vector<proc_id> poll(wake_fd& wake, int timeout_ms = -1);
+  std::vector<proc_id> poll(const event_fd& wake, int timeout_ms = -1);
 
   size_t size() const noexcept {
     return fds_.size();

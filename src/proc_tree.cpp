@@ -2,13 +2,11 @@
 
 #include <dirent.h>
 #include <poll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,19 +18,6 @@ namespace labrt {
 
 namespace {
 
-/// Parses a decimal pid; 0 if `s` is not one.
-pid_t parse_pid(std::string_view s) {
-  if (s.empty() || s.size() > 9)
-    return 0;
-  pid_t result = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return 0;
-    result = result * 10 + (c - '0');
-  }
-  return result;
-}
-
 /// Calls `f(name)` for each entry of directory `path`. False if unreadable.
 template <class F>
 bool for_each_entry(const std::string& path, F f) {
@@ -43,16 +28,6 @@ bool for_each_entry(const std::string& path, F f) {
     f(std::string_view{entry->d_name});
   ::closedir(dir);
   return true;
-}
-
-/// All pids currently listed in /proc.
-std::vector<pid_t> all_pids() {
-  std::vector<pid_t> result;
-  for_each_entry("/proc", [&](std::string_view name) {
-    if (auto pid = parse_pid(name); pid > 0)
-      result.push_back(pid);
-  });
-  return result;
 }
 
 /// Whether the NUL-separated `env_text` holds exactly `entry`.
@@ -98,43 +73,6 @@ void children_via_files(pid_t pid, std::vector<pid_t>& out) {
 
 } // namespace
 
-bool read_proc_stat(pid_t pid, proc_stat& out) {
-  std::string text;
-  if (!read_file("/proc/" + std::to_string(pid) + "/stat", text))
-    return false;
-  // "pid (comm) S ppid pgrp ...": comm may hold spaces and ')'.
-  auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size())
-    return false;
-  const char* p = text.c_str() + close + 2;
-  out.state = *p++;
-  char* end = nullptr;
-  out.ppid = static_cast<pid_t>(std::strtol(p, &end, 10));
-  out.pgrp = static_cast<pid_t>(std::strtol(end, &end, 10));
-  out.session = static_cast<pid_t>(std::strtol(end, &end, 10));
-  // Skip tty_nr .. itrealvalue (fields 7-21) to starttime (22).
-  for (int field = 7; field <= 21; ++field)
-    std::strtoll(end, &end, 10);
-  out.start_time = std::strtoull(end, &end, 10);
-  return true;
-}
-
-std::vector<pid_t> find_by_cookie(const std::string& cookie) {
-  std::vector<pid_t> result;
-  if (cookie.empty())
-    return result;
-  auto entry = std::string{run_cookie_var} + "=" + cookie;
-  std::string env_text;
-  for (auto pid : all_pids()) {
-    // Vanished or foreign (EACCES) processes: skip silently.
-    if (!read_file("/proc/" + std::to_string(pid) + "/environ", env_text))
-      continue;
-    if (environ_has(env_text, entry))
-      result.push_back(pid);
-  }
-  return result; // /proc lists in ascending order, but do not rely on it
-}
-
 std::vector<pid_t> descendants(pid_t root) {
   std::vector<pid_t> result;
   if (root <= 0)
@@ -143,7 +81,7 @@ std::vector<pid_t> descendants(pid_t root) {
   const bool use_files = have_children_files();
   if (!use_files) {
     proc_stat st;
-    for (auto pid : all_pids())
+    for (auto pid : list_pids())
       if (read_proc_stat(pid, st))
         by_parent[st.ppid].push_back(pid);
   }
@@ -168,11 +106,6 @@ std::vector<pid_t> descendants(pid_t root) {
   return result;
 }
 
-std::vector<pid_t> run_members(pid_t leader, const std::string& cookie) {
-  // Start time 0 skips nothing: the same pass over every process.
-  return run_members(leader, cookie, 0);
-}
-
 std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
                                uint64_t min_start) {
   auto desc = leader > 0 ? descendants(leader) : std::vector<pid_t>{};
@@ -181,9 +114,9 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   auto self = ::getpid();
   proc_stat st;
   std::string env_text;
-  for (auto pid : all_pids()) {
+  for (auto pid : list_pids()) {
     if (pid == self || !read_proc_stat(pid, st) || st.state == 'Z'
-        || st.state == 'X' || st.start_time < min_start)
+        || st.state == 'X' || st.start_ticks < min_start)
       continue;
     if ((leader > 0 && (pid == leader || st.pgrp == leader))
         || std::binary_search(desc.begin(), desc.end(), pid)
@@ -197,32 +130,28 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   return result;
 }
 
-int signal_pids(const std::vector<pid_t>& pids, int sig) {
-  int count = 0;
-  for (auto pid : pids) {
-    auto fd = pidfd_open(pid);
-    if (!fd)
-      continue; // gone
-    unique_fd guard{*fd};
-    if (::syscall(SYS_pidfd_send_signal, guard.get(), sig, nullptr, 0U) == 0)
-      ++count;
-  }
-  return count;
-}
-
-namespace {
-
-/// Reaps (waitpid WNOHANG) those of `pids` that are zombie children of this
-/// process and satisfy `pred(pid, stat)`. Only zombies whose parent is us:
-/// never steals a live child's status or one that belongs to somebody else.
-template <class Pred>
-int reap_zombie_children(const std::vector<pid_t>& pids, Pred pred) {
-  int count = 0;
+int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
+  if (sessions.empty())
+    return 0;
   auto self = ::getpid();
+  std::vector<pid_t> kids;
+  if (have_children_files()) {
+    children_via_files(self, kids);
+  } else {
+    proc_stat st;
+    for (auto pid : list_pids())
+      if (read_proc_stat(pid, st) && st.ppid == self)
+        kids.push_back(pid);
+  }
+  // Only zombies whose parent is us: never a live child's status or one
+  // that belongs to somebody else.
+  int count = 0;
   proc_stat st;
-  for (auto pid : pids) {
-    if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != self
-      || st.state != 'Z' || !pred(pid, st))
+  for (auto pid : kids) {
+    if (pid == keep || !read_proc_stat(pid, st) || st.ppid != self
+      || st.state != 'Z'
+      || std::find(sessions.begin(), sessions.end(), st.session)
+        == sessions.end())
       continue;
     int status = 0;
     pid_t r;
@@ -233,32 +162,6 @@ int reap_zombie_children(const std::vector<pid_t>& pids, Pred pred) {
       ++count;
   }
   return count;
-}
-
-} // namespace
-
-int reap_children_nohang(const std::vector<pid_t>& pids) {
-  return reap_zombie_children(
-    pids, [](pid_t, const proc_stat&) { return true; });
-}
-
-int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
-  if (sessions.empty())
-    return 0;
-  std::vector<pid_t> kids;
-  if (have_children_files()) {
-    children_via_files(::getpid(), kids);
-  } else {
-    proc_stat st;
-    for (auto pid : all_pids())
-      if (read_proc_stat(pid, st) && st.ppid == ::getpid())
-        kids.push_back(pid);
-  }
-  return reap_zombie_children(kids, [&](pid_t pid, const proc_stat& st) {
-    return pid != keep
-      && std::find(sessions.begin(), sessions.end(), st.session)
-      != sessions.end();
-  });
 }
 
 int run_processes::add(pid_t pid) {

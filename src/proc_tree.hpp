@@ -9,30 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "proc_stat.hpp"
 #include "process.hpp"
 
 namespace labrt {
-
-/// What /proc/<pid>/stat says about a process.
-struct proc_stat {
-  char state = '?'; ///< 'R', 'S', 'Z', ...
-  pid_t ppid = 0;
-  pid_t pgrp = 0;
-  pid_t session = 0;
-  uint64_t start_time = 0; ///< Clock ticks after boot (field 22).
-};
-
-/// Reads /proc/<pid>/stat. False if the process is gone or unreadable.
-bool read_proc_stat(pid_t pid, proc_stat& out);
-
-/// Every process whose environment holds LABRT_RUN_COOKIE=<cookie>, sorted.
-/// Processes that vanish mid-scan or whose environ is unreadable are skipped;
-/// zombies have an empty environ and are never found. An empty cookie finds
-/// nothing. Note: environ is the one the process was exec'd with, and a
-/// process caught in the middle of an execve may briefly read as empty:
-/// callers that must find everything rescan (e.g. after each signal round)
-/// and combine this with descendants() (see run_members).
-std::vector<pid_t> find_by_cookie(const std::string& cookie);
 
 /// All descendants of `root` (not `root` itself), zombies included, sorted,
 /// through /proc/<pid>/task/*/children (a ppid scan where the kernel lacks
@@ -40,30 +20,18 @@ std::vector<pid_t> find_by_cookie(const std::string& cookie);
 /// missed: call it again after signalling.
 std::vector<pid_t> descendants(pid_t root);
 
-/// The processes of a run: `leader` itself, its descendants, its process
-/// group members and the holders of `cookie`, sorted and unique. Zombies
-/// (nothing left to signal) and this process are left out. Note: `leader`
-/// is usually the pid of the spawned child, whose pgid equals its pid.
-std::vector<pid_t> run_members(pid_t leader, const std::string& cookie);
-
-/// run_members in one pass over /proc that skips every process started
-/// before `min_start` (a proc_stat::start_time, e.g. the leader's): nothing
-/// older can belong to the run, and only younger processes have their
-/// environ read. Much cheaper on a machine with many processes.
-std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
-                               uint64_t min_start);
-
-/// Sends `sig` to each pid through a pidfd (opened just before, which
-/// narrows the pid-reuse window to the scan). Gone processes are skipped.
-/// Returns how many were signalled.
-int signal_pids(const std::vector<pid_t>& pids, int sig);
-
-/// Reaps (waitpid(pid, WNOHANG)) those of `pids` that are zombie children of
-/// this process, e.g. run members reparented to us as child subreaper.
-/// Never waits for arbitrary children (no waitpid(-1)): the embedding
-/// application may have its own. Do not pass a pid that another thread
-/// reaps with wait_exit (the run leader). Returns how many were reaped.
-int reap_children_nohang(const std::vector<pid_t>& pids);
+/// The processes of a run: `leader` itself (if > 0), its descendants, its
+/// process group members and the holders of `cookie` (an empty one holds
+/// nothing), sorted and unique. Zombies (nothing left to signal) and this
+/// process are left out. Processes started before `min_start` (a
+/// proc_stat::start_ticks, e.g. the leader's) are skipped: nothing older
+/// can belong to the run, and only younger ones have their environ read,
+/// which is much cheaper on a machine with many processes. Note: `leader`
+/// is usually the pid of the spawned child, whose pgid equals its pid; the
+/// environ read is the one a process was exec'd with, and one caught in the
+/// middle of an execve may briefly read as empty: rescan after signalling.
+std::vector<pid_t> run_members(
+  pid_t leader, const std::string& cookie, uint64_t min_start = 0);
 
 /// Reaps the zombie children of this process (read from
 /// /proc/self/task/*/children) whose session is one of `sessions`, except

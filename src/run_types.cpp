@@ -1,36 +1,12 @@
 #include "labrt/run_types.hpp"
 
+#include "json_fields.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/types.hpp"
 
 namespace labrt {
 
 namespace {
-
-json time_or_null(caf::timestamp t) {
-  return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
-}
-
-json text_or_null(const std::string& s) {
-  return s.empty() ? json{} : json(s);
-}
-
-caf::timestamp time_from(const json& j, const char* key) {
-  auto i = j.find(key);
-  if (i == j.end() || !i->is_string())
-    return {};
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(i->get<std::string>().c_str(), "%d-%d-%dT%d:%d:%d.%dZ",
-        &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-        &tm.tm_sec, &ms)
-    < 6)
-    return {};
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return caf::timestamp{
-    std::chrono::seconds{timegm(&tm)} + std::chrono::milliseconds{ms}};
-}
 
 std::string text_from(const json& j, const char* key) {
   auto i = j.find(key);

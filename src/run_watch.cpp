@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "event_fd.hpp"
 #include "labrt/errc.hpp"
 #include "output_capture.hpp"
 #include "proc_tree.hpp"
@@ -33,14 +34,6 @@ constexpr auto run_rescan = 1000ms;
 constexpr auto linger = 1000ms;
 /// Member pidfds polled at once while stopping (more: found by rescans).
 constexpr size_t max_polled_members = 64;
-
-/// Drains an eventfd; returns its counter (0 if nothing was pending).
-uint64_t drain_eventfd(int fd) {
-  uint64_t n = 0;
-  if (fd < 0 || ::read(fd, &n, sizeof(n)) != sizeof(n))
-    return 0;
-  return n;
-}
 
 int poll_ms(std::chrono::steady_clock::duration d) {
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
@@ -187,7 +180,7 @@ void run_watch::finish_processes() {
 }
 
 uint64_t run_watch::take_credits() {
-  auto n = drain_eventfd(job_.credit_fd);
+  auto n = event_fd::drain(job_.credit_fd);
   inflight_ -= std::min(inflight_, n);
   return n;
 }
@@ -272,7 +265,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
   child_ = std::move(*spawned);
   sessions_.push_back(child_.pid);
   if (proc_stat st; read_proc_stat(child_.pid, st))
-    min_start_ = st.start_time;
+    min_start_ = st.start_ticks;
   auto start = clock::now();
   if (hooks_.started)
     hooks_.started(child_.pid, child_.pgid);
@@ -373,7 +366,7 @@ caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
     if (pfds[fixed].revents != 0 && !leader_exited_)
       on_leader_exit();
     if (pfds[fixed + 1].revents != 0) {
-      drain_eventfd(job_.wake_fd);
+      event_fd::drain(job_.wake_fd);
       if (hooks_.wake)
         hooks_.wake();
     }

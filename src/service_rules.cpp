@@ -7,6 +7,7 @@
 #include <cstring>
 #include <set>
 
+#include "config_check.hpp"
 #include "labrt/errc.hpp"
 #include "regex_text.hpp"
 #include "validate.hpp"
@@ -243,13 +244,24 @@ void rule_set::reindex() {
 
 // -- config sections ----------------------------------------------------------
 
-namespace {
-
-caf::error config_error(const std::string& field, const std::string& what) {
-  return make_error(errc::invalid_argument, "config: " + field + ": " + what);
+caf::error check_monitor_config(const monitor_config& cfg) {
+  if (cfg.interval_ms < min_interval_ms || cfg.interval_ms > max_interval_ms)
+    return config_error("monitor.interval_ms",
+      "must be from " + std::to_string(min_interval_ms) + " to "
+        + std::to_string(max_interval_ms) + " (milliseconds), not "
+        + std::to_string(cfg.interval_ms));
+  std::set<std::string> names;
+  for (size_t n = 0; n < cfg.services.size(); ++n) {
+    auto& rule = cfg.services[n];
+    auto field = "services[" + std::to_string(n) + "]";
+    if (auto err = validate_rule(rule))
+      return config_error(field, "is invalid: " + message_of(err));
+    if (!names.insert(rule.name).second)
+      return config_error(
+        field, "repeats the service name '" + rule.name + "'");
+  }
+  return caf::none;
 }
-
-} // namespace
 
 caf::expected<monitor_config> parse_monitor_config(const json& doc) {
   monitor_config cfg;
@@ -264,36 +276,30 @@ caf::expected<monitor_config> parse_monitor_config(const json& doc) {
       if (key != "interval_ms")
         return config_error(
           "monitor." + key, "is not a known setting (known: interval_ms)");
-      if (!value.is_number_integer() || value.get<int64_t>() < 10
-        || value.get<int64_t>() > 3600 * 1000)
-        return config_error("monitor.interval_ms",
-          "must be an integer from 10 to 3600000 "
-          "(milliseconds), not "
-            + value.dump());
-      cfg.interval_ms = value.get<int64_t>();
+      auto ms = integer_in(value, "monitor.interval_ms", min_interval_ms,
+        max_interval_ms, "milliseconds");
+      if (!ms)
+        return std::move(ms.error());
+      cfg.interval_ms = *ms;
     }
   }
-  auto i = doc.find("services");
-  if (i == doc.end() || i->is_null())
-    return cfg;
-  if (!i->is_array())
-    return config_error(
-      "services", std::string{"must be an array, not "} + i->type_name());
-  std::set<std::string> names;
-  for (size_t n = 0; n < i->size(); ++n) {
-    auto field = "services[" + std::to_string(n) + "]";
-    service_rule rule;
-    try {
-      (*i)[n].get_to(rule);
-    } catch (const json::exception& ex) {
-      return config_error(field, what_of(ex));
+  if (auto i = doc.find("services"); i != doc.end() && !i->is_null()) {
+    if (!i->is_array())
+      return config_error(
+        "services", std::string{"must be an array, not "} + i->type_name());
+    for (size_t n = 0; n < i->size(); ++n) {
+      service_rule rule;
+      try {
+        (*i)[n].get_to(rule);
+      } catch (const json::exception& ex) {
+        return config_error(
+          "services[" + std::to_string(n) + "]", "is invalid: " + what_of(ex));
+      }
+      cfg.services.push_back(std::move(rule));
     }
-    if (auto err = validate_rule(rule))
-      return config_error(field, message_of(err));
-    if (!names.insert(rule.name).second)
-      return config_error(field, "duplicate service name '" + rule.name + "'");
-    cfg.services.push_back(std::move(rule));
   }
+  if (auto err = check_monitor_config(cfg))
+    return err;
   return cfg;
 }
 

@@ -49,6 +49,15 @@ struct compiled_rule {
   bool matches_exe(std::string_view exe) const;
 };
 
+/// The bounds of `monitor.interval_ms`.
+inline constexpr int64_t min_interval_ms = 10;
+inline constexpr int64_t max_interval_ms = 3600 * 1000;
+
+/// Checks a monitor section however it was made (config file or code): an
+/// interval within bounds, valid rules, unique names. `errc::invalid_argument`
+/// naming the field, e.g. "config: services[2] repeats the service name 'x'".
+caf::error check_monitor_config(const monitor_config& cfg);
+
 /// Validates and compiles a rule.
 caf::expected<compiled_rule> compile_rule(service_rule rule, uint64_t id = 0);
 

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "json_fields.hpp"
+
 namespace labrt {
 
 std::string to_iso8601(caf::timestamp t) {
@@ -31,8 +33,6 @@ caf::timestamp from_iso8601(const std::string& text) {
   return caf::timestamp{secs + std::chrono::milliseconds{ms}};
 }
 
-namespace {
-
 json time_or_null(caf::timestamp t) {
   return t.time_since_epoch().count() == 0 ? json{} : json(to_iso8601(t));
 }
@@ -43,7 +43,9 @@ caf::timestamp time_from(const json& j, const char* key) {
                                         : caf::timestamp{};
 }
 
-} // namespace
+json text_or_null(const std::string& s) {
+  return s.empty() ? json{} : json(s);
+}
 
 void to_json(json& j, const change_event& x) {
   j = {{"source", x.source},       {"key", x.key},

@@ -1,9 +1,14 @@
 // Helpers for the tests that work with real processes and files: a
-// temporary directory, reading a file whole, zombie children, peak memory.
+// temporary directory, reading a file whole, finding, signalling and reaping
+// processes, peak memory.
 #pragma once
 
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "src/proc_tree.hpp"
+#include "src/process.hpp"
 
 namespace labrt::test {
 
@@ -66,16 +72,51 @@ inline std::string slurp(const std::string& path) {
 /// Zombie children of this process.
 inline std::vector<pid_t> zombie_children() {
   std::vector<pid_t> result;
-  for (auto& entry : std::filesystem::directory_iterator{"/proc"}) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    proc_stat st;
-    auto pid = static_cast<pid_t>(std::stoi(name));
+  proc_stat st;
+  for (auto pid : list_pids())
     if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state == 'Z')
       result.push_back(pid);
-  }
   return result;
+}
+
+/// The live processes whose environment holds LABRT_RUN_COOKIE=<cookie>,
+/// sorted (run_members without a leader); an empty cookie finds nothing.
+inline std::vector<pid_t> find_by_cookie(const std::string& cookie) {
+  return run_members(0, cookie);
+}
+
+/// Sends `sig` to each pid through a pidfd opened just before; gone
+/// processes are skipped. Returns how many were signalled.
+inline int signal_pids(const std::vector<pid_t>& pids, int sig) {
+  int count = 0;
+  for (auto pid : pids) {
+    auto fd = pidfd_open(pid);
+    if (!fd)
+      continue;
+    unique_fd guard{*fd};
+    if (::syscall(SYS_pidfd_send_signal, guard.get(), sig, nullptr, 0U) == 0)
+      ++count;
+  }
+  return count;
+}
+
+/// Reaps those of `pids` that are zombie children of this process, never
+/// waiting for any other child. Returns how many were reaped.
+inline int reap_children_nohang(const std::vector<pid_t>& pids) {
+  int count = 0;
+  proc_stat st;
+  for (auto pid : pids) {
+    if (pid <= 0 || !read_proc_stat(pid, st) || st.ppid != ::getpid()
+      || st.state != 'Z')
+      continue;
+    pid_t r;
+    do {
+      r = ::waitpid(pid, nullptr, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == pid)
+      ++count;
+  }
+  return count;
 }
 
 /// VmRSS and VmHWM of this process in kB, from one read of

@@ -21,8 +21,10 @@
 #include "labrt/client.hpp"
 #include "labrt/ps.hpp"
 #include "src/proc_scan.hpp"
+#include "src/proc_stat.hpp"
 #include "src/process.hpp"
 #include "src/regex_text.hpp"
+#include "src/scan_pool.hpp"
 #include "src/service_rules.hpp"
 #include "tests/proc_support.hpp"
 #include "tests/support.hpp"
@@ -242,8 +244,8 @@ TEST_CASE("a zombie named qsfp_service is not running", "[monitor]") {
     = wait_record(self, "qsfp_service", [](auto& r) { return !r.running; });
   CHECK(at - t_kill < std::chrono::milliseconds{100});
   // It is a zombie indeed, and a fresh pass over /proc skips it.
-  proc_ident ident;
-  REQUIRE(read_proc_ident(zombie, ident));
+  proc_stat ident;
+  REQUIRE(read_proc_stat(zombie, ident));
   CHECK(ident.state == 'Z');
   CHECK(ident.comm == "qsfp_service");
   auto recs = value_of(
@@ -324,8 +326,8 @@ TEST_CASE("a pid that vanishes mid-scan is skipped, a reused pid is a new "
   REQUIRE(scan.services[0].procs.size() == 1);
   auto& entry = scan.services[0].procs[0];
   CHECK(entry.id.pid == live.pid());
-  proc_ident ident;
-  REQUIRE(read_proc_ident(live.pid(), ident));
+  proc_stat ident;
+  REQUIRE(read_proc_stat(live.pid(), ident));
   CHECK(entry.id.start_ticks == ident.start_ticks);
   // Through the files the periodic passes keep open: a process that died
   // since the last pass is not found, the live one still is.
@@ -473,16 +475,16 @@ TEST_CASE("invalid rules are refused with a clear error", "[monitor]") {
     CHECK(message_of(cfg.error()).find(needle) != std::string::npos);
   };
   refused(R"({"services": [{"name": "a", "match": {"comm": ""}}]})",
-    "services[0]: service 'a': empty comm pattern");
+    "services[0] is invalid: service 'a': empty comm pattern");
   refused(R"({"services": [{"name": "a", "match": {"cmdline": "foo("}}]})",
-    "services[0]: service 'a': invalid cmdline regex 'foo('");
+    "services[0] is invalid: service 'a': invalid cmdline regex 'foo('");
   refused(R"({"services": [{"name": "a", "match": {"pid": "1"}}]})",
-    "services[0]: match: unknown kind 'pid' (comm, exe or cmdline)");
+    "services[0] is invalid: match: unknown kind 'pid' (comm, exe or cmdline)");
   refused(
     R"({"services": [{"name": "a", "match": {"comm": "x", "exe": "/x"}}]})",
     "exactly one of comm, exe, cmdline");
   refused(R"({"services": [{"name": "a", "nmae": 1, "match": {"comm": "x"}}]})",
-    "services[0]: unknown key 'nmae'");
+    "services[0] is invalid: unknown key 'nmae'");
   refused(R"({"services": [{"name": "", "match": {"comm": "x"}}]})",
     "service name must not be empty");
   refused(
@@ -492,11 +494,11 @@ TEST_CASE("invalid rules are refused with a clear error", "[monitor]") {
     "must be an absolute path");
   refused(R"({"services": [{"name": "a", "match": {"comm": "x"}},
                            {"name": "a", "match": {"comm": "y"}}]})",
-    "services[1]: duplicate service name 'a'");
-  refused(R"({"services": {"name": "a"}})", "services: must be an array");
+    "services[1] repeats the service name 'a'");
+  refused(R"({"services": {"name": "a"}})", "services must be an array");
   refused(R"({"monitor": {"interval_ms": 0}})", "monitor.interval_ms");
   refused(R"({"monitor": {"intervall_ms": 10}})",
-    "monitor.intervall_ms: is not a known setting");
+    "monitor.intervall_ms is not a known setting");
   // A good document, with other sections left alone.
   auto good = parse_monitor_config(json::parse(R"({"name": "lab-a",
     "services": [{"name": "qsfp_service", "match": {"comm": "qsfp_service"}},
@@ -555,12 +557,12 @@ TEST_CASE("an exe path is read once per process image, again after an exec",
   // The same process image: the link is not read again.
   CHECK(scan_pids(rules, {p.pid()}, &cache).services.at(0).procs.size() == 1);
   CHECK(cache.exe_reads() == reads);
-  proc_ident first;
-  REQUIRE(read_proc_ident(p.pid(), first));
+  proc_stat first;
+  REQUIRE(read_proc_stat(p.pid(), first));
   REQUIRE(::write(go.get(), "go\n", 3) == 3);
   REQUIRE(read_line(p.ch.out_fd.get()) == "two");
-  proc_ident second;
-  REQUIRE(read_proc_ident(p.pid(), second));
+  proc_stat second;
+  REQUIRE(read_proc_stat(p.pid(), second));
   CHECK(second.comm == first.comm);
   CHECK(second.start_ticks == first.start_ticks);
   // The exec is seen at the next pass.

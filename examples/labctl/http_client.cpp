@@ -65,7 +65,8 @@ std::optional<api_client> api_client::make(const connection& conn,
     error = "--server must be http://HOST[:PORT], not '" + conn.server + "'";
     return std::nullopt;
   }
-  // Same reason as the server: Nagle + delayed ACK cost 40 ms per request.
+  // Same reason as the server: Nagle and delayed ACKs hold back every
+  // request on a keep-alive connection.
   cli->set_tcp_nodelay(true);
   cli->set_connection_timeout(5, 0);
   cli->set_read_timeout(30, 0);

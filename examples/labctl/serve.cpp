@@ -29,8 +29,8 @@ void add_serve(CLI::App& app, int& exit_code) {
       return;
     }
     // glibc gives threads up to 8 malloc arenas per core, each keeping what
-    // it freed; with a pool of ~130 HTTP threads an hour of soak held 400 MB.
-    // One arena per core held about 100 MB.
+    // it freed: spread over the HTTP pool's threads, the daemon's heap grew
+    // several times over (bench/README.md, the soak).
     ::mallopt(M_ARENA_MAX,
               static_cast<int>(std::max(2U, std::thread::hardware_concurrency())));
     exit_code = labrt::serve(std::move(*cfg), std::cerr);

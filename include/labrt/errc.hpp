@@ -21,7 +21,6 @@ enum class errc : uint8_t {
   already_running,      ///< A start while a test or run is in progress.
   not_running,          ///< A stop or query that needs a running test.
   not_found,            ///< An unknown key, run, service or file.
-  history_gap,          ///< Asked for changes the history no longer holds.
   forbidden,            ///< A path outside the allowed roots.
   spawn_failed,         ///< exec failed: missing, not executable, bad interpreter.
   system_error,         ///< A system call failed (errno in the message).

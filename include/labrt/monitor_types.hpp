@@ -1,6 +1,6 @@
 // Messages of the service monitor: what to watch, what a pass over /proc
-// found, which watched processes ended. Each with inspect() for CAF and
-// to_json/from_json for the config file, the HTTP API and the CLI.
+// found, which watched processes ended. Each with inspect() for CAF; rules
+// also with to_json/from_json for the config file, the HTTP API and the CLI.
 #pragma once
 
 #include <cstdint>
@@ -67,9 +67,6 @@ inline bool operator<(const proc_id& x, const proc_id& y) {
   return std::tie(x.pid, x.start_ticks) < std::tie(y.pid, y.start_ticks);
 }
 
-void to_json(json& j, const proc_id& x);
-void from_json(const json& j, proc_id& x);
-
 /// A live (not zombie) process that matched a rule.
 struct proc_entry {
   proc_id id;
@@ -82,9 +79,6 @@ typename Inspector::result_type inspect(Inspector& f, proc_entry& x) {
   return f(caf::meta::type_name("proc_entry"), x.id, x.started, x.cmdline);
 }
 
-void to_json(json& j, const proc_entry& x);
-void from_json(const json& j, proc_entry& x);
-
 /// What one pass over /proc found for one rule.
 struct service_procs {
   std::string name;
@@ -96,9 +90,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_procs& x) {
   return f(caf::meta::type_name("service_procs"), x.name, x.rule_id, x.procs);
 }
-
-void to_json(json& j, const service_procs& x);
-void from_json(const json& j, service_procs& x);
 
 /// One pass over /proc for every rule.
 struct scan_result {
@@ -114,9 +105,6 @@ typename Inspector::result_type inspect(Inspector& f, scan_result& x) {
     x.scanned, x.duration_us);
 }
 
-void to_json(json& j, const scan_result& x);
-void from_json(const json& j, scan_result& x);
-
 /// Watched processes that ended (or turned out not to be the ones watched).
 struct proc_exits {
   caf::timestamp time; ///< When the watcher saw it.
@@ -127,8 +115,5 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, proc_exits& x) {
   return f(caf::meta::type_name("proc_exits"), x.time, x.procs);
 }
-
-void to_json(json& j, const proc_exits& x);
-void from_json(const json& j, proc_exits& x);
 
 } // namespace labrt

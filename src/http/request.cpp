@@ -27,8 +27,6 @@ int status_of(errc code) {
     case errc::already_running:
     case errc::not_running:
       return 409;
-    case errc::history_gap:
-      return 410;
     case errc::value_too_large:
       return 413;
     case errc::shutting_down:

@@ -28,10 +28,14 @@ using http::Response;
 
 namespace {
 
-/// The shortest token accepted, from the config or LABRT_TOKEN alike.
-
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
+
+/// HOST:PORT as parse_listen reads it: an IPv6 host in brackets.
+std::string host_port(const std::string& host, int port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":"
+    + std::to_string(port);
+}
 
 caf::error listen_error(const std::string& where, int err) {
   if (err == EADDRINUSE)
@@ -69,8 +73,7 @@ http_listener::~http_listener() {
 }
 
 caf::expected<int> listen_on(const std::string& host, int port) {
-  auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
-               + ":" + std::to_string(port);
+  auto where = host_port(host, port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -93,8 +96,8 @@ caf::expected<int> listen_on(const std::string& host, int port) {
     // SO_REUSEADDR only rebinds a port whose old connections linger in
     // TIME_WAIT; a live listener still makes bind fail.
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    // Accepted sockets inherit it: without it, Nagle and delayed ACKs cap a
-    // keep-alive client at ~25 req/s.
+    // Accepted sockets inherit it: without it, Nagle and delayed ACKs hold
+    // back every reply to a keep-alive client.
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     // httplib 0.11 listens with a backlog of 5: a burst of 20 clients
     // overflowed it and saw resets.
@@ -365,10 +368,7 @@ uint16_t http_server::port() const noexcept {
 }
 
 std::string http_server::url() const {
-  auto host = impl_->host.find(':') != std::string::npos
-                ? "[" + impl_->host + "]"
-                : impl_->host;
-  return "http://" + host + ":" + std::to_string(impl_->port);
+  return "http://" + host_port(impl_->host, impl_->port);
 }
 
 void http_server::run() {
