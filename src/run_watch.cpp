@@ -94,9 +94,9 @@ int run_watch::scan_and_signal(int sig, bool resignal) {
       for (auto fd : fresh)
         send_signal(fd, sig);
     }
-    // Catches what forked between the scan and now; the group is pinned by
-    // the unreaped leader.
-    signal_group(child_.pgid, sig);
+    // No kill() of the whole group for what forked since the scan: one
+    // killed inside its setsid() dies in a session of its own, so nothing
+    // would find its zombie to reap. The next scan finds it alive instead.
   }
   // Members no scan finds but whose pidfd has not reported their end count
   // too: one dying after SIGKILL shows no environ (so no cookie) and is no
