@@ -167,7 +167,7 @@ json monitor_state::metrics() const {
 
 namespace {
 
-using monitor_ptr = monitor_actor::stateful_pointer<monitor_state>;
+using monitor_ptr = monitor_internal_actor::stateful_pointer<monitor_state>;
 
 /// Sends changed records to service_status, in order.
 void report(monitor_ptr self, std::vector<service_record> recs) {
@@ -205,7 +205,7 @@ void on_exits(monitor_ptr self, const proc_exits& exits) {
 }
 
 /// Spawns the helpers and installs the initial rules.
-caf::error setup(monitor_ptr self, service_status_actor status,
+caf::error setup(monitor_ptr self, service_status_internal_actor status,
   std::vector<service_rule> rules, std::chrono::milliseconds interval) {
   auto& st = self->state;
   st.status = std::move(status);
@@ -213,7 +213,7 @@ caf::error setup(monitor_ptr self, service_status_actor status,
   if (!wake)
     return std::move(wake.error());
   st.wake = std::make_shared<event_fd>(std::move(*wake));
-  auto me = caf::actor_cast<monitor_actor>(self);
+  auto me = caf::actor_cast<monitor_internal_actor>(self);
   st.scanner = self->spawn<caf::detached>(proc_scanner, me, interval);
   st.watcher = self->spawn<caf::detached>(pidfd_watcher, me, st.wake);
   // The helpers live exactly as long as the monitor. The watcher sleeps in
@@ -237,8 +237,8 @@ caf::error setup(monitor_ptr self, service_status_actor status,
 
 } // namespace
 
-monitor_actor::behavior_type monitor(monitor_ptr self,
-  service_status_actor status, std::vector<service_rule> rules,
+monitor_internal_actor::behavior_type monitor(monitor_ptr self,
+  service_status_internal_actor status, std::vector<service_rule> rules,
   std::chrono::milliseconds interval) {
   if (auto err = setup(self, std::move(status), std::move(rules), interval))
     self->quit(std::move(err));
@@ -297,7 +297,7 @@ monitor_actor::behavior_type monitor(monitor_ptr self,
 
 proc_scanner_actor::behavior_type proc_scanner(
   proc_scanner_actor::stateful_pointer<proc_scanner_state> self,
-  monitor_actor monitor, std::chrono::milliseconds interval) {
+  monitor_internal_actor monitor, std::chrono::milliseconds interval) {
   self->state.monitor = std::move(monitor);
   self->state.interval = interval;
   return {
@@ -323,7 +323,7 @@ proc_scanner_actor::behavior_type proc_scanner(
 
 pidfd_watcher_actor::behavior_type pidfd_watcher(
   pidfd_watcher_actor::stateful_pointer<pidfd_watcher_state> self,
-  monitor_actor monitor, std::shared_ptr<event_fd> wake) {
+  monitor_internal_actor monitor, std::shared_ptr<event_fd> wake) {
   self->state.monitor = std::move(monitor);
   self->state.wake = std::move(wake);
   self->send(self, atom::wait_v);

@@ -18,12 +18,43 @@
 
 #include <caf/expected.hpp>
 
-#include "../src/pidfd_watch.hpp"
-#include "../src/scan_pool.hpp"
-#include "../src/service_rules.hpp"
+#include "actors/service_status.hpp"
 #include "labrt/interfaces.hpp"
+#include "src/pidfd_watch.hpp"
+#include "src/scan_pool.hpp"
+#include "src/service_rules.hpp"
 
 namespace labrt {
+
+/// The monitor as the runtime spawns it: the public interface plus the
+/// reports of its two helpers, which nobody else may send.
+using monitor_internal_actor = monitor_actor::extend<
+  /// From the scanner: one pass over /proc.
+  caf::reacts_to<scan_result>,
+  /// From the pidfd watcher: watched processes that ended.
+  caf::reacts_to<proc_exits>>;
+
+/// The monitor's scanner: a detached actor that owns the compiled rules and
+/// does the blocking passes over /proc, one per interval.
+using proc_scanner_actor = caf::typed_actor<
+  /// Installs or replaces a rule (validated by the monitor) under a rule id.
+  caf::reacts_to<atom::add, service_rule, uint64_t>,
+  /// Drops a rule.
+  caf::reacts_to<atom::erase, std::string>,
+  /// One pass now, as the reply.
+  caf::replies_to<atom::scan>::with<scan_result>,
+  /// The periodic pass: sends the result to the monitor and re-arms.
+  caf::reacts_to<atom::tick>>;
+
+/// The monitor's pidfd watcher: a detached actor blocked in poll() on the
+/// pidfds of every matched process plus an eventfd; whoever sends it a
+/// message writes the eventfd after, so that it returns to its mailbox.
+using pidfd_watcher_actor = caf::typed_actor<
+  /// Starts watching the first list and stops watching the second.
+  caf::reacts_to<atom::update, std::vector<proc_id>, std::vector<proc_id>>,
+  /// One poll() until an exit or the eventfd; re-sent to itself after each wake.
+  caf::reacts_to<atom::wait>>;
+
 
 /// State of the monitor. It never touches /proc itself: it keeps, per
 /// watched service, the live processes that the last scan and the exits
@@ -88,7 +119,7 @@ struct monitor_state {
   std::string last_error;
 
   // Wiring (set by the behavior).
-  service_status_actor status;
+  service_status_internal_actor status;
   proc_scanner_actor scanner;
   pidfd_watcher_actor watcher;
   std::shared_ptr<event_fd> wake;
@@ -98,9 +129,9 @@ private:
   std::optional<service_record> changed(tracked& t, caf::timestamp when);
 };
 
-monitor_actor::behavior_type monitor(
-  monitor_actor::stateful_pointer<monitor_state> self,
-  service_status_actor status, std::vector<service_rule> rules,
+monitor_internal_actor::behavior_type monitor(
+  monitor_internal_actor::stateful_pointer<monitor_state> self,
+  service_status_internal_actor status, std::vector<service_rule> rules,
   std::chrono::milliseconds interval);
 
 /// State of the scanner: the compiled rules and the interval.
@@ -110,7 +141,7 @@ struct proc_scanner_state {
   rule_set rules;
   /// /proc files and exe paths kept across passes, one set per thread.
   scan_pool pool;
-  monitor_actor monitor;
+  monitor_internal_actor monitor;
   std::chrono::milliseconds interval{1000};
   /// Whether the periodic tick is armed (the first `tick` arms it).
   bool ticking = false;
@@ -119,7 +150,7 @@ struct proc_scanner_state {
 /// Runs detached: each pass over /proc blocks its own thread only.
 proc_scanner_actor::behavior_type proc_scanner(
   proc_scanner_actor::stateful_pointer<proc_scanner_state> self,
-  monitor_actor monitor, std::chrono::milliseconds interval);
+  monitor_internal_actor monitor, std::chrono::milliseconds interval);
 
 /// State of the pidfd watcher.
 struct pidfd_watcher_state {
@@ -127,12 +158,12 @@ struct pidfd_watcher_state {
 
   pidfd_set fds;
   std::shared_ptr<event_fd> wake;
-  monitor_actor monitor;
+  monitor_internal_actor monitor;
 };
 
 /// Runs detached, mostly blocked in poll(); see pidfd_watcher_actor.
 pidfd_watcher_actor::behavior_type pidfd_watcher(
   pidfd_watcher_actor::stateful_pointer<pidfd_watcher_state> self,
-  monitor_actor monitor, std::shared_ptr<event_fd> wake);
+  monitor_internal_actor monitor, std::shared_ptr<event_fd> wake);
 
 } // namespace labrt

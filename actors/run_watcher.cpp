@@ -5,7 +5,7 @@
 
 namespace labrt {
 
-void run_watcher(caf::blocking_actor* self, runner_actor runner, watch_job job,
+void run_watcher(caf::blocking_actor* self, test_runner_internal_actor runner, watch_job job,
                  std::shared_ptr<run_channel> chan) {
   auto id = job.run_id;
   run_watch watch{std::move(job)};

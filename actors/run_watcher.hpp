@@ -18,7 +18,7 @@ namespace labrt {
 
 /// The runner as the runtime spawns it: the public interface plus the
 /// reports of its run watchers, which nobody else may send.
-using runner_actor = test_runner_actor::extend<
+using test_runner_internal_actor = test_runner_actor::extend<
   /// From a run watcher: the child exec'd, or the spawn failed.
   caf::reacts_to<run_started>,
   /// From a run watcher: nothing of the run is left.
@@ -47,7 +47,7 @@ struct run_channel {
 
 /// The watcher's body: runs `job` and reports run_started (or a failed
 /// one), output batches and run_ended to `runner`.
-void run_watcher(caf::blocking_actor* self, runner_actor runner, watch_job job,
+void run_watcher(caf::blocking_actor* self, test_runner_internal_actor runner, watch_job job,
                  std::shared_ptr<run_channel> chan);
 
 } // namespace labrt

@@ -48,11 +48,12 @@ struct runtime::impl {
   explicit impl(runtime_config config)
     : cfg(std::move(config)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg) {
     kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
-    services = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
-                         cfg.history_capacity);
+    status = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
+                       cfg.history_capacity);
+    services = status;
     slot = sys.spawn(test_execution, cfg.bounds, cfg.history_capacity);
     tests = slot;
-    service_monitor = sys.spawn(labrt::monitor, services, cfg.monitor.services,
+    service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
     if (cfg.runner.enabled) {
@@ -126,6 +127,7 @@ struct runtime::impl {
     service_monitor = nullptr;
     kv = nullptr;
     services = nullptr;
+    status = nullptr;
     tests = nullptr;
     slot = nullptr;
   }
@@ -134,10 +136,11 @@ struct runtime::impl {
   caf::actor_system_config caf_cfg;
   caf::actor_system sys;
   kv_store_actor kv;
+  service_status_internal_actor status;
   service_status_actor services;
-  // The wide handles (see test_slot_actor, runner_actor) stay in here; the
+  // The wide handles (see test_execution_internal_actor, test_runner_internal_actor) stay in here; the
   // accessors hand out the public interfaces.
-  test_slot_actor slot;
+  test_execution_internal_actor slot;
   test_execution_actor tests;
   test_runner_actor runner;
   monitor_actor service_monitor;

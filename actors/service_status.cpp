@@ -195,15 +195,15 @@ std::vector<service_record> service_status_state::list() {
 
 // -- actor --------------------------------------------------------------------
 
-service_status_actor::behavior_type service_status(
-  service_status_actor::stateful_pointer<service_status_state> self,
+service_status_internal_actor::behavior_type service_status(
+  service_status_internal_actor::stateful_pointer<service_status_state> self,
   json extra_defaults, limits bounds, size_t history) {
   auto& st = self->state;
   st.log_.set_capacity(history);
   // The runtime validates the defaults before spawning; this is a backstop.
   if (auto err = st.init(extra_defaults, bounds))
     self->quit(std::move(err));
-  return with_feed<service_status_actor::behavior_type>(
+  return with_feed<service_status_internal_actor::behavior_type>(
     self,
     [self](atom::check, const std::string& entry) {
       return self->state.is_running(entry);

@@ -14,6 +14,14 @@
 
 namespace labrt {
 
+/// service_status as the runtime spawns it: the public interface plus the
+/// monitor's write path, which no embedder gets.
+using service_status_internal_actor = service_status_actor::extend<
+  /// The monitor's view of one service; replies whether anything changed.
+  caf::replies_to<atom::report, service_record>::with<bool>,
+  /// Forgets the record of a service that is no longer watched.
+  caf::replies_to<atom::erase, std::string>::with<bool>>;
+
 /// State of the service-status manager.
 ///
 /// The flat view keeps the old module's shape: `name -> bool` for a service,
@@ -54,8 +62,8 @@ private:
   void store(const std::string& entry, json value);
 };
 
-service_status_actor::behavior_type service_status(
-  service_status_actor::stateful_pointer<service_status_state> self,
+service_status_internal_actor::behavior_type service_status(
+  service_status_internal_actor::stateful_pointer<service_status_state> self,
   json extra_defaults, limits bounds, size_t history);
 
 } // namespace labrt

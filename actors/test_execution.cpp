@@ -192,12 +192,12 @@ caf::expected<json> test_execution_state::release(const std::string& id,
 
 // -- actor --------------------------------------------------------------------
 
-test_slot_actor::behavior_type test_execution(
-  test_slot_actor::stateful_pointer<test_execution_state> self,
+test_execution_internal_actor::behavior_type test_execution(
+  test_execution_internal_actor::stateful_pointer<test_execution_state> self,
   limits bounds, size_t history) {
   self->state.bounds_ = bounds;
   self->state.log_.set_capacity(history);
-  return with_feed<test_slot_actor::behavior_type>(
+  return with_feed<test_execution_internal_actor::behavior_type>(
     self, [self](atom::check) { return self->state.is_running(); },
     [self](atom::get, const std::string& field) {
       return self->state.get(field);

@@ -15,7 +15,7 @@ namespace labrt {
 /// test_execution as the runtime spawns it: the public interface plus the
 /// runner's writes. Those name the run that holds the slot, so a late one
 /// never touches a slot somebody else took meanwhile (reset, start_test).
-using test_slot_actor = test_execution_actor::extend<
+using test_execution_internal_actor = test_execution_actor::extend<
   /// Sets fields of run `id` while it holds the slot (its pid after exec).
   caf::replies_to<atom::update, std::string, json>::with<json>,
   /// Frees the slot if run `id` holds it: its end fields, running false, pid null.
@@ -72,8 +72,8 @@ private:
   void assign(json next);
 };
 
-test_slot_actor::behavior_type test_execution(
-  test_slot_actor::stateful_pointer<test_execution_state> self,
+test_execution_internal_actor::behavior_type test_execution(
+  test_execution_internal_actor::stateful_pointer<test_execution_state> self,
   limits bounds, size_t history);
 
 } // namespace labrt

@@ -17,7 +17,7 @@ namespace labrt {
 namespace {
 
 using namespace std::chrono_literals;
-using self_ptr = runner_actor::stateful_pointer<test_runner_state>;
+using self_ptr = test_runner_internal_actor::stateful_pointer<test_runner_state>;
 
 void start_next(self_ptr self);
 
@@ -150,7 +150,7 @@ void launch(self_ptr self) {
   job.credit_fd = (*chan)->credit.get();
   run.spec = {}; // The watcher has what it needs.
   auto watcher = self->spawn<caf::detached>(run_watcher,
-    caf::actor_cast<runner_actor>(self), std::move(job), *chan);
+    caf::actor_cast<test_runner_internal_actor>(self), std::move(job), *chan);
   self->monitor(watcher);
   run.watcher = caf::actor_cast<run_watcher_actor>(watcher);
   run.chan = std::move(*chan);
@@ -377,9 +377,9 @@ caf::result<run_record> get(self_ptr self, const std::string& id) {
 
 } // namespace
 
-runner_actor::behavior_type
-test_runner(runner_actor::stateful_pointer<test_runner_state> self,
-            runner_config cfg, test_slot_actor tests) {
+test_runner_internal_actor::behavior_type
+test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self,
+            runner_config cfg, test_execution_internal_actor tests) {
   auto& st = self->state;
   st.cfg_ = std::move(cfg);
   st.tests_ = std::move(tests);

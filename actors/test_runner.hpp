@@ -117,7 +117,7 @@ struct test_runner_state {
   std::string next_run_id();
 
   runner_config cfg_;
-  test_slot_actor tests_;
+  test_execution_internal_actor tests_;
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
@@ -144,8 +144,8 @@ struct test_runner_state {
 /// `tests`. Traps exits: on an exit message it cancels the queue, stops the
 /// current run (or leaves it, per `cfg.stop_on_shutdown`) and quits once
 /// the run's end is recorded (and sent to test_execution).
-runner_actor::behavior_type
-test_runner(runner_actor::stateful_pointer<test_runner_state> self,
-            runner_config cfg, test_slot_actor tests);
+test_runner_internal_actor::behavior_type
+test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self,
+            runner_config cfg, test_execution_internal_actor tests);
 
 } // namespace labrt

@@ -51,6 +51,13 @@ struct client::impl {
   std::chrono::milliseconds timeout;
 };
 
+/// The facades' way in to a client's impl.
+struct client_access {
+  static client::impl& of(client& c) noexcept {
+    return *c.impl_;
+  }
+};
+
 client::client(runtime& rt, std::chrono::milliseconds timeout)
   : impl_(std::make_unique<impl>(rt, timeout)), kv_(*this), services_(*this),
     tests_(*this), runner_(*this), monitor_(*this) {
@@ -63,19 +70,19 @@ namespace {
 
 template <class R, class... Ts>
 caf::expected<R> call_kv(client& c, Ts&&... xs) {
-  auto& d = c.get_impl();
+  auto& d = client_access::of(c);
   return d.template call<R>(d.rt.kv(), std::forward<Ts>(xs)...);
 }
 
 template <class R, class... Ts>
 caf::expected<R> call_services(client& c, Ts&&... xs) {
-  auto& d = c.get_impl();
+  auto& d = client_access::of(c);
   return d.template call<R>(d.rt.services(), std::forward<Ts>(xs)...);
 }
 
 template <class R, class... Ts>
 caf::expected<R> call_tests(client& c, Ts&&... xs) {
-  auto& d = c.get_impl();
+  auto& d = client_access::of(c);
   return d.template call<R>(d.rt.tests(), std::forward<Ts>(xs)...);
 }
 
@@ -88,7 +95,7 @@ using events = std::vector<change_event>;
 namespace {
 
 feed_actor feed_of(client& c, manager_facade::manager which) {
-  auto& rt = c.get_impl().rt;
+  auto& rt = client_access::of(c).rt;
   switch (which) {
     case manager_facade::manager::kv: return rt.kv();
     case manager_facade::manager::services: return rt.services();
@@ -99,12 +106,12 @@ feed_actor feed_of(client& c, manager_facade::manager which) {
 } // namespace
 
 caf::expected<events> manager_facade::history(uint64_t since) {
-  return client_.get_impl().call<events>(
+  return client_access::of(client_).call<events>(
     feed_of(client_, manager_), atom::history_v, since);
 }
 
 caf::expected<json> manager_facade::metrics() {
-  return client_.get_impl().call<json>(
+  return client_access::of(client_).call<json>(
     feed_of(client_, manager_), atom::metrics_v);
 }
 
@@ -214,10 +221,6 @@ caf::expected<json> service_facade::get_all_status() {
   return call_services<json>(client_, atom::get_all_v);
 }
 
-caf::expected<bool> service_facade::report(service_record rec) {
-  return call_services<bool>(client_, atom::report_v, std::move(rec));
-}
-
 caf::expected<service_record>
 service_facade::describe(const std::string& name) {
   return call_services<service_record>(client_, atom::describe_v, name);
@@ -294,7 +297,7 @@ namespace {
 template <class R, class... Ts>
 caf::expected<R> call_runner(client& c, std::chrono::milliseconds timeout,
                              Ts&&... xs) {
-  auto& d = c.get_impl();
+  auto& d = client_access::of(c);
   if (!d.rt.runner())
     return d.rt.config().runner.enabled
              ? make_error(errc::shutting_down, "the runtime has shut down")
@@ -310,7 +313,7 @@ std::chrono::milliseconds start_timeout() {
 }
 
 std::chrono::milliseconds stop_timeout(client& c) {
-  return std::chrono::milliseconds{c.get_impl().rt.config().runner.grace_ms}
+  return std::chrono::milliseconds{client_access::of(c).rt.config().runner.grace_ms}
          + std::chrono::seconds{10};
 }
 
@@ -367,7 +370,7 @@ namespace {
 
 template <class R, class... Ts>
 caf::expected<R> call_monitor(client& c, Ts&&... xs) {
-  auto& d = c.get_impl();
+  auto& d = client_access::of(c);
   return d.template call<R>(d.rt.monitor(), std::forward<Ts>(xs)...);
 }
 

@@ -83,7 +83,6 @@ public:
   caf::expected<uint64_t> set_status(const std::string& entry, json value);
   caf::expected<uint64_t> update_status(json entries);
   caf::expected<json> get_all_status();
-  caf::expected<bool> report(service_record rec);
   caf::expected<service_record> describe(const std::string& name);
   caf::expected<std::vector<service_record>> records();
 private:
@@ -201,12 +200,9 @@ public:
     return monitor_;
   }
 
-  struct impl;
-  impl& get_impl() noexcept {
-    return *impl_;
-  }
-
 private:
+  struct impl;
+  friend struct client_access; // src/client.cpp, for the facades
   std::unique_ptr<impl> impl_;
   kv_facade kv_;
   service_facade services_;

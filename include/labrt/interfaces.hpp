@@ -92,10 +92,6 @@ using service_status_actor = caf::typed_actor<
   caf::replies_to<atom::update, json>::with<uint64_t>,
   /// Every entry as one JSON object (get_all_status).
   caf::replies_to<atom::get_all>::with<json>,
-  /// The monitor's view of one service; replies whether anything changed.
-  caf::replies_to<atom::report, service_record>::with<bool>,
-  /// Forgets the record of a service that is no longer watched.
-  caf::replies_to<atom::erase, std::string>::with<bool>,
   /// The record of one watched service.
   caf::replies_to<atom::describe, std::string>::with<service_record>,
   /// Every service record, sorted by name.
@@ -178,32 +174,7 @@ using monitor_actor = caf::typed_actor<
   /// Scans /proc now; replies with every watched service's record, sorted by name.
   caf::replies_to<atom::scan>::with<std::vector<service_record>>,
   /// Scans, exits seen, reports sent, watched pids, last scan time, as JSON.
-  caf::replies_to<atom::metrics>::with<json>,
-  /// Internal, from the scanner: one pass over /proc.
-  caf::reacts_to<scan_result>,
-  /// Internal, from the pidfd watcher: watched processes that ended.
-  caf::reacts_to<proc_exits>>;
-
-/// The monitor's scanner: a detached actor that owns the compiled rules and
-/// does the blocking passes over /proc, one per interval.
-using proc_scanner_actor = caf::typed_actor<
-  /// Installs or replaces a rule (validated by the monitor) under a rule id.
-  caf::reacts_to<atom::add, service_rule, uint64_t>,
-  /// Drops a rule.
-  caf::reacts_to<atom::erase, std::string>,
-  /// One pass now, as the reply.
-  caf::replies_to<atom::scan>::with<scan_result>,
-  /// The periodic pass: sends the result to the monitor and re-arms.
-  caf::reacts_to<atom::tick>>;
-
-/// The monitor's pidfd watcher: a detached actor blocked in poll() on the
-/// pidfds of every matched process plus an eventfd; whoever sends it a
-/// message writes the eventfd after, so that it returns to its mailbox.
-using pidfd_watcher_actor = caf::typed_actor<
-  /// Starts watching the first list and stops watching the second.
-  caf::reacts_to<atom::update, std::vector<proc_id>, std::vector<proc_id>>,
-  /// One poll() until an exit or the eventfd; re-sent to itself after each wake.
-  caf::reacts_to<atom::wait>>;
+  caf::replies_to<atom::metrics>::with<json>>;
 
 /// A reader of the merged event stream. The hub sends one batch at a time as
 /// a request and the next only after the reply, so a slow reader costs no
