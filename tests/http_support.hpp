@@ -14,8 +14,6 @@
 
 namespace labrt::test {
 
-inline const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
-
 /// A runtime and its API on an ephemeral port, served by a thread.
 struct api {
   explicit api(http_config http = {}) {

@@ -27,8 +27,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
-
 /// Generous: Chromium starts slowly on a loaded 2-core machine.
 constexpr auto browser_deadline = std::chrono::seconds{60};
 

@@ -34,13 +34,6 @@ using namespace labrt::test;
 
 namespace {
 
-#ifdef LABRT_TEST_SCRIPTS_DIR
-const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
-#else
-const std::string scripts_dir
-  = fs::absolute(fs::path{__FILE__}.parent_path() / "scripts").string();
-#endif
-
 // Adopt orphans from the start: killed grandchildren must be reaped by us
 // (pid 1 of a container may never reap them).
 const bool subreaper = set_child_subreaper();

@@ -33,8 +33,6 @@ using namespace labrt::test;
 
 namespace {
 
-const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
-
 /// Whether `pid` names a live (non-zombie) process.
 bool alive(pid_t pid) {
   proc_stat st;
