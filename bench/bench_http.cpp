@@ -9,6 +9,8 @@
 //   python3-flask is installed, the old design (bench/flask_baseline.py).
 // events: kv PUT -> its SSE line at a reader, N PUTs one after another.
 // idle RSS: `labctl serve --config FILE` after ~1 s of idling.
+//
+// The child processes and the wrk runs are in http_procs.hpp/.cpp.
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -19,10 +21,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,161 +33,14 @@
 #include "labrt/http.hpp"
 #include "labrt/sse.hpp"
 #include "labrt/runtime.hpp"
-#include "src/process.hpp"
 
+#include "http_procs.hpp"
+
+namespace labrt::bench::http {
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using labrt::json;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "labrt-bench-http: %s\n", what.c_str());
-  std::exit(1);
-}
-
-struct options {
-  int seconds = 5;
-  int connections = 64;
-  int puts = 2000;
-  int repeat = 1;
-  std::string labctl = LABCTL_PATH;
-  std::string config = LABRT_SOURCE_DIR "/examples/demo/labrt.json";
-  std::string flask = LABRT_SOURCE_DIR "/bench/flask_baseline.py";
-  bool use_flask = true;
-};
-
-// -- child processes ---------------------------------------------------------
-
-/// A child and what it wrote so far.
-struct proc {
-  labrt::child c;
-  std::string out;
-  std::string err;
-  bool reaped = false;
-
-  explicit proc(std::vector<std::string> argv) {
-    labrt::spawn_spec spec;
-    spec.argv = std::move(argv);
-    spec.inherit_env = {"PATH", "HOME"};
-    auto x = labrt::spawn(spec);
-    if (!x)
-      die("cannot start " + spec.argv[0] + ": " + labrt::render(x.error()));
-    c = std::move(*x);
-  }
-
-  ~proc() {
-    if (!reaped) {
-      ::kill(c.pid, SIGKILL);
-      ::waitpid(c.pid, nullptr, 0);
-    }
-  }
-
-  /// Reads both pipes until `done()` holds, the child exits (when `to_exit`)
-  /// or `until` passes. False at the deadline.
-  template <class Done>
-  bool read_until(clock_type::time_point until, Done done,
-                  bool to_exit = false) {
-    pollfd fds[3] = {{c.out_fd.get(), POLLIN, 0},
-                     {c.err_fd.get(), POLLIN, 0},
-                     {c.pidfd.get(), POLLIN, 0}};
-    std::string* sinks[2] = {&out, &err};
-    while (!done()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    until - clock_type::now())
-                    .count();
-      if (left <= 0)
-        return false;
-      if (::poll(fds, 3, static_cast<int>(left)) <= 0)
-        continue;
-      for (int i = 0; i < 2; ++i)
-        if (fds[i].fd >= 0 && fds[i].revents != 0) {
-          char buf[8192];
-          auto n = ::read(fds[i].fd, buf, sizeof buf);
-          if (n > 0)
-            sinks[i]->append(buf, static_cast<size_t>(n));
-          else if (n == 0 || errno != EAGAIN)
-            fds[i].fd = -1;
-        }
-      if (fds[2].fd >= 0 && fds[2].revents != 0) {
-        fds[2].fd = -1;
-        if (!to_exit)
-          return done();
-      }
-      if (to_exit && fds[0].fd < 0 && fds[1].fd < 0 && fds[2].fd < 0)
-        return true;
-    }
-    return true;
-  }
-
-  /// Waits for the exit (SIGKILL at the deadline) and reaps.
-  int reap(clock_type::time_point until) {
-    pollfd p{c.pidfd.get(), POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  until - clock_type::now())
-                  .count();
-    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) <= 0)
-      ::kill(c.pid, SIGKILL);
-    int status = 0;
-    ::waitpid(c.pid, &status, 0);
-    reaped = true;
-    return status;
-  }
-};
-
-// -- wrk -----------------------------------------------------------------------
-
-struct wrk_result {
-  double rps = 0;
-  double p50_ms = 0;
-  double p90_ms = 0;
-  double p99_ms = 0;
-  std::string errors; ///< wrk's "Socket errors" / "Non-2xx" lines, if any.
-};
-
-/// "1.23ms" -> 1.23; "870.00us" -> 0.87; "1.02s" -> 1020.
-double to_ms(const std::string& text) {
-  double value = std::atof(text.c_str());
-  if (text.find("us") != std::string::npos)
-    return value / 1000.0;
-  if (text.find("ms") != std::string::npos)
-    return value;
-  if (text.find('m') != std::string::npos)
-    return value * 60'000.0;
-  return value * 1000.0; // "s"
-}
-
-wrk_result run_wrk(const options& opt, const std::string& url) {
-  proc wrk{{"wrk", "-t2", "-c" + std::to_string(opt.connections),
-            "-d" + std::to_string(opt.seconds) + "s", "--latency", url}};
-  auto until = clock_type::now() + std::chrono::seconds{opt.seconds + 30};
-  if (!wrk.read_until(until, [] { return false; }, true))
-    die("wrk did not finish");
-  auto status = wrk.reap(until);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    die("wrk failed: " + wrk.err + wrk.out);
-  wrk_result r;
-  std::istringstream lines{wrk.out};
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words{line};
-    std::string first;
-    std::string second;
-    words >> first >> second;
-    if (first == "Requests/sec:")
-      r.rps = std::atof(second.c_str());
-    else if (first == "50%")
-      r.p50_ms = to_ms(second);
-    else if (first == "90%")
-      r.p90_ms = to_ms(second);
-    else if (first == "99%")
-      r.p99_ms = to_ms(second);
-    else if (first == "Socket" || first == "Non-2xx")
-      r.errors += line + "; ";
-  }
-  if (r.rps <= 0)
-    die("cannot read wrk's output:\n" + wrk.out);
-  return r;
-}
 
 // -- servers -----------------------------------------------------------------
 
@@ -335,20 +188,6 @@ int start_flask(proc& py) {
   return std::atoi(py.out.c_str());
 }
 
-std::string url_of(int port) {
-  return "http://127.0.0.1:" + std::to_string(port) + "/api/test/status";
-}
-
-wrk_result best_of(const options& opt, const std::string& url) {
-  wrk_result best;
-  for (int i = 0; i < opt.repeat; ++i) {
-    auto r = run_wrk(opt, url);
-    if (r.rps > best.rps)
-      best = r;
-  }
-  return best;
-}
-
 void row(const char* name, const wrk_result& r, double floor_rps) {
   std::printf("| %s | %.0f | %.2f | %.2f | %.2f | %.0f%% |%s\n", name, r.rps,
               r.p50_ms, r.p90_ms, r.p99_ms, 100.0 * r.rps / floor_rps,
@@ -356,6 +195,9 @@ void row(const char* name, const wrk_result& r, double floor_rps) {
 }
 
 } // namespace
+} // namespace labrt::bench::http
+
+using namespace labrt::bench::http;
 
 int main(int argc, char** argv) {
   options opt;

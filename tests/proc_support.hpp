@@ -25,6 +25,11 @@
 
 namespace labrt::test {
 
+#ifdef LABRT_TEST_SCRIPTS_DIR
+/// tests/scripts, for the executables whose build names it.
+inline const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
+#endif
+
 /// A fresh directory under /tmp, removed with everything in it at scope
 /// exit.
 struct temp_dir {

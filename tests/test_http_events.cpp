@@ -1,0 +1,90 @@
+// The event stream (/api/events, Server-Sent Events): live and resumed, and
+// the SSE codec on its own.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "http_support.hpp"
+#include "labrt/sse.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+
+namespace {
+
+bool has_kv_key(const std::vector<sse_event>& events, const std::string& key) {
+  for (auto& ev : events)
+    if (ev.kind == "kv" && ev.data.at("key") == key)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("events: live, and resumed with Last-Event-ID", "[http]") {
+  api a;
+  auto cli = a.connect();
+  body_of(cli.Put("/api/kv/k1", "1", "application/json"));
+  auto first = read_events(cli, {}, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k1");
+  });
+  REQUIRE(has_kv_key(first, "k1"));
+  auto last_id = first.back().id;
+  // While nobody listens.
+  body_of(cli.Put("/api/kv/k2", "2", "application/json"));
+  body_of(cli.Put("/api/kv/k3", "3", "application/json"));
+  httplib::Headers resume{{"Last-Event-ID", std::to_string(last_id)}};
+  auto missed = read_events(cli, resume, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k3");
+  });
+  REQUIRE(missed.size() >= 2);
+  CHECK(missed[0].id == last_id + 1);
+  CHECK(missed[0].data.at("key") == "k2");
+  CHECK(missed[1].id == last_id + 2);
+  CHECK(missed[1].data.at("key") == "k3");
+  // A live event reaches a connected reader.
+  std::thread writer{[&a] {
+    auto w = a.connect();
+    body_of(w.Put("/api/kv/k4", "4", "application/json"));
+  }};
+  httplib::Headers live{{"Last-Event-ID", std::to_string(last_id + 2)}};
+  auto fresh = read_events(cli, live, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k4");
+  });
+  writer.join();
+  CHECK(has_kv_key(fresh, "k4"));
+}
+
+TEST_CASE("sse codec: frames split anywhere, comments skipped", "[http]") {
+  auto wire = ": keep-alive\n\nretry: 1000\n\n"
+              + sse::format({7, "kv", R"({"key":"a"})"})
+              + sse::format({0, "missed", R"({"missed":3})"});
+  // Every split point yields the same two events.
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    sse::parser parser;
+    auto events = parser.feed(std::string_view{wire}.substr(0, cut));
+    for (auto& ev : parser.feed(std::string_view{wire}.substr(cut)))
+      events.push_back(ev);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].id == 7);
+    CHECK(events[0].kind == "kv");
+    CHECK(events[0].data == R"({"key":"a"})");
+    CHECK(events[1].id == 0);
+    CHECK(events[1].kind == "missed");
+  }
+}
+
+TEST_CASE("sse codec: an id that is not a number is no id, not a crash",
+          "[http]") {
+  sse::parser parser;
+  auto events = parser.feed("id: x\ndata: 1\n\nid: 99999999999999999999\n"
+                            "data: 2\n\nid: 18446744073709551615\ndata: 3\n\n");
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].id == 0);
+  CHECK(events[1].id == 0);
+  CHECK(events[2].id == UINT64_MAX);
+}

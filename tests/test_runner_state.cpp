@@ -1,0 +1,144 @@
+// The test runner without actors: its config section, the state that admits,
+// starts, ends and remembers runs, and the history's bound in bytes.
+#include "proc_support.hpp"
+#include "support.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <caf/timestamp.hpp>
+
+#include "actors/test_runner.hpp"
+#include "src/proc_tree.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+
+TEST_CASE("the runner config section is read strictly", "[test_runner]") {
+  temp_dir dir;
+  auto write = [&](const std::string& text) {
+    std::ofstream{dir / "cfg.json"} << text;
+    return load_runner_config(dir / "cfg.json");
+  };
+  auto ok = write(R"({"runner": {"roots": ["scripts", "/abs"],
+                      "logs_dir": "logs", "grace_ms": 100,
+                      "timeout_ms": 0, "log_max_bytes": 4096},
+                      "other": {"left": "alone"}})");
+  REQUIRE(ok);
+  CHECK(ok->roots == std::vector<std::string>{dir / "scripts", "/abs"});
+  CHECK(ok->logs_dir == dir / "logs");
+  CHECK(ok->grace_ms == 100);
+  CHECK(ok->log_max_bytes == 4096);
+  CHECK(write("{}"));
+  auto bad = write(R"({"runner": {"grace": 5}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("runner.grace") != std::string::npos);
+  bad = write(R"({"runner": {"grace_ms": -1}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("grace_ms") != std::string::npos);
+  bad = write(R"({"runner": {"roots": "x"}})");
+  REQUIRE_FALSE(bad);
+  CHECK(message_of(bad.error()).find("roots") != std::string::npos);
+  CHECK_FALSE(write("not json"));
+  CHECK_FALSE(load_runner_config(dir / "missing.json"));
+}
+
+TEST_CASE("runner state logic without actors", "[test_runner]") {
+  // Start times order processes: ours is older than a child we spawn.
+  proc_stat me;
+  REQUIRE(read_proc_stat(::getpid(), me));
+  CHECK(me.start_ticks > 0);
+  CHECK(run_members(0, "no-such-cookie", 0).empty());
+  temp_dir dir;
+  test_runner_state st;
+  st.cfg_.roots = {scripts_dir};
+  st.cfg_.logs_dir = dir / "logs";
+  st.cfg_.history_capacity = 2;
+  st.cookie_base_ = "cookie";
+  run_spec spec;
+  spec.script = "exit_with.sh";
+  spec.args = {"4"};
+  auto rec = st.admit(spec);
+  REQUIRE(rec);
+  CHECK(rec->state == run_state::queued);
+  CHECK(rec->log == dir / "logs" + ("/" + rec->run_id + ".log"));
+  CHECK(rec->cookie == "cookie-" + rec->run_id);
+  auto rec2 = st.admit(spec);
+  REQUIRE(rec2);
+  CHECK(rec2->run_id != rec->run_id);
+  spec.script = "../etc/passwd";
+  CHECK(code_of(st.admit(spec).error()) == errc::forbidden);
+  run_spec with_env;
+  with_env.script = "exit_with.sh";
+  with_env.args = {"4"};
+  with_env.env = {{"X", "1"}};
+  auto job = st.make_job(*rec, with_env);
+  CHECK(job.spec.argv == std::vector<std::string>{rec->path, "4"});
+  CHECK(job.spec.env.at("X") == "1");
+  CHECK(job.spec.cookie == rec->cookie);
+  run_ended end;
+  end.exit_code = 4;
+  end.stopped_by = "timeout";
+  end.timed_out = true;
+  run_started start;
+  start.pid = 42;
+  start.pgid = 42;
+  start.at = caf::make_timestamp();
+  start.path = "/checked/at/spawn";
+  rec->state = run_state::starting;
+  test_runner_state::apply_start(*rec, start);
+  CHECK(rec->state == run_state::running);
+  CHECK(rec->path == "/checked/at/spawn");
+  auto reserve = test_runner_state::reserve_fields(*rec);
+  CHECK(reserve["run_id"] == rec->run_id);
+  CHECK(reserve["exit_code"].is_null());
+  CHECK_FALSE(reserve.contains("pid")); // start_test's own argument
+  auto started = test_runner_state::start_fields(*rec);
+  CHECK(started["pid"] == 42);
+  CHECK(started["script"] == "/checked/at/spawn");
+  test_runner_state::apply_end(*rec, end);
+  CHECK(rec->state == run_state::finished);
+  CHECK(rec->ended_at >= rec->started_at);
+  auto fields = test_runner_state::end_fields(*rec);
+  CHECK(fields["exit_code"] == 4);
+  CHECK(fields["timed_out"] == true);
+  CHECK(fields["stopped_by"] == "timeout");
+  // Bounded history, newest first; queue cancel.
+  st.remember(*rec);
+  st.remember(*rec2);
+  run_record third = *rec2;
+  third.run_id = "third";
+  st.remember(third);
+  auto hist = st.history(10);
+  REQUIRE(hist.size() == 2);
+  CHECK(hist[0].run_id == "third");
+  st.queue_.emplace_back(third, run_spec{});
+  CHECK(st.queued().size() == 1);
+  CHECK(st.cancel("third"));
+  CHECK(code_of(st.cancel("third").error()) == errc::not_found);
+}
+
+TEST_CASE("the history is bounded in bytes, not only in runs",
+  "[test_runner]") {
+  test_runner_state st;
+  st.cfg_.history_capacity = 1000;
+  run_record rec;
+  rec.args.assign(run_limits::max_args,
+    std::string(run_limits::max_args_bytes / run_limits::max_args, 'x'));
+  auto one = run_footprint(rec);
+  CHECK(one > run_limits::max_args_bytes);
+  for (int i = 0; i < 200; ++i) {
+    rec.run_id = std::to_string(i);
+    st.remember(rec);
+  }
+  auto hist = st.history(1000);
+  CHECK(hist.size() == run_limits::max_history_bytes / one);
+  CHECK(hist.front().run_id == "199");
+  size_t bytes = 0;
+  for (auto& r : hist)
+    bytes += run_footprint(r);
+  CHECK(bytes <= run_limits::max_history_bytes);
+}
