@@ -88,7 +88,7 @@ TEST_CASE("conditional kv updates from 8 threads lose nothing", "[http]") {
   INFO("conflicts retried: " << conflicts.load());
 }
 
-TEST_CASE("PATCH honours If-Match; If-Match: * needs the key", "[http]") {
+TEST_CASE("PATCH honours If-Match, and If-Match with a star needs the key", "[http]") {
   api a;
   auto cli = a.connect();
   auto merge = "application/merge-patch+json";

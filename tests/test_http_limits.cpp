@@ -251,7 +251,7 @@ TEST_CASE("bodies are read whatever their type, up to the true limit", "[http]")
   }
 }
 
-TEST_CASE("media types and Bearer in any case; 405 with Allow; true httplib errors",
+TEST_CASE("media types and Bearer in any case, 405 with Allow, true httplib errors",
           "[http]") {
   http_config http;
   http.token = "0123456789abcdef-secret";

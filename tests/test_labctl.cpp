@@ -96,7 +96,7 @@ TEST_CASE("test start, a refused second start, test stop", "[labctl]") {
   CHECK(has(history.out, id));
 }
 
-TEST_CASE("kv set, get, patch, rm; a stale --if-rev is refused", "[labctl]") {
+TEST_CASE("kv set, get, patch, rm, and a stale --if-rev is refused", "[labctl]") {
   api a;
   auto set = remote(a, {"kv", "set", "lab/cfg", R"({"a": 1})"});
   INFO(set.err);
