@@ -238,7 +238,7 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     },
     [self](atom::count) { return self->state.count(); },
     [self](atom::list_keys) { return self->state.keys(); },
-    [self](atom::list_vals) { return self->state.values(); },
+    [self](atom::list_values) { return self->state.values(); },
     [self](atom::get_all) { return self->state.items(); },
     [self](atom::snapshot) { return self->state.snapshot(); },
     [self](atom::clear) { return self->state.clear(); });

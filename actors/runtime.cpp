@@ -51,7 +51,7 @@ struct runtime::impl {
     status = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
                        cfg.history_capacity);
     services = status;
-    slot = sys.spawn(test_execution, cfg.bounds, cfg.history_capacity);
+    slot = sys.spawn(labrt::test_execution, cfg.bounds, cfg.history_capacity);
     tests = slot;
     service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
@@ -193,7 +193,7 @@ const service_status_actor& runtime::services() const noexcept {
   return impl_->services;
 }
 
-const test_execution_actor& runtime::tests() const noexcept {
+const test_execution_actor& runtime::test_execution() const noexcept {
   return impl_->tests;
 }
 

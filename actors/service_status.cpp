@@ -205,7 +205,7 @@ service_status_internal_actor::behavior_type service_status(
     self->quit(std::move(err));
   return with_feed<service_status_internal_actor::behavior_type>(
     self,
-    [self](atom::check, const std::string& entry) {
+    [self](atom::is_running, const std::string& entry) {
       return self->state.is_running(entry);
     },
     [self](atom::get, const std::string& entry) {

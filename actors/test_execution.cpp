@@ -198,7 +198,7 @@ test_execution_internal_actor::behavior_type test_execution(
   self->state.bounds_ = bounds;
   self->state.log_.set_capacity(history);
   return with_feed<test_execution_internal_actor::behavior_type>(
-    self, [self](atom::check) { return self->state.is_running(); },
+    self, [self](atom::is_running) { return self->state.is_running(); },
     [self](atom::get, const std::string& field) {
       return self->state.get(field);
     },

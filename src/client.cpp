@@ -83,7 +83,7 @@ caf::expected<R> call_services(client& c, Ts&&... xs) {
 template <class R, class... Ts>
 caf::expected<R> call_tests(client& c, Ts&&... xs) {
   auto& d = client_access::of(c);
-  return d.template call<R>(d.rt.tests(), std::forward<Ts>(xs)...);
+  return d.template call<R>(d.rt.test_execution(), std::forward<Ts>(xs)...);
 }
 
 using events = std::vector<change_event>;
@@ -99,7 +99,7 @@ feed_actor feed_of(client& c, manager_facade::manager which) {
   switch (which) {
     case manager_facade::manager::kv: return rt.kv();
     case manager_facade::manager::services: return rt.services();
-    default: return rt.tests();
+    default: return rt.test_execution();
   }
 }
 
@@ -180,7 +180,7 @@ caf::expected<std::vector<std::string>> kv_facade::keys() {
 }
 
 caf::expected<json> kv_facade::values() {
-  return call_kv<json>(client_, atom::list_vals_v);
+  return call_kv<json>(client_, atom::list_values_v);
 }
 
 caf::expected<json> kv_facade::items() {
@@ -200,7 +200,7 @@ caf::expected<uint64_t> kv_facade::clear() {
 // -- services -----------------------------------------------------------------
 
 caf::expected<bool> service_facade::is_service_running(const std::string& name) {
-  return call_services<bool>(client_, atom::check_v, name);
+  return call_services<bool>(client_, atom::is_running_v, name);
 }
 
 caf::expected<json> service_facade::get_status(const std::string& entry) {
@@ -235,7 +235,7 @@ caf::expected<std::vector<service_record>> service_facade::records() {
 // -- tests --------------------------------------------------------------------
 
 caf::expected<bool> test_facade::is_running() {
-  return call_tests<bool>(client_, atom::check_v);
+  return call_tests<bool>(client_, atom::is_running_v);
 }
 
 caf::expected<json> test_facade::get_field(const std::string& field) {

@@ -76,7 +76,7 @@ TEST_CASE("concurrency: 3 threads x 20 start/stop, never two tests at once",
           "[concurrency]") {
   auto rt = start_runtime();
   caf::scoped_actor self{rt->system()};
-  subscribe(self, rt->tests());
+  subscribe(self, rt->test_execution());
   std::atomic<int> completed{0};
   std::atomic<int> refused{0};
   std::atomic<int> errors{0};

@@ -71,7 +71,7 @@ TEST_CASE("feed: subscribers get changes from every manager", "[feed]") {
   caf::scoped_actor self{rt->system()};
   subscribe(self, rt->kv());
   subscribe(self, rt->services());
-  subscribe(self, rt->tests());
+  subscribe(self, rt->test_execution());
   value_of(c.kv().set("k", 1));
   value_of(c.services().set_status("qsfp_service", true));
   value_of(c.tests().start_test("t.py", 42));

@@ -53,7 +53,7 @@ TEST_CASE("a watched service is seen within one interval, its death within "
   CHECK(up.since >= wall0 - std::chrono::seconds{1});
   CHECK(up.since <= caf::make_timestamp());
   CHECK(value_of(ask<bool>(
-    self, rt->services(), atom::check_v, std::string{"qsfp_service"})));
+    self, rt->services(), atom::is_running_v, std::string{"qsfp_service"})));
   auto t_kill = clock_type::now();
   p.kill(); // not reaped yet: a zombie until the test reaps it
   auto [down, down_at]
@@ -66,7 +66,7 @@ TEST_CASE("a watched service is seen within one interval, its death within "
   CHECK(down.pids.empty());
   p.reap();
   CHECK_FALSE(value_of(ask<bool>(
-    self, rt->services(), atom::check_v, std::string{"qsfp_service"})));
+    self, rt->services(), atom::is_running_v, std::string{"qsfp_service"})));
 }
 
 TEST_CASE("two instances give two pids", "[monitor]") {

@@ -28,7 +28,7 @@ public:
     auto me = caf::actor_cast<subscriber_actor>(self_);
     for (auto manager : {caf::actor_cast<caf::actor>(rt.kv()),
                          caf::actor_cast<caf::actor>(rt.services()),
-                         caf::actor_cast<caf::actor>(rt.tests())})
+                         caf::actor_cast<caf::actor>(rt.test_execution())})
       self_->send(caf::actor_cast<feed_actor>(manager), atom::subscribe_v, me,
                   uint64_t{0});
   }

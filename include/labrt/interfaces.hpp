@@ -70,7 +70,7 @@ using kv_store_actor = caf::typed_actor<
   /// All keys, sorted.
   caf::replies_to<atom::list_keys>::with<std::vector<std::string>>,
   /// All values as a JSON array, in key order.
-  caf::replies_to<atom::list_vals>::with<json>,
+  caf::replies_to<atom::list_values>::with<json>,
   /// All items as one JSON object (a copy).
   caf::replies_to<atom::get_all>::with<json>,
   /// Every entry with its revision, at one store revision.
@@ -83,7 +83,7 @@ using kv_store_actor = caf::typed_actor<
 /// Implemented by actors/service_status.cpp.
 using service_status_actor = caf::typed_actor<
   /// Whether an entry is `true` (is_service_running).
-  caf::replies_to<atom::check, std::string>::with<bool>,
+  caf::replies_to<atom::is_running, std::string>::with<bool>,
   /// An entry's value, null if unknown (get_status).
   caf::replies_to<atom::get, std::string>::with<json>,
   /// Sets one entry (set_status); replies with the new revision.
@@ -103,7 +103,7 @@ using service_status_actor = caf::typed_actor<
 /// actors/test_execution.cpp.
 using test_execution_actor = caf::typed_actor<
   /// Whether a test is running (is_running).
-  caf::replies_to<atom::check>::with<bool>,
+  caf::replies_to<atom::is_running>::with<bool>,
   /// One field of the state, e.g. "pid" or "script"; null if unset.
   caf::replies_to<atom::get, std::string>::with<json>,
   /// The whole state as one JSON object (get_state).

@@ -30,7 +30,12 @@ public:
 
   const kv_store_actor& kv() const noexcept;
   const service_status_actor& services() const noexcept;
-  const test_execution_actor& tests() const noexcept;
+  /// The test-execution manager (TestExecutionManager and the one-test slot).
+  const test_execution_actor& test_execution() const noexcept;
+  [[deprecated("use test_execution()")]] const test_execution_actor&
+  tests() const noexcept {
+    return test_execution();
+  }
   /// The test runner; null if `config().runner.enabled` is false.
   const test_runner_actor& runner() const noexcept;
   /// The service monitor (always running, with zero or more rules).
