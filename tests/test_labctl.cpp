@@ -366,7 +366,8 @@ TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {
   daemon_config cfg;
   cfg.http.listen = "127.0.0.1:0";
   std::ostringstream log;
-  CHECK(serve(cfg, log) == 2);
+  serve_stop stop;
+  CHECK(serve(cfg, log, stop) == 2);
   CHECK(has(log.str(), "runner.roots is required"));
 }
 

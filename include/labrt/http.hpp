@@ -2,6 +2,7 @@
 // software in any language talks to. Target labrt::http (needs cpp-httplib).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
@@ -49,15 +50,31 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// How the caller of serve() asks it to shut down: request() from any
+/// thread (a signal-handling thread, a test), before or while it serves.
+class serve_stop {
+public:
+  void request() noexcept {
+    requested_.store(true);
+  }
+  bool requested() const noexcept {
+    return requested_.load();
+  }
+
+private:
+  std::atomic<bool> requested_{false};
+};
+
 /// The daemon, as `labctl serve` runs it: a runtime with the config's
 /// managers, monitor and runner, the HTTP API on `cfg.http.listen`, and one
 /// log line per notable event (service up/down, test start/end, failures) on
-/// `log`. Serves until SIGINT, SIGTERM or SIGHUP, then shuts down cleanly
-/// (the current run is stopped or left alone per `runner.stop_on_shutdown`).
-/// Returns the process exit code: 0 after a signal, 2 if the server cannot
+/// `log`. Serves until `stop` is requested, then shuts down cleanly (the
+/// current run is stopped or left alone per `runner.stop_on_shutdown`).
+/// Signals are the caller's: a process-wide mask belongs in its main.
+/// Returns the process exit code: 0 after a stop, 2 if the server cannot
 /// start as configured (e.g. its address is in use), 1 if the runtime or the
 /// state_dir cannot.
-int serve(daemon_config cfg, std::ostream& log);
+int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop);
 
 /// Whether `host` is a loopback address ("127.x.y.z", "::1", "localhost").
 bool is_loopback(const std::string& host);

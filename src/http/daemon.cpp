@@ -1,11 +1,8 @@
-// labrt::serve: the runtime, the HTTP API, signals and the event log.
+// labrt::serve: the runtime, the HTTP API and the event log.
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <ostream>
 #include <thread>
-
-#include <pthread.h>
 
 #include "labrt/client.hpp"
 #include "labrt/errc.hpp"
@@ -13,7 +10,6 @@
 #include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
-#include "src/process.hpp"
 
 namespace labrt {
 
@@ -53,47 +49,26 @@ void log_events(runtime& rt, std::ostream& log,
   }
 }
 
-/// The signals that shut the daemon down. SIGHUP is a closed terminal or
-/// ssh session: its default action would kill the daemon on the spot and
-/// leave the current run's tree behind.
-sigset_t shutdown_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
-
-/// Waits for a shutdown signal (blocked in every thread) and stops `server`.
-void await_signal(http_server& server, std::ostream& log,
-                  const std::atomic<bool>& stop) {
-  auto set = shutdown_signals();
-  timespec tick{0, 200'000'000};
-  while (!stop.load()) {
-    int sig = sigtimedwait(&set, nullptr, &tick);
-    if (sig > 0) {
-      log << to_iso8601(caf::make_timestamp()) << " received "
-          << signal_name(sig) << ", shutting down" << std::endl;
+/// Stops `server` once `stop` is requested, or returns when `done` is set.
+void await_stop(http_server& server, const serve_stop& stop,
+                const std::atomic<bool>& done) {
+  while (!done.load()) {
+    if (stop.requested()) {
       server.stop();
       return;
     }
+    std::this_thread::sleep_for(50ms);
   }
 }
 
 } // namespace
 
-int serve(daemon_config cfg, std::ostream& log) {
-  // Also here, for a daemon_config built in code rather than read
-  // (before the signal mask, so that a refusal leaves the caller as it was).
+int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
+  // Also here, for a daemon_config built in code rather than read.
   if (auto err = check_daemon_roots(cfg.runtime.runner)) {
     log << "labrt: " << message_of(err) << std::endl;
     return 2;
   }
-  // Before any thread starts, so that every thread inherits the mask and
-  // only await_signal sees the signals.
-  auto set = shutdown_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (!cfg.state_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(cfg.state_dir, ec);
@@ -115,10 +90,10 @@ int serve(daemon_config cfg, std::ostream& log) {
     log << "labrt: " << message_of(server.error()) << std::endl;
     return 2;
   }
-  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
   std::atomic<bool> drain{false};
   std::thread logger{[&] { log_events(**rt, log, drain); }};
-  std::thread signals{[&] { await_signal(**server, log, stop); }};
+  std::thread stopper{[&] { await_stop(**server, stop, done); }};
   log << to_iso8601(caf::make_timestamp()) << " " << cfg.name
       << " serving on " << (*server)->url() << " ("
       << cfg.runtime.monitor.services.size() << " services watched, "
@@ -127,8 +102,8 @@ int serve(daemon_config cfg, std::ostream& log) {
             : std::string{"no runner"})
       << ")" << std::endl;
   (*server)->run();
-  stop.store(true);
-  signals.join();
+  done.store(true);
+  stopper.join();
   server->reset(); // Every worker thread (and its client) is gone now.
   if (cfg.runtime.runner.stop_on_shutdown && (*rt)->runner()) {
     // Stopped here rather than by runtime::shutdown, so that the event log
