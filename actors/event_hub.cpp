@@ -1,4 +1,4 @@
-#include "event_hub.hpp"
+#include "actors/event_hub.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>

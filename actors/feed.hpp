@@ -8,7 +8,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "../src/change_log.hpp"
+#include "src/change_log.hpp"
 #include "labrt/interfaces.hpp"
 
 namespace labrt {

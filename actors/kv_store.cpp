@@ -1,8 +1,8 @@
-#include "kv_store.hpp"
+#include "actors/kv_store.hpp"
 
 #include <algorithm>
 
-#include "../src/validate.hpp"
+#include "src/validate.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {

@@ -1,4 +1,4 @@
-#include "monitor.hpp"
+#include "actors/monitor.hpp"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "../src/proc_record.hpp"
+#include "src/proc_record.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {

@@ -6,15 +6,15 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "event_hub.hpp"
-#include "kv_store.hpp"
+#include "actors/event_hub.hpp"
+#include "actors/kv_store.hpp"
 #include "labrt/errc.hpp"
-#include "monitor.hpp"
-#include "../src/service_rules.hpp"
-#include "../src/process.hpp"
-#include "service_status.hpp"
-#include "test_execution.hpp"
-#include "test_runner.hpp"
+#include "actors/monitor.hpp"
+#include "src/service_rules.hpp"
+#include "src/process.hpp"
+#include "actors/service_status.hpp"
+#include "actors/test_execution.hpp"
+#include "actors/test_runner.hpp"
 
 namespace labrt {
 

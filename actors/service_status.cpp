@@ -1,8 +1,8 @@
-#include "service_status.hpp"
+#include "actors/service_status.hpp"
 
 #include <algorithm>
 
-#include "../src/validate.hpp"
+#include "src/validate.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {

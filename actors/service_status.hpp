@@ -7,8 +7,8 @@
 
 #include <caf/expected.hpp>
 
-#include "../src/change_log.hpp"
-#include "feed.hpp"
+#include "src/change_log.hpp"
+#include "actors/feed.hpp"
 #include "labrt/config.hpp"
 #include "labrt/interfaces.hpp"
 

@@ -1,6 +1,6 @@
-#include "test_execution.hpp"
+#include "actors/test_execution.hpp"
 
-#include "../src/validate.hpp"
+#include "src/validate.hpp"
 #include "labrt/errc.hpp"
 
 namespace labrt {

@@ -1,4 +1,4 @@
-#include "change_log.hpp"
+#include "src/change_log.hpp"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "config_check.hpp"
+#include "src/config_check.hpp"
 #include "labrt/config.hpp"
 #include "labrt/errc.hpp"
 

@@ -1,4 +1,4 @@
-#include "config_check.hpp"
+#include "src/config_check.hpp"
 
 #include <cstdint>
 

@@ -1,11 +1,11 @@
-#include "event_fd.hpp"
+#include "src/event_fd.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "sys_util.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

@@ -1,4 +1,4 @@
-#include "output_capture.hpp"
+#include "src/output_capture.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "labrt/errc.hpp"
-#include "sys_util.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

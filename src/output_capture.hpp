@@ -15,8 +15,8 @@
 
 #include <caf/expected.hpp>
 
-#include "event_fd.hpp"
-#include "process.hpp"
+#include "src/event_fd.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 

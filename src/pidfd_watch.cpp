@@ -1,12 +1,12 @@
-#include "pidfd_watch.hpp"
+#include "src/pidfd_watch.hpp"
 
 #include <poll.h>
 
 #include <cerrno>
 
 #include "labrt/errc.hpp"
-#include "proc_stat.hpp"
-#include "sys_util.hpp"
+#include "src/proc_stat.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

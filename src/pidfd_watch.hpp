@@ -6,9 +6,9 @@
 #include <map>
 #include <vector>
 
-#include "event_fd.hpp"
+#include "src/event_fd.hpp"
 #include "labrt/monitor_types.hpp"
-#include "process.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 

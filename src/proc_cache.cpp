@@ -1,4 +1,4 @@
-#include "proc_cache.hpp"
+#include "src/proc_cache.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "proc_stat.hpp"
+#include "src/proc_stat.hpp"
 
 namespace labrt {
 

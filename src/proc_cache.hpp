@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "process.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 

@@ -1,8 +1,8 @@
-#include "proc_record.hpp"
+#include "src/proc_record.hpp"
 
 #include <algorithm>
 
-#include "validate.hpp"
+#include "src/validate.hpp"
 
 namespace labrt {
 

@@ -1,11 +1,11 @@
-#include "proc_scan.hpp"
+#include "src/proc_scan.hpp"
 
 #include <algorithm>
 #include <string>
 #include <string_view>
 
-#include "proc_record.hpp"
-#include "proc_stat.hpp"
+#include "src/proc_record.hpp"
+#include "src/proc_stat.hpp"
 
 namespace labrt {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "labrt/monitor_types.hpp"
-#include "proc_cache.hpp"
-#include "service_rules.hpp"
+#include "src/proc_cache.hpp"
+#include "src/service_rules.hpp"
 
 namespace labrt {
 

@@ -1,4 +1,4 @@
-#include "proc_stat.hpp"
+#include "src/proc_stat.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

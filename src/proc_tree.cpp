@@ -1,4 +1,4 @@
-#include "proc_tree.hpp"
+#include "src/proc_tree.hpp"
 
 #include <dirent.h>
 #include <poll.h>
@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "process.hpp"
-#include "sys_util.hpp"
+#include "src/process.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

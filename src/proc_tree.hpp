@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "proc_stat.hpp"
-#include "process.hpp"
+#include "src/proc_stat.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 

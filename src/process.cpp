@@ -1,4 +1,4 @@
-#include "process.hpp"
+#include "src/process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include <fstream>
 
 #include "labrt/errc.hpp"
-#include "sys_util.hpp"
+#include "src/sys_util.hpp"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #  define CLOSE_RANGE_CLOEXEC (1U << 2)

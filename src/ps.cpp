@@ -2,9 +2,9 @@
 #include "labrt/ps.hpp"
 
 #include "labrt/errc.hpp"
-#include "proc_record.hpp"
-#include "scan_pool.hpp"
-#include "service_rules.hpp"
+#include "src/proc_record.hpp"
+#include "src/scan_pool.hpp"
+#include "src/service_rules.hpp"
 
 namespace labrt {
 

@@ -1,4 +1,4 @@
-#include "regex_text.hpp"
+#include "src/regex_text.hpp"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 #include "labrt/run_types.hpp"
 
-#include "json_fields.hpp"
+#include "src/json_fields.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/types.hpp"
 

@@ -1,4 +1,4 @@
-#include "run_watch.hpp"
+#include "src/run_watch.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,12 +11,12 @@
 #include <cstring>
 #include <memory>
 
-#include "event_fd.hpp"
+#include "src/event_fd.hpp"
 #include "labrt/errc.hpp"
-#include "output_capture.hpp"
-#include "proc_tree.hpp"
-#include "script_path.hpp"
-#include "sys_util.hpp"
+#include "src/output_capture.hpp"
+#include "src/proc_tree.hpp"
+#include "src/script_path.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

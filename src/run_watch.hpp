@@ -14,8 +14,8 @@
 #include <caf/expected.hpp>
 
 #include "labrt/run_types.hpp"
-#include "process.hpp"
-#include "proc_tree.hpp"
+#include "src/process.hpp"
+#include "src/proc_tree.hpp"
 
 namespace labrt {
 

@@ -1,11 +1,11 @@
-#include "scan_pool.hpp"
+#include "src/scan_pool.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <thread>
 
-#include "proc_stat.hpp"
+#include "src/proc_stat.hpp"
 
 namespace labrt {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "proc_cache.hpp"
-#include "proc_scan.hpp"
+#include "src/proc_cache.hpp"
+#include "src/proc_scan.hpp"
 
 namespace labrt {
 

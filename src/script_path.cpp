@@ -1,4 +1,4 @@
-#include "script_path.hpp"
+#include "src/script_path.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <deque>
 
 #include "labrt/errc.hpp"
-#include "sys_util.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 

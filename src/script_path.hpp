@@ -6,7 +6,7 @@
 
 #include <caf/expected.hpp>
 
-#include "process.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 

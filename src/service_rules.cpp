@@ -1,4 +1,4 @@
-#include "service_rules.hpp"
+#include "src/service_rules.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,10 +7,10 @@
 #include <cstring>
 #include <set>
 
-#include "config_check.hpp"
+#include "src/config_check.hpp"
 #include "labrt/errc.hpp"
-#include "regex_text.hpp"
-#include "validate.hpp"
+#include "src/regex_text.hpp"
+#include "src/validate.hpp"
 
 namespace labrt {
 

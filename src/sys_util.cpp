@@ -1,4 +1,4 @@
-#include "sys_util.hpp"
+#include "src/sys_util.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

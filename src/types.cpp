@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "json_fields.hpp"
+#include "src/json_fields.hpp"
 
 namespace labrt {
 

@@ -1,4 +1,4 @@
-#include "validate.hpp"
+#include "src/validate.hpp"
 
 #include "labrt/errc.hpp"
 

@@ -1,4 +1,4 @@
-#include "metrics.hpp"
+#include "src/http/metrics.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -1,4 +1,4 @@
-#include "request.hpp"
+#include "src/http/request.hpp"
 
 #include <cctype>
 #include <charconv>

@@ -1,7 +1,7 @@
 // The request/reply routes of the HTTP/JSON API over labrt's blocking client
 // facades.
 #include "labrt/errc.hpp"
-#include "server_impl.hpp"
+#include "src/http/server_impl.hpp"
 
 namespace labrt {
 

@@ -18,7 +18,7 @@
 
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
-#include "server_impl.hpp"
+#include "src/http/server_impl.hpp"
 
 namespace labrt {
 

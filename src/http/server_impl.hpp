@@ -19,8 +19,8 @@
 #include "labrt/client.hpp"
 #include "labrt/config.hpp"
 #include "labrt/http.hpp"
-#include "metrics.hpp"
-#include "request.hpp"
+#include "src/http/metrics.hpp"
+#include "src/http/request.hpp"
 
 namespace labrt {
 

@@ -4,7 +4,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
 #include "labrt/sse.hpp"
-#include "server_impl.hpp"
+#include "src/http/server_impl.hpp"
 
 namespace labrt {
 
