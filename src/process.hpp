@@ -111,9 +111,6 @@ caf::expected<int> pidfd_open(pid_t pid);
 /// Sends `sig` through a pidfd. A process that is already gone is no error.
 caf::error send_signal(int pidfd, int sig);
 
-/// Sends `sig` to a process group (kill(-pgid)). A gone group is no error.
-caf::error signal_group(pid_t pgid, int sig);
-
 /// Reaps the process behind `pidfd` if it is a zombie child of ours (waitid
 /// P_PIDFD, WNOHANG: that very process, whatever its pid has become since).
 /// True once it is gone for good: reaped now, or earlier by its parent.

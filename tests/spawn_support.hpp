@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,11 @@
 #include "tests/proc_support.hpp"
 
 namespace labrt::test {
+
+/// Sends `sig` to a process group (kill(-pgid)); a gone group is no error.
+inline bool signal_group_failed(pid_t pgid, int sig) {
+  return pgid <= 1 || (::kill(-pgid, sig) < 0 && errno != ESRCH);
+}
 
 /// Set at start-up (spawn_support.cpp): orphans are adopted by this process.
 extern const bool subreaper;

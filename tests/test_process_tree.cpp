@@ -75,7 +75,7 @@ TEST_CASE("descendants and run_members see the process tree", "[process]") {
   CHECK(find_by_cookie("").empty());
   CHECK(find_by_cookie("no-such-cookie").empty());
   // TERM to the whole group ends all three.
-  CHECK_FALSE(signal_group(c.pgid, SIGTERM));
+  CHECK_FALSE(signal_group_failed(c.pgid, SIGTERM));
   auto ex = wait_exit(c.pidfd.get(), c.pid);
   REQUIRE(ex);
   guard.reaped = true;
