@@ -17,13 +17,27 @@ struct event_stream::impl {
   }
 
   ~impl() {
+    // CAF 0.17 leaves a monitor in the observed actor when the observer
+    // terminates: the hub would keep an attachable and, through its weak
+    // reference, this scoped_actor's whole storage (~0.6 KB) for its life,
+    // one per SSE connection and per followed log.
+    if (monitored)
+      self->demonitor(monitored);
     if (hub)
       self->send(hub, atom::unsubscribe_v,
                  caf::actor_cast<event_sink_actor>(self));
+    // CAF 0.17 drops an undelivered promise silently: the hub would wait
+    // for this acknowledgement forever, keeping its response handler (and
+    // the weak reference to this actor in it). After the unsubscription, so
+    // that the hub sends nothing more.
+    if (ack)
+      ack->deliver(caf::unit);
   }
 
   event_hub_actor hub;
   caf::scoped_actor self;
+  /// The hub while this stream monitors it.
+  caf::actor_addr monitored;
   /// The acknowledgement of the batch handed out last.
   std::optional<caf::response_promise> ack;
 };
@@ -43,6 +57,7 @@ caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
                                  caf::actor_cast<event_sink_actor>(d->self),
                                  after);
   d->self->monitor(d->hub);
+  d->monitored = d->hub.address();
   caf::blocking_actor::accept_one_cond cond;
   bool ok = false;
   d->self->varargs_receive(
