@@ -104,6 +104,20 @@ TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
   held->clear();
 }
 
+namespace {
+
+/// Returns once the hub has handled every message sent to it before.
+void hub_barrier(runtime& rt) {
+  caf::scoped_actor self{rt.system()};
+  bool answered = false;
+  self->request(rt.events(), deadline, atom::metrics_v)
+    .receive([&](json&) { answered = true; },
+             [&](caf::error& err) { FAIL("hub: " << render(err)); });
+  REQUIRE(answered);
+}
+
+} // namespace
+
 TEST_CASE("runtime: a closed event stream leaves nothing in the hub",
   "[runtime]") {
   runtime_config cfg;
@@ -120,10 +134,9 @@ TEST_CASE("runtime: a closed event stream leaves nothing in the hub",
     auto stream = value_of(event_stream::open(*rt, events_from_now));
     value_of(stream.next(1ms));
   }
-  // The hub handles the unsubscriptions and down messages after the fact.
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (weak() > before + 2 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(10ms);
+  // A closed stream has sent the hub all it will before its destructor
+  // returned: once the hub answers a later request, it has handled them.
+  hub_barrier(*rt);
   CHECK(weak() <= before + 2);
 }
 
@@ -149,7 +162,7 @@ TEST_CASE("runtime: streams closed with a batch unacknowledged cost no memory",
     value_of(c.kv().set("k", i));
     REQUIRE_FALSE(value_of(stream.next(deadline)).events.empty());
   }
-  std::this_thread::sleep_for(200ms);
+  hub_barrier(*rt);
   // Without the acknowledgement and the demonitor: ~750 bytes per stream
   // (the hub's response handler and monitor keep the stream's actor).
   auto per_stream = (used() - before) / streams;

@@ -1,4 +1,6 @@
 // labrt::serve: the runtime, the HTTP API and the event log.
+#include <malloc.h>
+
 #include <atomic>
 #include <filesystem>
 #include <ostream>
@@ -50,12 +52,20 @@ void log_events(runtime& rt, std::ostream& log,
 }
 
 /// Stops `server` once `stop` is requested, or returns when `done` is set.
+/// Meanwhile, once a minute, hands the memory glibc's arenas keep free back
+/// to the system: after a burst (a flood of output, many connections) it
+/// would otherwise stay resident for the daemon's life.
 void await_stop(http_server& server, const serve_stop& stop,
                 const std::atomic<bool>& done) {
+  auto next_trim = std::chrono::steady_clock::now() + 1min;
   while (!done.load()) {
     if (stop.requested()) {
       server.stop();
       return;
+    }
+    if (auto now = std::chrono::steady_clock::now(); now >= next_trim) {
+      ::malloc_trim(0);
+      next_trim = now + 1min;
     }
     std::this_thread::sleep_for(50ms);
   }
