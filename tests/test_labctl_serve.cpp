@@ -1,9 +1,11 @@
 // labctl serve and labctl run as processes, with real signals: config
 // refusals, SIGHUP stopping a run's tree, a taken port (part of test_labctl).
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -16,13 +18,16 @@ using namespace labrt::test;
 namespace {
 
 /// A daemon config in `dir` that runs the test scripts.
-std::string write_daemon_config(const temp_dir& dir, const std::string& name) {
+std::string write_daemon_config(const temp_dir& dir, const std::string& name,
+                                const std::string& state_dir = {}) {
   auto path = dir / "lab.json";
-  std::ofstream{path} << json{
-    {"name", name},
-    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300},
-                {"logs_dir", dir / "logs"}}},
-    {"http", {{"listen", "127.0.0.1:0"}}}}.dump();
+  json cfg{{"name", name},
+           {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300},
+                       {"logs_dir", dir / "logs"}}},
+           {"http", {{"listen", "127.0.0.1:0"}}}};
+  if (!state_dir.empty())
+    cfg["state_dir"] = state_dir;
+  std::ofstream{path} << cfg.dump();
   return path;
 }
 
@@ -138,11 +143,14 @@ TEST_CASE("SIGHUP stops labctl run's tree, exit 129", "[labctl]") {
   CHECK(find_by_cookie(rec.at("cookie").get<std::string>()).empty());
 }
 
-TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
-  // Passes once http_server::make refuses a port another server holds
-  // (httplib binds with SO_REUSEPORT, which lets a second server in).
-  temp_dir dir{"labrt-labctl"};
-  auto config = write_daemon_config(dir, "first");
+namespace {
+
+/// What a second `labctl serve --config config <args(port of the first)>`
+/// says while the first serves with `config`. A second daemon that does
+/// start is stopped at once, so the checks fail rather than the deadline.
+labctl_result second_daemon(
+  const std::string& config,
+  const std::function<std::vector<std::string>(uint16_t)>& args) {
   std::unique_ptr<labctl_result> second;
   reaper guard;
   auto first = run_labctl(
@@ -152,11 +160,11 @@ TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
       auto port = serving_port(out.err);
       if (second || port == 0)
         return;
-      // A second daemon that does start is stopped at once, so the check
-      // below fails rather than the deadline.
+      std::vector<std::string> argv{"serve", "--config", config};
+      for (auto& arg : args(port))
+        argv.push_back(arg);
       second = std::make_unique<labctl_result>(run_labctl(
-        {"serve", "--config", config, "--listen",
-         "127.0.0.1:" + std::to_string(port)},
+        argv,
         [](pid_t other, const labctl_result& o) {
           if (serving_port(o.err) != 0)
             ::kill(other, SIGTERM);
@@ -168,7 +176,43 @@ TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
   guard.pid = 0;
   CHECK(first.code == 0);
   REQUIRE(second);
-  INFO(second->err);
-  CHECK(second->code == 2);
-  CHECK(has(second->err, "address in use"));
+  return *second;
+}
+
+} // namespace
+
+TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
+  // Passes once http_server::make refuses a port another server holds
+  // (httplib binds with SO_REUSEPORT, which lets a second server in).
+  temp_dir dir{"labrt-labctl"};
+  auto second = second_daemon(write_daemon_config(dir, "first"), [](uint16_t port) {
+    return std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(port)};
+  });
+  INFO(second.err);
+  CHECK(second.code == 2);
+  CHECK(has(second.err, "address in use"));
+  // Without a state_dir the daemon says what a restart forgets.
+  CHECK(has(second.err, "no state_dir in the config"));
+}
+
+TEST_CASE("a second labctl serve on a state_dir in use exits 2", "[labctl]") {
+  temp_dir dir{"labrt-labctl"};
+  auto config = write_daemon_config(dir, "first", dir / "state");
+  auto second = second_daemon(config, [](uint16_t) {
+    return std::vector<std::string>{}; // Another free port, the same state.
+  });
+  INFO(second.err);
+  CHECK(second.code == 2);
+  CHECK(has(second.err, "state_dir " + (dir / "state")
+                          + " is in use by another daemon (pid "));
+  CHECK_FALSE(has(second.err, "no state_dir"));
+  // Private, as what runs leave there will be.
+  struct stat st{};
+  REQUIRE(::stat((dir / "state").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  // The lock ends with its daemon: the next one gets it, and holds it.
+  auto third = second_daemon(config, [](uint16_t) {
+    return std::vector<std::string>{};
+  });
+  CHECK(third.code == 2);
 }
