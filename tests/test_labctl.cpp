@@ -296,3 +296,37 @@ TEST_CASE("watch prints what happens from now on, --since the history",
   CHECK(has(all.out, " kv before = 1 (revision "));
   CHECK(has(all.out, " test ended: sleep.sh (exit code 0, "));
 }
+
+TEST_CASE("watch rides through a daemon restart and says what it missed",
+          "[labctl]") {
+  auto first = std::make_unique<api>();
+  http_config again;
+  again.listen = "127.0.0.1:" + std::to_string(first->server->port());
+  std::unique_ptr<api> second;
+  bool restarted = false;
+  bool stopped = false;
+  auto r = run_labctl(
+    {"--server", first->server->url(), "watch"},
+    [&](pid_t pid, const labctl_result& out) {
+      if (!restarted && has(out.err, "(Ctrl-C to stop)\n")) {
+        restarted = true;
+        auto cli = first->connect();
+        cli.Put("/api/kv/before", "1", "application/json");
+        first.reset(); // Its stream ends; watch reconnects to the next.
+        second = std::make_unique<api>(again);
+        second->connect().Put("/api/kv/after", "2", "application/json");
+      }
+      if (!stopped && has(out.out, " kv after = 2 (revision ")) {
+        stopped = true;
+        ::kill(pid, SIGINT);
+      }
+    },
+    deadline);
+  INFO(r.out << r.err);
+  CHECK(r.code == 128 + SIGINT);
+  CHECK(has(r.err, "the event stream ended; reconnecting"));
+  CHECK(has(r.err, " again from event "));
+  CHECK(has(r.out, " kv before = 1 (revision "));
+  // The restarted daemon cannot replay the old one's events, and says so.
+  CHECK(has(r.out, "missed"));
+}
