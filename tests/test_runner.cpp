@@ -13,7 +13,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -271,15 +273,18 @@ TEST_CASE("output lines are numbered as the log's newlines count them",
            || t.runs.back().state != run_state::finished)
       REQUIRE(t.receive_one());
     std::ifstream in{rec.log, std::ios::binary};
-    std::vector<std::string> log;
-    for (std::string line; std::getline(in, line);)
-      log.push_back(line);
-    INFO(script);
-    REQUIRE(t.lines.size() == log.size()); // the last one without '\n'
-    for (size_t i = 0; i < t.lines.size(); ++i) {
+    std::string log{std::istreambuf_iterator<char>{in}, {}};
+    INFO(script << ": " << log);
+    // Both streams' bytes interleave in the log as they came (a line left
+    // open by one stream may take in the other's), but the count holds; the
+    // last line, which no '\n' ends, comes last.
+    CHECK(size_t(std::count(log.begin(), log.end(), '\n')) + 1
+          == t.lines.size());
+    for (size_t i = 0; i < t.lines.size(); ++i)
       CHECK(t.lines[i].n == i + 1);
-      CHECK(t.lines[i].text == log[i]);
-    }
+    CHECK(t.lines.back().text.find("tail") != std::string::npos);
+    if (std::string{script} == "repeat.sh")
+      CHECK(t.lines.size() == 601);
   }
 }
 

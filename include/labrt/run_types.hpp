@@ -157,7 +157,8 @@ struct output_line {
   std::string text;
   /// Its number in the run's output, from 1, both streams counted together
   /// (dropped lines too, so a gap shows what a consumer missed). Line n ends
-  /// at the n-th '\n' of the run's log file, until the log is cut.
+  /// at the n-th '\n' of the run's log file, until the log is cut; a last
+  /// line that no '\n' ends is numbered after all the others.
   uint64_t n = 0;
 };
 

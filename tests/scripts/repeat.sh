@@ -6,4 +6,4 @@ while [ $i -lt 300 ]; do
   echo same >&2
   i=$((i + 1))
 done
-printf 'same'
+printf 'same tail'
