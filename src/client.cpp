@@ -1,5 +1,7 @@
 #include "labrt/client.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -272,6 +274,17 @@ caf::expected<json> test_facade::start_test(const std::string& script,
                           std::move(extra));
 }
 
+caf::expected<json> test_facade::start_test(const std::string& script,
+                                            json pid, json extra,
+                                            std::chrono::milliseconds wait) {
+  auto& d = client_access::of(client_);
+  return d.call_for<json>(wait + d.timeout, d.rt.test_execution(),
+                          atom::start_v, script, std::move(pid),
+                          std::move(extra),
+                          static_cast<uint64_t>(std::max<int64_t>(
+                            0, static_cast<int64_t>(wait.count()))));
+}
+
 caf::expected<json> test_facade::stop_test() {
   return call_tests<json>(client_, atom::stop_v);
 }
@@ -287,8 +300,6 @@ caf::expected<json> test_facade::get_state() {
 caf::expected<json> test_facade::update_state(json fields) {
   return call_tests<json>(client_, atom::update_v, std::move(fields));
 }
-
-
 
 // -- runner -------------------------------------------------------------------
 
