@@ -407,6 +407,9 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
     [self](atom::list) { return self->state.queued(); },
     [self](atom::cancel, const std::string& id) { return cancel(self, id); },
     [self](atom::history, uint64_t n) { return self->state.history(n); },
+    [self](atom::history, const history_query& q) {
+      return self->state.history(q);
+    },
     [self](atom::subscribe, run_output_actor& sink) {
       return subscribe(self, sink);
     },

@@ -96,6 +96,8 @@ struct test_runner_state {
 
   /// Up to `n` finished runs, newest first.
   std::vector<run_record> history(uint64_t n) const;
+  /// The finished runs `q` asks for, newest first.
+  std::vector<run_record> history(const history_query& q) const;
 
   /// What the queued runs hold (run_footprint of records and specs).
   size_t queue_bytes() const;

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <sstream>
 #include <utility>
 
 #include "labrt/errc.hpp"
@@ -215,6 +216,47 @@ std::vector<run_record> test_runner_state::history(uint64_t n) const {
   for (auto i = history_.rbegin(); i != history_.rend() && result.size() < n;
        ++i)
     result.push_back(*i);
+  return result;
+}
+
+namespace {
+
+/// Whether every word of `text` appears in the run's script, args, bin or
+/// topology.
+bool mentions_all(const run_record& rec, const std::string& text) {
+  std::string hay = rec.script + " " + rec.bin + " " + rec.topology;
+  for (auto& arg : rec.args)
+    hay += " " + arg;
+  std::istringstream words{text};
+  for (std::string word; words >> word;)
+    if (hay.find(word) == std::string::npos)
+      return false;
+  return true;
+}
+
+bool matches(const run_record& rec, const history_query& q) {
+  return (q.script.empty() || rec.script == q.script)
+         && (q.outcome.empty() || q.outcome == outcome_of(rec))
+         && (q.since.time_since_epoch().count() == 0 || rec.ended_at >= q.since)
+         && (q.until.time_since_epoch().count() == 0 || rec.ended_at < q.until)
+         && (q.text.empty() || mentions_all(rec, q.text));
+}
+
+} // namespace
+
+std::vector<run_record>
+test_runner_state::history(const history_query& q) const {
+  std::vector<run_record> result;
+  auto i = history_.rbegin();
+  if (!q.before.empty()) {
+    while (i != history_.rend() && i->run_id != q.before)
+      ++i;
+    if (i != history_.rend())
+      ++i; // Older than `before`, which the last page ended with.
+  }
+  for (; i != history_.rend() && result.size() < q.limit; ++i)
+    if (matches(*i, q))
+      result.push_back(*i);
   return result;
 }
 

@@ -379,6 +379,11 @@ caf::expected<std::vector<run_record>> runner_facade::history(uint64_t n) {
   return call_runner<std::vector<run_record>>(client_, {}, atom::history_v, n);
 }
 
+caf::expected<std::vector<run_record>>
+runner_facade::history(const history_query& q) {
+  return call_runner<std::vector<run_record>>(client_, {}, atom::history_v, q);
+}
+
 caf::expected<json> runner_facade::metrics() {
   return call_runner<json>(client_, {}, atom::metrics_v);
 }

@@ -6,6 +6,29 @@
 
 namespace labrt {
 
+const std::vector<std::string>& run_outcomes() {
+  static const std::vector<std::string> names{
+    "passed", "failed", "timed_out", "stopped", "crashed", "not_started",
+    "cancelled"};
+  return names;
+}
+
+const char* outcome_of(const run_record& rec) {
+  switch (rec.state) {
+    case run_state::failed: return "not_started";
+    case run_state::cancelled: return "cancelled";
+    case run_state::finished: break;
+    default: return "";
+  }
+  if (rec.timed_out)
+    return "timed_out";
+  if (!rec.stopped_by.empty())
+    return "stopped";
+  if (rec.signal != 0)
+    return "crashed";
+  return rec.exit_code == 0 ? "passed" : "failed";
+}
+
 namespace {
 
 std::string text_from(const json& j, const char* key) {
@@ -194,6 +217,7 @@ void from_json(const json& j, run_spec& x) {
 void to_json(json& j, const run_record& x) {
   bool exited = x.signal == 0 && x.exit_code >= 0;
   j = {{"run_id", x.run_id}, {"state", to_string(x.state)},
+    {"outcome", text_or_null(outcome_of(x))},
     {"script", x.script}, {"path", x.path}, {"args", x.args},
     {"bin", text_or_null(x.bin)}, {"topology", text_or_null(x.topology)},
     {"topology_file", text_or_null(x.topology_file)},

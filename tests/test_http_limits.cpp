@@ -156,6 +156,9 @@ TEST_CASE("bad input gets its 4xx and changes nothing", "[http]") {
                 400, "patch_failed");
   require_error(cli.Get("/api/kv/absent"), 404, "not_found");
   require_error(cli.Get("/api/history?limit=x"), 400, "invalid_argument");
+  require_error(cli.Get("/api/history?outcome=won"), 400, "invalid_argument");
+  require_error(cli.Get("/api/history?since=yesterday"), 400, "invalid_argument");
+  require_error(cli.Get("/api/history?until=2026-13"), 400, "invalid_argument");
   httplib::Headers stale{{"If-Match", "\"999\""}};
   auto res = cli.Put("/api/kv/keep", stale, "2", json_type);
   require_error(res, 412, "precondition_failed");

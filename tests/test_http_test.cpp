@@ -96,6 +96,14 @@ TEST_CASE("start, status, logs and stop of a test run", "[http]") {
   auto history = body_of(cli.Get("/api/history?limit=5"));
   REQUIRE(history.size() == 1);
   CHECK(history[0].at("run_id") == rec.at("run_id"));
+  CHECK(history[0].at("outcome") == "stopped");
+  // Queries: by outcome, script, words and day.
+  CHECK(body_of(cli.Get("/api/history?outcome=stopped&script=sleep.sh&q=30"))
+          .size() == 1);
+  CHECK(body_of(cli.Get("/api/history?outcome=passed")).empty());
+  CHECK(body_of(cli.Get("/api/history?q=fboss+t1")).size() == 1);
+  CHECK(body_of(cli.Get("/api/history?until=2000-01-01")).empty());
+  CHECK(body_of(cli.Get("/api/history?since=2000-01-01")).size() == 1);
 }
 
 TEST_CASE("following a log streams lines until the run ends", "[http]") {

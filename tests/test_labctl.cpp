@@ -179,6 +179,17 @@ TEST_CASE("test start --follow and logs -f exit with the run's outcome", "[labct
   auto history = json_of(remote(a, {"history", "--json"}));
   REQUIRE(history.size() == 2);
   auto first = history[1].at("run_id").get<std::string>();
+  // Queries: the failed one by outcome, by words (sent encoded), by page.
+  auto failures = json_of(remote(a, {"history", "--json", "--outcome", "failed"}));
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].at("run_id") == id);
+  auto words = json_of(remote(a, {"history", "--json", "--grep", "exit_with.sh 7"}));
+  REQUIRE(words.size() == 1);
+  CHECK(words[0].at("run_id") == id);
+  auto older = json_of(remote(a, {"history", "--json", "--before", id}));
+  REQUIRE(older.size() == 1);
+  CHECK(older[0].at("run_id") == first);
+  CHECK(remote(a, {"history", "--outcome", "won"}).code == 1);
   auto log = remote(a, {"logs", "--run", first});
   CHECK(log.code == 0);
   CHECK(log.out == "ready\ndone\n");

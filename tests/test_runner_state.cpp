@@ -142,3 +142,76 @@ TEST_CASE("the history is bounded in bytes, not only in runs",
     bytes += run_footprint(r);
   CHECK(bytes <= run_limits::max_history_bytes);
 }
+
+TEST_CASE("the history answers queries by script, outcome, time and words, "
+          "a page at a time", "[test_runner]") {
+  test_runner_state st;
+  auto at = [](int minute) {
+    return caf::timestamp{std::chrono::minutes{minute}};
+  };
+  auto add = [&](std::string id, std::string script, int minute,
+                 auto&& shape) {
+    run_record rec;
+    rec.run_id = std::move(id);
+    rec.script = std::move(script);
+    rec.state = run_state::finished;
+    rec.exit_code = 0;
+    rec.ended_at = at(minute);
+    shape(rec);
+    st.remember(rec);
+  };
+  add("r1", "link.sh", 1, [](run_record& r) { r.topology = "t1"; });
+  add("r2", "link.sh", 2, [](run_record& r) { r.exit_code = 3; });
+  add("r3", "soak.sh", 3, [](run_record& r) {
+    r.timed_out = true;
+    r.stopped_by = "timeout";
+    r.exit_code = -1;
+    r.signal = 15;
+  });
+  add("r4", "link.sh", 4, [](run_record& r) { r.args = {"--port", "7"}; });
+  add("r5", "bad.sh", 5, [](run_record& r) { r.state = run_state::failed; });
+  add("r6", "link.sh", 6, [](run_record& r) {
+    r.exit_code = -1;
+    r.signal = 11;
+  });
+  auto ids = [&](history_query q) {
+    std::vector<std::string> out;
+    for (auto& rec : st.history(q))
+      out.push_back(rec.run_id);
+    return out;
+  };
+  using ids_t = std::vector<std::string>;
+  history_query q;
+  CHECK(ids(q) == ids_t{"r6", "r5", "r4", "r3", "r2", "r1"});
+  q.script = "link.sh";
+  CHECK(ids(q) == ids_t{"r6", "r4", "r2", "r1"});
+  q.outcome = "passed";
+  CHECK(ids(q) == ids_t{"r4", "r1"});
+  q = {};
+  for (auto [outcome, id] :
+       {std::pair{"failed", "r2"}, {"timed_out", "r3"}, {"not_started", "r5"},
+        {"crashed", "r6"}}) {
+    q.outcome = outcome;
+    CHECK(ids(q) == ids_t{id});
+  }
+  q = {};
+  q.since = at(2);
+  q.until = at(4); // Ended before it.
+  CHECK(ids(q) == ids_t{"r3", "r2"});
+  q = {};
+  q.text = "link --port";
+  CHECK(ids(q) == ids_t{"r4"});
+  q.text = "t1";
+  CHECK(ids(q) == ids_t{"r1"});
+  // Pages: two at a time, each after the last run of the one before.
+  q = {};
+  q.limit = 2;
+  CHECK(ids(q) == ids_t{"r6", "r5"});
+  q.before = "r5";
+  CHECK(ids(q) == ids_t{"r4", "r3"});
+  q.before = "r3";
+  q.script = "link.sh";
+  CHECK(ids(q) == ids_t{"r2", "r1"});
+  q.before = "r1";
+  CHECK(ids(q).empty());
+}

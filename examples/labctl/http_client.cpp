@@ -1,6 +1,8 @@
 // api_client: httplib::Client responses and errors -> api_result.
 #include "http_client.hpp"
 
+#include <cctype>
+#include <cstdio>
 #include <iostream>
 
 #include <httplib.h>
@@ -107,6 +109,21 @@ api_result api_client::patch(const std::string& path, const json& body,
 
 api_result api_client::del(const std::string& path) {
   return result_of(cli_->Delete(path), server_);
+}
+
+std::string url_encode(const std::string& text, bool keep_slash) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~'
+        || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
 }
 
 api_result api_client::stream(const std::string& path,

@@ -45,6 +45,10 @@ struct api_result {
   }
 };
 
+/// `text` with all but unreserved characters (and '/' if `keep_slash`)
+/// percent-encoded, for a path or a query parameter.
+std::string url_encode(const std::string& text, bool keep_slash = false);
+
 /// Called with each piece of a streamed body; false stops the stream.
 using chunk_fn = std::function<bool(const char* data, size_t size)>;
 

@@ -11,21 +11,10 @@ namespace {
 
 using labrt::json;
 
-/// Keys go into the path: escape all but unreserved characters and '/'
-/// (the server decodes the path before matching /api/kv/(.+)).
+/// Keys go into the path, '/' as it is (the server decodes the path before
+/// matching /api/kv/(.+)).
 std::string key_path(const std::string& key) {
-  std::string out = "/api/kv/";
-  for (unsigned char c : key) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~'
-        || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
-  return out;
+  return "/api/kv/" + url_encode(key, true);
 }
 
 /// KEY and JSON arguments of one kv command.

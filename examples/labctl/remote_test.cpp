@@ -7,8 +7,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "commands.hpp"
 #include "remote.hpp"
@@ -299,14 +301,31 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   logs->add_option("--run", *run, "A run id");
 
   auto limit = std::make_shared<int>(20);
-  command(app, "history", "Finished runs, newest first", opt, exit_code,
-          [opt, limit](api_client& api) {
-            return show(
-              api.get("/api/history?limit=" + std::to_string(*limit)), *opt,
-              print_runs);
-          })
-    ->add_option("-n", *limit, "How many runs (default 20)")
+  // --script, --outcome, --grep, --since, --until, --before: the query's
+  // parameters (docs/http-api.md), sent when given.
+  auto filters = std::make_shared<std::map<std::string, std::string>>();
+  auto history = command(
+    app, "history", "Finished runs, newest first", opt, exit_code,
+    [opt, limit, filters](api_client& api) {
+      auto path = "/api/history?limit=" + std::to_string(*limit);
+      for (auto& [param, value] : *filters)
+        if (!value.empty())
+          path += "&" + param + "=" + url_encode(value);
+      return show(api.get(path), *opt, print_runs);
+    });
+  history->add_option("-n", *limit, "How many runs (default 20)")
     ->check(CLI::Range(0, 999999));
+  for (auto [flag, param, help] :
+       {std::tuple{"--script", "script", "Only runs of this script"},
+        {"--outcome", "outcome",
+         "passed, failed, timed_out, stopped, crashed, not_started or "
+         "cancelled"},
+        {"--grep", "q", "Words that must all be in script, args, bin or "
+                        "topology"},
+        {"--since", "since", "Ended at or after (2026-12-01 or an ISO time)"},
+        {"--until", "until", "Ended before"},
+        {"--before", "before", "Older than this run (the next page)"}})
+    history->add_option(flag, (*filters)[param], help);
 }
 
 } // namespace labctl

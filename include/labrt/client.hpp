@@ -148,6 +148,7 @@ public:
   caf::expected<run_record> cancel(const std::string& run_id);
   /// Up to `n` finished runs, newest first.
   caf::expected<std::vector<run_record>> history(uint64_t n = 100);
+  caf::expected<std::vector<run_record>> history(const history_query& q);
   caf::expected<json> metrics();
 
 private:

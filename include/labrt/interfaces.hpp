@@ -160,6 +160,8 @@ using test_runner_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<run_record>,
   /// Up to `n` finished runs, newest first.
   caf::replies_to<atom::history, uint64_t>::with<std::vector<run_record>>,
+  /// The finished runs a query asks for (script, outcome, time, words, page), newest first.
+  caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>,
   /// Sends every run's record and output and each new queue to a subscriber; replies the current run id.
   caf::replies_to<atom::subscribe, run_output_actor>::with<std::string>,
   /// Stops sending to a subscriber.

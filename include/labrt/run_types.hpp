@@ -139,7 +139,36 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
     x.error);
 }
 
-/// Keys: run_id, state, script, path, args, bin, topology, topology_file,
+/// How an ended run came out: "passed" (exit code 0), "failed" (another
+/// exit code), "timed_out", "stopped" (by a request, a signal or shutdown),
+/// "crashed" (killed by a signal nobody sent through labrt), "not_started"
+/// (it could not be spawned) or "cancelled" (taken off the queue); "" while
+/// it has not ended.
+const char* outcome_of(const run_record& rec);
+
+/// Every outcome outcome_of names.
+const std::vector<std::string>& run_outcomes();
+
+/// Which finished runs a history query returns, newest first.
+struct history_query {
+  uint64_t limit = 50;
+  std::string script;  ///< The script as requested, exactly; "" = any.
+  std::string outcome; ///< An outcome_of value; "" = any.
+  /// Words that must all appear in the script, args, bin or topology.
+  std::string text;
+  caf::timestamp since; ///< Ended at or after; zero = no bound.
+  caf::timestamp until; ///< Ended before; zero = no bound.
+  /// Only runs older than this one (the last of the previous page).
+  std::string before;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, history_query& x) {
+  return f(caf::meta::type_name("history_query"), x.limit, x.script,
+           x.outcome, x.text, x.since, x.until, x.before);
+}
+
+/// Keys: run_id, state, outcome, script, path, args, bin, topology, topology_file,
 /// pid, pgid, cookie, log (null if none), enqueued_at, started_at, ended_at
 /// (ISO 8601 or null), duration_ms, exit_code (null unless it exited),
 /// signal ({"number", "name"} or null), core_dumped, timed_out, stopped

@@ -1,5 +1,8 @@
 // The request/reply routes of the HTTP/JSON API over labrt's blocking client
 // facades.
+#include <algorithm>
+#include <string>
+
 #include "labrt/errc.hpp"
 #include "src/http/server_impl.hpp"
 
@@ -23,6 +26,58 @@ bool set_revision(Response& res, manager_facade& manager) {
   }
   res.set_header("X-Labrt-Revision", metrics->value("revision", json(0)).dump());
   return true;
+}
+
+/// A time of ?since= or ?until=: what to_iso8601 writes, seconds without
+/// a fraction, or a day (its midnight, UTC).
+caf::expected<caf::timestamp> time_param(const Request& req, const char* key) {
+  auto text = req.get_param_value(key);
+  if (text.empty())
+    return caf::timestamp{};
+  auto full = text;
+  if (full.size() == 10)
+    full += "T00:00:00Z";
+  auto t = from_iso8601(full);
+  if (t.time_since_epoch().count() == 0)
+    return make_error(errc::invalid_argument,
+                      std::string{key} + " must be an ISO 8601 time such as "
+                        "2026-12-01T10:00:00Z or a day such as 2026-12-01, "
+                        "not '" + text + "'");
+  return t;
+}
+
+/// ?limit, script, outcome, q (words), since, until, before (a run id).
+caf::expected<history_query> history_query_of(const Request& req) {
+  history_query q;
+  if (req.has_param("limit")) {
+    auto text = req.get_param_value("limit");
+    if (text.empty() || text.size() > 6
+        || text.find_first_not_of("0123456789") != std::string::npos)
+      return make_error(errc::invalid_argument,
+                        "limit must be a number from 0 to 999999");
+    q.limit = std::stoull(text);
+  }
+  q.script = req.get_param_value("script");
+  q.outcome = req.get_param_value("outcome");
+  auto& outcomes = run_outcomes();
+  if (!q.outcome.empty()
+      && std::find(outcomes.begin(), outcomes.end(), q.outcome)
+           == outcomes.end())
+    return make_error(errc::invalid_argument,
+                      "outcome must be one of " + json(outcomes).dump());
+  // Forms and urlencode() send a space as '+', which httplib leaves as is.
+  q.text = req.get_param_value("q");
+  std::replace(q.text.begin(), q.text.end(), '+', ' ');
+  q.before = req.get_param_value("before");
+  auto since = time_param(req, "since");
+  if (!since)
+    return std::move(since.error());
+  auto until = time_param(req, "until");
+  if (!until)
+    return std::move(until.error());
+  q.since = *since;
+  q.until = *until;
+  return q;
 }
 
 } // namespace
@@ -99,16 +154,10 @@ void http_server::impl::add_test_routes() {
         });
   route("GET", "/api/history", "/api/history",
         [this](const Request& req, Response& res) {
-          uint64_t limit = 50;
-          if (req.has_param("limit")) {
-            auto text = req.get_param_value("limit");
-            if (text.empty() || text.size() > 6
-                || text.find_first_not_of("0123456789") != std::string::npos)
-              return fail(res, 400, "invalid_argument",
-                          "limit must be a number from 0 to 999999");
-            limit = std::stoull(text);
-          }
-          reply(res, local().runner().history(limit));
+          auto query = history_query_of(req);
+          if (!query)
+            return fail(res, query.error());
+          reply(res, local().runner().history(*query));
         });
 }
 
