@@ -11,7 +11,6 @@
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
 #include "src/service_rules.hpp"
-#include "src/process.hpp"
 #include "actors/service_status.hpp"
 #include "actors/test_execution.hpp"
 #include "actors/test_runner.hpp"
@@ -56,12 +55,8 @@ struct runtime::impl {
     service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
-    if (cfg.runner.enabled) {
-      // Orphans of a run re-parent to us, so the runner can find and reap
-      // them (PID 1 here does not reap promptly).
-      set_child_subreaper();
+    if (cfg.runner.enabled)
       runner = sys.spawn(test_runner, cfg.runner, slot);
-    }
   }
 
   /// Spawns the event hub and subscribes it to every source, waiting for
