@@ -23,6 +23,11 @@ Two differences, both on purpose:
 
 After fork() the child gets new instances from the getters; objects made
 before the fork raise labrt.ForkError there.
+
+Each class works on an object of the strict API (labrt.KvStore, ...; the
+`store` and `manager` keywords), made by default in labrt.runtime(). A
+backend that reaches a daemon over HTTP can hand in objects with the same
+methods, and the getters the daemon's shared managers.
 """
 
 import os
@@ -39,8 +44,8 @@ __all__ = ["ThreadSafeDict", "ServiceStatusManager", "TestExecutionManager",
 class ThreadSafeDict:
     """A dict whose every operation is one message to its own kv actor."""
 
-    def __init__(self, initial=None):
-        self._kv = labrt.runtime().new_kv()
+    def __init__(self, initial=None, *, store=None):
+        self._kv = store if store is not None else labrt.runtime().new_kv()
         if initial:
             self._kv.update(dict(initial))
 
@@ -85,8 +90,8 @@ class ServiceStatusManager:
     """Service status entries; starts with the defaults (qsfp_service and
     sai_mono_link_test-sai_impl False, their _cmd entries None, and more)."""
 
-    def __init__(self):
-        self._s = labrt.runtime().new_services()
+    def __init__(self, *, manager=None):
+        self._s = manager if manager is not None else labrt.runtime().new_services()
 
     def is_service_running(self, service_name):
         return self._s.is_service_running(service_name)
@@ -124,8 +129,8 @@ class TestExecutionManager:
 
     __test__ = False  # Not a pytest class, despite its name.
 
-    def __init__(self, start_timeout=30.0):
-        self._t = labrt.runtime().new_tests()
+    def __init__(self, start_timeout=30.0, *, manager=None):
+        self._t = manager if manager is not None else labrt.runtime().new_tests()
         self.start_timeout = start_timeout
 
     def is_running(self):

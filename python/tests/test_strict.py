@@ -145,3 +145,15 @@ def test_default_runtime_is_one_per_process():
     assert labrt.runtime() is labrt.runtime()
     labrt.runtime().kv.set("default", True)
     assert labrt.runtime().kv.get("default") is True
+
+
+def test_compat_objects_work_on_a_given_strict_object(rt):
+    from labrt.compat import ServiceStatusManager, TestExecutionManager, ThreadSafeDict
+    d = ThreadSafeDict({"a": 1}, store=rt.kv)
+    assert rt.kv.get("a") == 1 and d.get("a") == 1
+    ServiceStatusManager(manager=rt.services).set_status("qsfp_service", True)
+    assert rt.services.is_service_running("qsfp_service")
+    TestExecutionManager(manager=rt.tests).start_test("t.py", 0)
+    assert rt.tests.get_state()["compat_pid"] == 0
+    with pytest.raises(labrt.AlreadyRunningError):
+        TestExecutionManager(start_timeout=0.1, manager=rt.tests).start_test("u.py", 1)
