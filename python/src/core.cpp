@@ -27,7 +27,7 @@ unsigned fork_generation() {
 }
 
 void hold_if_finalizing() {
-  while (_Py_IsFinalizing())
+  while (python_finalizing())
     std::this_thread::sleep_for(std::chrono::hours{1});
 }
 

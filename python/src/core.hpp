@@ -3,6 +3,7 @@
 // become Python exceptions.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -35,6 +36,15 @@ unsigned fork_generation();
 
 /// Waits that Ctrl-C ended (the tests check that path was taken).
 inline uint64_t interrupted_waits = 0;
+
+/// Whether Python is tearing itself down (public API from 3.13 on).
+inline bool python_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
 
 /// Blocks a thread without the GIL for good once Python is finalizing: taking
 /// the GIL then ends the thread with pthread_exit, whose unwinding through
@@ -124,6 +134,10 @@ public:
 
   /// Called by the Python objects that close() must close.
   void track(std::weak_ptr<closable> x) {
+    if (tracked_.size() % 64 == 63)
+      tracked_.erase(std::remove_if(tracked_.begin(), tracked_.end(),
+                                    [](auto& weak) { return weak.expired(); }),
+                     tracked_.end());
     tracked_.push_back(std::move(x));
   }
 

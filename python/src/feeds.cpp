@@ -122,7 +122,7 @@ struct callback_box {
   std::thread::id thread;
 
   ~callback_box() {
-    if (Py_IsInitialized() && !_Py_IsFinalizing()) {
+    if (Py_IsInitialized() && !python_finalizing()) {
       py::gil_scoped_acquire gil;
       fn = py::object();
     } else {
