@@ -1,6 +1,7 @@
 """The runner and the monitor through the strict API."""
 
 import stat
+import threading
 
 import pytest
 
@@ -44,6 +45,26 @@ def test_one_run_at_a_time_queue_and_stop(rt, script):
     with pytest.raises(labrt.TimeoutError):
         rt.runner.wait(rt.runner.start(long)["run_id"], timeout=0.1)
     rt.runner.stop()
+
+
+def test_a_waiting_call_leaves_the_gil_to_other_threads(rt, script):
+    run = rt.runner.start(script("long.sh", "exec sleep 60\n"))
+    result = {}
+
+    def waiter():
+        result["final"] = rt.runner.wait(run["run_id"], timeout=60)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    # Held by the waiter, the GIL would stop this thread until the run ends.
+    for i in range(200):
+        rt.kv.set("k", i)
+    assert rt.kv.get("k") == 199
+    assert thread.is_alive()
+    rt.runner.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert result["final"]["stopped_by"] == "request"
 
 
 def test_bad_specs_are_refused(rt, script):
