@@ -1,5 +1,7 @@
 #include "actors/event_hub.hpp"
 
+#include <algorithm>
+
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -24,15 +26,43 @@ uint64_t event_hub_state::append(std::string kind, const json& data) {
 event_batch event_hub_state::after(uint64_t after, size_t max) const {
   event_batch result;
   auto first = ring_.empty() ? next_id_ : ring_.front().id;
-  if (after + 1 < first) {
-    result.missed = first - after - 1;
-    after = first - 1;
+  // The next id wanted, within what this hub ever gave.
+  auto from = std::min(std::max(after, base_ - 1) + 1, next_id_);
+  if (from < first) {
+    result.missed = first - from;
+    from = first;
   }
   // Ids in the ring are contiguous, so the start is an index, not a search.
-  for (auto i = ring_.begin() + static_cast<std::ptrdiff_t>(after + 1 - first);
+  for (auto i = ring_.begin() + static_cast<std::ptrdiff_t>(from - first);
        i != ring_.end() && result.events.size() < max; ++i)
     result.events.push_back(*i);
   return result;
+}
+
+event_hub_state::sink event_hub_state::make_sink(event_sink_actor handle,
+                                                 uint64_t after) const {
+  sink s{std::move(handle)};
+  if (after == events_from_now) {
+    s.cursor = last_id();
+  } else if (after == 0 || (after >= base_ - 1 && after <= last_id())) {
+    s.cursor = after;
+  } else {
+    // Another hub's id (a daemon before its restart): all that is held,
+    // and word that the client's view is stale.
+    s.stale = true;
+  }
+  return s;
+}
+
+event_batch event_hub_state::next_for(sink& s) {
+  auto batch = after(s.cursor);
+  if (s.stale) {
+    ++batch.missed;
+    s.stale = false;
+  }
+  missed_ += batch.missed;
+  s.cursor = batch.events.empty() ? last_id() : batch.events.back().id;
+  return batch;
 }
 
 json event_hub_state::metrics() const {
@@ -55,12 +85,9 @@ void pump(self_ptr self, const caf::actor_addr& addr) {
   if (i == self->state.sinks_.end() || i->second.busy)
     return;
   auto& s = i->second;
-  auto batch = self->state.after(s.cursor);
+  auto batch = self->state.next_for(s);
   if (batch.events.empty() && batch.missed == 0)
     return;
-  self->state.missed_ += batch.missed;
-  s.cursor = batch.events.empty() ? self->state.last_id()
-                                  : batch.events.back().id;
   s.busy = true;
   // No timeout: the sink may wait on a slow socket; monitoring catches death.
   self->request(s.handle, caf::infinite, std::move(batch))
@@ -85,9 +112,8 @@ void publish(self_ptr self, std::string kind, const json& data) {
 
 event_hub_actor::behavior_type event_hub(
   event_hub_actor::stateful_pointer<event_hub_state> self, size_t capacity,
-  size_t max_bytes) {
-  self->state.capacity_ = capacity;
-  self->state.max_bytes_ = max_bytes;
+  size_t max_bytes, uint64_t first_id) {
+  self->state = event_hub_state{capacity, max_bytes, first_id};
   self->set_down_handler(
     [self](const caf::down_msg& msg) { self->state.sinks_.erase(msg.source); });
   return {
@@ -96,13 +122,9 @@ event_hub_actor::behavior_type event_hub(
     [self](output_batch& batch) { publish(self, "output", json(batch)); },
     [self](const queue_update& up) { publish(self, "queue", json(up)); },
     [self](atom::subscribe, event_sink_actor& sink, uint64_t after) {
-      if (after == events_from_now)
-        after = self->state.last_id();
-      else if (after > self->state.last_id())
-        after = 0; // An id from before a restart: everything held is new.
       auto addr = sink.address();
       self->monitor(sink);
-      self->state.sinks_[addr] = {std::move(sink), after, false};
+      self->state.sinks_[addr] = self->state.make_sink(std::move(sink), after);
       pump(self, addr);
       return self->state.last_id();
     },

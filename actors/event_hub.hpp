@@ -16,7 +16,12 @@ namespace labrt {
 
 /// State of the event hub.
 ///
-/// Events get ids 1, 2, 3... in arrival order and live in a bounded ring.
+/// Events get ids first, first + 1, ... in arrival order and live in a
+/// bounded ring. The runtime starts them at its start time in microseconds,
+/// so ids keep growing across restarts of a daemon: an id a client kept from
+/// before a restart is one this hub never gave, and the client is told it
+/// missed events (so it reloads) instead of resuming at a position that
+/// meant something else.
 /// Each sink has a cursor (the last id it was sent) and at most one batch in
 /// flight: it gets the next batch when it acknowledged the previous one. A
 /// sink that reads slower than events arrive therefore holds no memory of its
@@ -31,10 +36,13 @@ struct event_hub_state {
     event_sink_actor handle;
     uint64_t cursor = 0; ///< Last id sent.
     bool busy = false;   ///< A batch awaits its acknowledgement.
+    bool stale = false;  ///< Came with another hub's id: owes it a missed.
   };
 
-  event_hub_state(size_t capacity = 4096, size_t max_bytes = 8 << 20)
-    : capacity_(capacity), max_bytes_(max_bytes) {
+  event_hub_state(size_t capacity = 4096, size_t max_bytes = 8 << 20,
+                  uint64_t first_id = 1)
+    : capacity_(capacity), max_bytes_(max_bytes), base_(first_id),
+      next_id_(first_id) {
   }
 
   /// Appends an event (serialising `data` once), then drops the oldest ones
@@ -43,10 +51,18 @@ struct event_hub_state {
   uint64_t append(std::string kind, const json& data);
 
   /// The held events after `after` (at most `max`), and how many events
-  /// after `after` the ring no longer holds.
+  /// after `after` the ring no longer holds. An `after` below the first id
+  /// (0, say) means from the first event.
   event_batch after(uint64_t after, size_t max = max_batch) const;
 
-  /// The id of the newest event (0 before the first).
+  /// A new sink whose client saw the events up to `after` (events_from_now:
+  /// none of those held, 0: none at all).
+  sink make_sink(event_sink_actor handle, uint64_t after) const;
+
+  /// The next batch for `s`, which it is then sent (its cursor moves on).
+  event_batch next_for(sink& s);
+
+  /// The id of the newest event (first id - 1 before the first).
   uint64_t last_id() const noexcept {
     return next_id_ - 1;
   }
@@ -57,7 +73,8 @@ struct event_hub_state {
   size_t max_bytes_;
   size_t bytes_ = 0; ///< Data bytes held in the ring.
   std::deque<event> ring_;
-  uint64_t next_id_ = 1;
+  uint64_t base_;    ///< The first id.
+  uint64_t next_id_;
   uint64_t dropped_ = 0; ///< Events pushed out of the ring.
   uint64_t missed_ = 0;  ///< Events sinks lost because they lagged.
   std::map<caf::actor_addr, sink> sinks_;
@@ -67,6 +84,6 @@ struct event_hub_state {
 /// output before anyone can read from it.
 event_hub_actor::behavior_type
 event_hub(event_hub_actor::stateful_pointer<event_hub_state> self,
-          size_t capacity, size_t max_bytes);
+          size_t capacity, size_t max_bytes, uint64_t first_id);
 
 } // namespace labrt

@@ -104,7 +104,13 @@ struct runtime::impl {
   caf::error start_hub() {
     if (!cfg.event_hub)
       return caf::none;
-    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes);
+    // Ids from the clock: they go on growing after a restart (event_hub.hpp).
+    auto first_id = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch())
+        .count());
+    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes,
+                    first_id);
     caf::scoped_actor self{sys};
     caf::error failure;
     auto on_error = [&](caf::error& err) { failure = std::move(err); };

@@ -1,5 +1,8 @@
 #include "actors/test_execution.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "src/validate.hpp"
 #include "labrt/errc.hpp"
 
@@ -164,6 +167,36 @@ caf::expected<json> test_execution_state::update(const json& fields) {
   return state_;
 }
 
+uint64_t test_execution_state::wait_for_slot(std::string script, json pid,
+                                             json extra,
+                                             caf::response_promise rp) {
+  auto id = next_wait_id_++;
+  waiting_.push_back(
+    {id, std::move(script), std::move(pid), std::move(extra), std::move(rp)});
+  return id;
+}
+
+std::vector<test_execution_state::reply> test_execution_state::admit_waiting() {
+  std::vector<reply> out;
+  while (!waiting_.empty() && !state_.at("running").get<bool>()) {
+    auto w = std::move(waiting_.front());
+    waiting_.pop_front();
+    out.emplace_back(std::move(w.rp), start(w.script, w.pid, w.extra));
+  }
+  return out;
+}
+
+std::optional<test_execution_state::reply>
+test_execution_state::expire(uint64_t id) {
+  auto i = std::find_if(waiting_.begin(), waiting_.end(),
+                        [id](const waiting_start& w) { return w.id == id; });
+  if (i == waiting_.end())
+    return std::nullopt;
+  reply out{std::move(i->rp), start(i->script, i->pid, i->extra)};
+  waiting_.erase(i);
+  return out;
+}
+
 bool test_execution_state::holds(const std::string& run_id) const {
   auto i = state_.find("run_id");
   return state_.at("running").get<bool>() && i != state_.end()
@@ -192,6 +225,42 @@ caf::expected<json> test_execution_state::release(const std::string& id,
 
 // -- actor --------------------------------------------------------------------
 
+namespace {
+
+using self_ptr
+  = test_execution_internal_actor::stateful_pointer<test_execution_state>;
+
+void deliver(test_execution_state::reply& r) {
+  if (r.second)
+    r.first.deliver(std::move(*r.second));
+  else
+    r.first.deliver(std::move(r.second.error()));
+}
+
+/// Hands the slot to waiting starts after `result` may have freed it.
+template <class T>
+T wake(self_ptr self, T result) {
+  for (auto& r : self->state.admit_waiting())
+    deliver(r);
+  return result;
+}
+
+caf::result<json> start_waiting(self_ptr self, const std::string& script,
+                                const json& pid, const json& extra,
+                                uint64_t wait_ms) {
+  auto& s = self->state;
+  if (wait_ms == 0
+      || (!s.state_.at("running").get<bool>() && s.waiting_.empty()))
+    return s.start(script, pid, extra);
+  auto rp = self->make_response_promise<json>();
+  auto id = s.wait_for_slot(script, pid, extra, rp);
+  self->delayed_send(self, std::chrono::milliseconds{wait_ms}, atom::expire_v,
+                     id);
+  return rp;
+}
+
+} // namespace
+
 test_execution_internal_actor::behavior_type test_execution(
   test_execution_internal_actor::stateful_pointer<test_execution_state> self,
   limits bounds, size_t history) {
@@ -207,16 +276,24 @@ test_execution_internal_actor::behavior_type test_execution(
            const json& extra) {
       return self->state.start(script, pid, extra);
     },
-    [self](atom::stop) { return self->state.stop(); },
-    [self](atom::reset) { return self->state.reset(); },
+    [self](atom::start, const std::string& script, const json& pid,
+           const json& extra, uint64_t wait_ms) {
+      return start_waiting(self, script, pid, extra, wait_ms);
+    },
+    [self](atom::expire, uint64_t id) {
+      if (auto r = self->state.expire(id))
+        deliver(*r);
+    },
+    [self](atom::stop) { return wake(self, self->state.stop()); },
+    [self](atom::reset) { return wake(self, self->state.reset()); },
     [self](atom::update, const json& fields) {
-      return self->state.update(fields);
+      return wake(self, self->state.update(fields));
     },
     [self](atom::update, const std::string& id, const json& fields) {
       return self->state.update_run(id, fields);
     },
     [self](atom::release, const std::string& id, const json& fields) {
-      return self->state.release(id, fields);
+      return wake(self, self->state.release(id, fields));
     });
 }
 

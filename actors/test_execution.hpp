@@ -1,7 +1,11 @@
 // The test-execution manager actor, successor of TestExecutionManager.
 #pragma once
 
+#include <deque>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -19,7 +23,9 @@ using test_execution_internal_actor = test_execution_actor::extend<
   /// Sets fields of run `id` while it holds the slot (its pid after exec).
   caf::replies_to<atom::update, std::string, json>::with<json>,
   /// Frees the slot if run `id` holds it: its end fields, running false, pid null.
-  caf::replies_to<atom::release, std::string, json>::with<json>>;
+  caf::replies_to<atom::release, std::string, json>::with<json>,
+  /// A waiting start's time is up (sent to itself).
+  caf::reacts_to<atom::expire, uint64_t>>;
 
 /// State of the test-execution manager: one JSON object with the fields of
 /// the old module (running, script, pid, bin, topology, topology_file,
@@ -52,6 +58,29 @@ struct test_execution_state {
   /// Sets some fields, all or none.
   caf::expected<json> update(const json& fields);
 
+  /// A start that waits for the slot to be free.
+  struct waiting_start {
+    uint64_t id;
+    std::string script;
+    json pid;
+    json extra;
+    caf::response_promise rp;
+  };
+
+  /// An answer to deliver to a waiting start.
+  using reply = std::pair<caf::response_promise, caf::expected<json>>;
+
+  /// Queues a start until the slot is free; returns its id, for its expiry.
+  uint64_t wait_for_slot(std::string script, json pid, json extra,
+                         caf::response_promise rp);
+
+  /// The waiting starts the slot admits now, oldest first (the first that
+  /// succeeds takes the slot; one that is invalid fails and the next tries).
+  std::vector<reply> admit_waiting();
+
+  /// Gives up on waiting start `id` if it still waits: its refusal.
+  std::optional<reply> expire(uint64_t id);
+
   /// Sets some fields if run `id` holds the slot; errc::not_running if not.
   caf::expected<json> update_run(const std::string& id, const json& fields);
 
@@ -63,6 +92,8 @@ struct test_execution_state {
   json state_;
   change_log log_{"test"};
   feed feed_;
+  std::deque<waiting_start> waiting_;
+  uint64_t next_wait_id_ = 1;
 
 private:
   caf::error check(const std::string& field, const json& value);

@@ -238,6 +238,19 @@ caf::expected<json> test_facade::start_test(const std::string& script,
                           std::move(extra));
 }
 
+caf::expected<json> test_facade::start_test(const std::string& script,
+                                            json pid, json extra,
+                                            std::chrono::milliseconds wait) {
+  auto& d = client_access::of(client_);
+  auto dest = own_ ? caf::actor_cast<test_execution_actor>(own_)
+                   : d.rt.test_execution();
+  return d.call_for<json>(wait + d.timeout, dest, atom::start_v, script,
+                          std::move(pid),
+                          std::move(extra),
+                          static_cast<uint64_t>(std::max<int64_t>(
+                            0, static_cast<int64_t>(wait.count()))));
+}
+
 caf::expected<json> test_facade::stop_test() {
   return call_tests<json>(client_, own_, atom::stop_v);
 }

@@ -23,62 +23,30 @@ std::string absolute_from(const std::string& path, const std::string& base) {
   return (fs::path{base} / path).lexically_normal().string();
 }
 
-caf::expected<int64_t> duration(const json& value, const std::string& field) {
-  return integer_in(value, "runner." + field, 0, max_duration_ms,
-                    "milliseconds");
-}
-
 } // namespace
 
 caf::expected<runner_config> parse_runner_config(
   const json& runner, const std::string& base_dir) {
   runner_config cfg;
-  if (runner.is_null())
-    return cfg;
-  if (!runner.is_object())
-    return make_error(errc::invalid_argument,
-      std::string{"config: runner must be an object, not "}
-        + runner.type_name());
-  for (auto& [key, value] : runner.items()) {
-    if (key == "roots") {
-      if (!value.is_array())
-        return config_error("runner.roots", "must be an array of directories");
-      for (auto& root : value) {
-        if (!root.is_string() || root.get<std::string>().empty())
-          return config_error("runner.roots", "must hold non-empty strings");
-        cfg.roots.push_back(absolute_from(root.get<std::string>(), base_dir));
-      }
-    } else if (key == "logs_dir") {
-      if (!value.is_string())
-        return config_error("runner.logs_dir", "must be a string");
-      cfg.logs_dir = absolute_from(value.get<std::string>(), base_dir);
-    } else if (key == "grace_ms") {
-      auto ms = duration(value, key);
-      if (!ms)
-        return std::move(ms.error());
-      cfg.grace_ms = *ms;
-    } else if (key == "timeout_ms") {
-      auto ms = duration(value, key);
-      if (!ms)
-        return std::move(ms.error());
-      cfg.timeout_ms = *ms;
-    } else if (key == "stop_on_shutdown") {
-      if (!value.is_boolean())
-        return config_error("runner.stop_on_shutdown",
-                            "must be true or false");
-      cfg.stop_on_shutdown = value.get<bool>();
-    } else if (key == "log_max_bytes") {
-      auto n = integer_in(value, "runner.log_max_bytes", 1, int64_t{1} << 40,
-                          "bytes");
-      if (!n)
-        return std::move(n.error());
-      cfg.log_max_bytes = static_cast<uint64_t>(*n);
-    } else {
-      return config_error("runner." + key,
-        "is not a known setting (known: roots, logs_dir, grace_ms, "
-        "timeout_ms, log_max_bytes, stop_on_shutdown)");
-    }
-  }
+  config_section s{"runner", runner};
+  s.field("roots", [&](const json& value, const std::string& field) {
+     if (!value.is_array())
+       return config_error(field, "must be an array of directories");
+     for (auto& root : value) {
+       if (!root.is_string() || root.get<std::string>().empty())
+         return config_error(field, "must hold non-empty strings");
+       cfg.roots.push_back(absolute_from(root.get<std::string>(), base_dir));
+     }
+     return caf::error{};
+   })
+    .text("logs_dir", cfg.logs_dir)
+    .integer("grace_ms", cfg.grace_ms, 0, max_duration_ms, "milliseconds")
+    .integer("timeout_ms", cfg.timeout_ms, 0, max_duration_ms, "milliseconds")
+    .integer("log_max_bytes", cfg.log_max_bytes, 1, int64_t{1} << 40, "bytes")
+    .flag("stop_on_shutdown", cfg.stop_on_shutdown);
+  if (auto err = s.finish())
+    return err;
+  cfg.logs_dir = absolute_from(cfg.logs_dir, base_dir);
   return cfg;
 }
 
@@ -140,57 +108,38 @@ std::string base_dir_of(const std::string& path) {
   return fs::absolute(fs::path{path}).parent_path().string();
 }
 
-caf::expected<std::string> text(const json& value, const std::string& field) {
-  if (!value.is_string())
-    return config_error(field, std::string{"must be a string, not "}
-                                 + value.type_name());
-  return value.get<std::string>();
-}
-
 caf::error parse_http(const json& http, http_config& cfg) {
-  if (!http.is_object())
-    return config_error("http", std::string{"must be an object, not "}
-                                  + http.type_name());
-  for (auto& [key, value] : http.items()) {
-    auto field = "http." + key;
-    if (key == "listen") {
-      auto x = text(value, field);
-      if (!x)
-        return std::move(x.error());
-      if (auto where = parse_listen(*x); !where)
-        return std::move(where.error());
-      cfg.listen = std::move(*x);
-    } else if (key == "token") {
+  config_section s{"http", http};
+  s.field("listen", [&](const json& value, const std::string& field) {
+     if (!value.is_string())
+       return config_error(field, std::string{"must be a string, not "}
+                                    + value.type_name());
+     if (auto where = parse_listen(value.get<std::string>()); !where)
+       return std::move(where.error());
+     cfg.listen = value.get<std::string>();
+     return caf::error{};
+   })
+    .field("token", [&](const json& value, const std::string& field) {
       if (value.is_null())
-        continue;
-      auto x = text(value, field);
-      if (!x)
-        return std::move(x.error());
-      if (x->size() < http_config::min_token_bytes)
+        return caf::error{};
+      if (!value.is_string())
+        return config_error(field, std::string{"must be a string, not "}
+                                     + value.type_name());
+      if (value.get_ref<const std::string&>().size()
+          < http_config::min_token_bytes)
         return config_error(field, "must be at least "
                                      + std::to_string(
                                        http_config::min_token_bytes)
                                      + " characters");
-      cfg.token = std::move(*x);
-    } else if (key == "max_streams" || key == "threads") {
-      // Each is a thread; thousands only exhaust the machine.
-      auto n = integer_in(value, field, 1, 1024, "threads");
-      if (!n)
-        return std::move(n.error());
-      (key == "threads" ? cfg.threads : cfg.max_streams)
-        = static_cast<size_t>(*n);
-    } else if (key == "max_body_bytes") {
-      auto n = integer_in(value, field, 1, int64_t{1} << 30, "bytes");
-      if (!n)
-        return std::move(n.error());
-      cfg.max_body_bytes = static_cast<size_t>(*n);
-    } else {
-      return config_error(field, "is not a known setting (known: listen, "
-                                 "token, max_streams, threads, "
-                                 "max_body_bytes)");
-    }
-  }
-  return caf::none;
+      cfg.token = value.get<std::string>();
+      return caf::error{};
+    })
+    // Each is a thread; thousands only exhaust the machine.
+    .integer("max_streams", cfg.max_streams, 1, 1024, "threads")
+    .integer("threads", cfg.threads, 1, 1024, "threads")
+    .integer("max_body_bytes", cfg.max_body_bytes, 1, int64_t{1} << 30,
+             "bytes");
+  return s.finish();
 }
 
 } // namespace
@@ -211,28 +160,17 @@ caf::expected<listen_address> parse_listen(const std::string& text) {
 
 /// The `scheduler` section: how idle CAF workers wait (scheduler_config).
 caf::error parse_scheduler(const json& sched, scheduler_config& cfg) {
-  if (!sched.is_object())
-    return config_error("scheduler", std::string{"must be an object, not "}
-                                       + sched.type_name());
-  for (auto& [key, value] : sched.items()) {
-    auto field = "scheduler." + key;
-    if (key == "spin_polls" || key == "sleeping_polls") {
-      auto n = integer_in(value, field, 0, 1'000'000, "polls");
-      if (!n)
-        return std::move(n.error());
-      (key == "spin_polls" ? cfg.spin_polls : cfg.sleeping_polls)
-        = static_cast<size_t>(*n);
-    } else if (key == "poll_sleep_us") {
+  config_section s{"scheduler", sched};
+  s.integer("spin_polls", cfg.spin_polls, 0, 1'000'000, "polls")
+    .integer("sleeping_polls", cfg.sleeping_polls, 0, 1'000'000, "polls")
+    .field("poll_sleep_us", [&](const json& value, const std::string& field) {
       auto n = integer_in(value, field, 1, 10'000, "microseconds");
       if (!n)
         return std::move(n.error());
       cfg.poll_sleep = std::chrono::microseconds{*n};
-    } else {
-      return config_error(field, "is not a known setting (known: spin_polls, "
-                                 "sleeping_polls, poll_sleep_us)");
-    }
-  }
-  return caf::none;
+      return caf::error{};
+    });
+  return s.finish();
 }
 
 caf::expected<daemon_config> parse_config(const json& doc,
@@ -243,33 +181,27 @@ caf::expected<daemon_config> parse_config(const json& doc,
                         + std::string{doc.type_name()});
   daemon_config cfg;
   cfg.runtime.event_hub = true; // For /api/events and the log.
-  for (auto& [key, value] : doc.items()) {
-    if (key == "name") {
-      auto x = text(value, key);
-      if (!x)
-        return std::move(x.error());
-      cfg.name = std::move(*x);
-    } else if (key == "state_dir") {
-      auto x = text(value, key);
-      if (!x)
-        return std::move(x.error());
-      cfg.state_dir = absolute_from(*x, base_dir);
-    } else if (key == "http") {
-      if (auto err = parse_http(value, cfg.http))
-        return err;
-    } else if (key == "scheduler") {
-      if (auto err = parse_scheduler(value, cfg.runtime.scheduler))
-        return err;
-    } else if (key == "service_defaults") {
+  config_section s{"", doc};
+  s.text("name", cfg.name)
+    .text("state_dir", cfg.state_dir)
+    .field("http", [&](const json& value, const std::string&) {
+      return parse_http(value, cfg.http);
+    })
+    .field("scheduler", [&](const json& value, const std::string&) {
+      return parse_scheduler(value, cfg.runtime.scheduler);
+    })
+    .field("service_defaults", [&](const json& value, const std::string& field) {
       if (!value.is_object())
-        return config_error(key, "must be an object of status entries");
+        return config_error(field, "must be an object of status entries");
       cfg.runtime.service_defaults = value;
-    } else if (key != "services" && key != "monitor" && key != "runner") {
-      return config_error(key, "is not a known setting (known: name, "
-                               "services, monitor, runner, state_dir, http, "
-                               "scheduler, service_defaults)");
-    }
-  }
+      return caf::error{};
+    })
+    .elsewhere("services")
+    .elsewhere("monitor")
+    .elsewhere("runner");
+  if (auto err = s.finish())
+    return err;
+  cfg.state_dir = absolute_from(cfg.state_dir, base_dir);
   auto monitor = parse_monitor_config(doc);
   if (!monitor)
     return std::move(monitor.error());

@@ -263,7 +263,7 @@ void to_json(json& j, const output_batch& x) {
   json lines = json::array();
   for (auto& line : x.lines)
     lines.push_back({{"stream", line.stream == 2 ? "stderr" : "stdout"},
-      {"text", line.text}});
+      {"text", line.text}, {"n", line.n}});
   j = {
     {"run_id", x.run_id}, {"lines", std::move(lines)}, {"dropped", x.dropped}};
 }

@@ -203,6 +203,7 @@ bool run_watch::flush(bool force) {
 }
 
 void run_watch::on_line(int stream, std::string_view line) {
+  ++lines_;
   if ((pending_.size() >= job_.batch_lines
         || pending_bytes_ + line.size() > job_.batch_bytes)
     && !flush(false)) {
@@ -213,7 +214,7 @@ void run_watch::on_line(int stream, std::string_view line) {
   if (pending_.empty())
     pending_since_ = clock::now();
   pending_.push_back(
-    output_line{static_cast<uint8_t>(stream), std::string{line}});
+    output_line{static_cast<uint8_t>(stream), std::string{line}, lines_});
   pending_bytes_ += line.size();
 }
 

@@ -133,6 +133,7 @@ private:
   clock::time_point pending_since_;
   uint64_t dropped_ = 0;       // not yet reported
   uint64_t dropped_total_ = 0; // for the record
+  uint64_t lines_ = 0;         // numbered so far, dropped ones included
   uint64_t inflight_ = 0;
 };
 

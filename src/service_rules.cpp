@@ -268,21 +268,11 @@ caf::expected<monitor_config> parse_monitor_config(const json& doc) {
   if (!doc.is_object())
     return make_error(errc::invalid_argument,
       std::string{"config: must be a JSON object, not "} + doc.type_name());
-  if (auto i = doc.find("monitor"); i != doc.end() && !i->is_null()) {
-    if (!i->is_object())
-      return config_error(
-        "monitor", std::string{"must be an object, not "} + i->type_name());
-    for (auto& [key, value] : i->items()) {
-      if (key != "interval_ms")
-        return config_error(
-          "monitor." + key, "is not a known setting (known: interval_ms)");
-      auto ms = integer_in(value, "monitor.interval_ms", min_interval_ms,
-        max_interval_ms, "milliseconds");
-      if (!ms)
-        return std::move(ms.error());
-      cfg.interval_ms = *ms;
-    }
-  }
+  config_section s{"monitor", doc.value("monitor", json{})};
+  s.integer("interval_ms", cfg.interval_ms, min_interval_ms, max_interval_ms,
+            "milliseconds");
+  if (auto err = s.finish())
+    return err;
   if (auto i = doc.find("services"); i != doc.end() && !i->is_null()) {
     if (!i->is_array())
       return config_error(

@@ -33,7 +33,8 @@ struct api {
     cfg.runner.inherit_env = {"PATH"};
     cfg.event_hub = true;
     rt = start_runtime(cfg);
-    http.listen = "127.0.0.1:0";
+    if (http.listen == http_config{}.listen)
+      http.listen = "127.0.0.1:0"; // Unless a test needs a port again.
     auto made = http_server::make(*rt, http, "test-lab");
     if (!made)
       FAIL("http_server::make failed: " << render(made.error()));

@@ -75,4 +75,16 @@ run_labctl(const std::vector<std::string>& args,
   return r;
 }
 
+/// The last line of labctl's stdout as JSON (discarded if it is not JSON).
+inline json last_json_line(const std::string& out) {
+  auto end = out.find_last_not_of('\n');
+  auto begin = out.rfind('\n', end);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return json::parse(out.substr(begin, end + 1 - begin), nullptr, false);
+}
+
+inline bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 } // namespace labrt::test

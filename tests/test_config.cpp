@@ -76,6 +76,29 @@ TEST_CASE("unknown keys are errors naming the field", "[config]") {
                  "services[0]"));
 }
 
+TEST_CASE("every section is read the same strict way", "[config]") {
+  // An unknown key names the known ones, whichever section it is in.
+  for (auto section : {"http", "runner", "monitor", "scheduler"}) {
+    auto text = std::string{R"({")"} + section + R"(": {"nope": 1}})";
+    auto problem = problem_with(text);
+    INFO(problem);
+    CHECK(mentions(problem, std::string{section} + ".nope is not a known "
+                                                   "setting (known: "));
+    // A section that is not an object says what it is instead.
+    auto wrong = problem_with(std::string{R"({")"} + section + R"(": [1]})");
+    INFO(wrong);
+    CHECK(mentions(wrong, std::string{section} + " must be an object, not "
+                                                 "array"));
+    // A null section is an absent one: the defaults hold (a daemon's runner
+    // has none for roots, so it is left out here).
+    if (std::string{section} != "runner")
+      CHECK(problem_with(std::string{R"({")"} + section + R"(": null})")
+              .empty());
+  }
+  CHECK(mentions(problem_with(R"({"nope": 1})"),
+                 "nope is not a known setting (known: name, state_dir, http"));
+}
+
 TEST_CASE("wrong values are refused with the field", "[config]") {
   CHECK(mentions(problem_with(R"({"name": 5})"), "name"));
   CHECK(mentions(problem_with(R"({"http": {"listen": "localhost"}})"),

@@ -178,6 +178,17 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
       " && document.getElementById('error').textContent"
       ".includes('sleep.sh')",
       browser_deadline));
+    // A reload joins the log file and the replayed events by line number:
+    // each line once.
+    b.open(server->url() + "/?access_token=dashboard-s3cret-token");
+    CHECK(shows(b,
+      "document.getElementById('log').dataset.run === '" + run_id + "'"
+      " && [...document.querySelectorAll('#log .line')]"
+      ".filter((n) => n.textContent === 'ready').length === 1"
+      " && document.getElementById('conn').dataset.state === 'live'",
+      browser_deadline));
+    CHECK(b.run("return [...document.querySelectorAll('#log .line')]"
+                ".filter((n) => n.textContent === 'ready').length;") == 1);
     // Another client queues a run and cancels it: the page follows live.
     httplib::Headers auth{{"Authorization", "Bearer dashboard-s3cret-token"}};
     auto queued = cli.Post("/api/test/queue", auth,

@@ -88,3 +88,40 @@ TEST_CASE("sse codec: an id that is not a number is no id, not a crash",
   CHECK(events[1].id == 0);
   CHECK(events[2].id == UINT64_MAX);
 }
+
+TEST_CASE("events: an id from before a restart is told it missed events",
+          "[http]") {
+  // Ids come from the clock, so the restarted daemon's are larger, and a
+  // client that resumes with an id of the old one reloads instead of
+  // silently skipping what it never saw.
+  uint64_t old_id = 0;
+  {
+    api before;
+    auto cli = before.connect();
+    body_of(cli.Put("/api/kv/k1", "1", "application/json"));
+    auto seen = read_events(cli, {}, [](const std::vector<sse_event>& evs) {
+      return has_kv_key(evs, "k1");
+    });
+    REQUIRE(has_kv_key(seen, "k1"));
+    old_id = seen.back().id;
+  }
+  api after;
+  auto cli = after.connect();
+  body_of(cli.Put("/api/kv/k2", "2", "application/json"));
+  httplib::Headers resume{{"Last-Event-ID", std::to_string(old_id)}};
+  auto events = read_events(cli, resume, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k2");
+  });
+  REQUIRE(events.size() >= 2);
+  CHECK(events.front().kind == "missed");
+  CHECK(events.front().data.at("missed").get<uint64_t>() >= 1);
+  CHECK(events.back().data.at("key") == "k2");
+  CHECK(events.back().id > old_id);
+  // One of its own ids resumes as before: nothing missed.
+  httplib::Headers own{{"Last-Event-ID", std::to_string(events.back().id - 1)}};
+  auto again = read_events(cli, own, [](const std::vector<sse_event>& evs) {
+    return has_kv_key(evs, "k2");
+  });
+  REQUIRE_FALSE(again.empty());
+  CHECK(again.front().kind == "kv");
+}

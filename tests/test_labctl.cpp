@@ -30,17 +30,9 @@ outcome remote(const api& a, std::vector<std::string> args) {
 
 json json_of(const outcome& r) {
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
-  auto end = r.out.find_last_not_of('\n');
-  auto begin = r.out.rfind('\n', end);
-  begin = begin == std::string::npos ? 0 : begin + 1;
-  auto value = json::parse(r.out.substr(begin, end + 1 - begin), nullptr,
-                           false);
+  auto value = last_json_line(r.out);
   REQUIRE_FALSE(value.is_discarded());
   return value;
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 } // namespace
@@ -305,163 +297,36 @@ TEST_CASE("watch prints what happens from now on, --since the history",
   CHECK(has(all.out, " test ended: sleep.sh (exit code 0, "));
 }
 
-// -- the daemon and labctl run as processes, with real signals --------------
-
-namespace {
-
-/// A daemon config in `dir` that runs the test scripts.
-std::string write_daemon_config(const temp_dir& dir, const std::string& name) {
-  auto path = dir / "lab.json";
-  std::ofstream{path} << json{
-    {"name", name},
-    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300},
-                {"logs_dir", dir / "logs"}}},
-    {"http", {{"listen", "127.0.0.1:0"}}}}.dump();
-  return path;
-}
-
-/// The port of "serving on http://127.0.0.1:PORT", once that line is whole.
-uint16_t serving_port(const std::string& log) {
-  auto at = log.find("serving on http://127.0.0.1:");
-  if (at == std::string::npos || log.find('\n', at) == std::string::npos)
-    return 0;
-  return static_cast<uint16_t>(std::stoi(log.substr(at + 28)));
-}
-
-/// Kills a labctl that a failed check left running.
-struct reaper {
-  pid_t pid = 0;
-  ~reaper() {
-    if (pid > 0 && ::kill(pid, SIGKILL) == 0)
-      ::waitpid(pid, nullptr, 0);
-  }
-};
-
-} // namespace
-
-TEST_CASE("labctl serve refuses a config without roots and a bad --listen",
+TEST_CASE("watch rides through a daemon restart and says what it missed",
           "[labctl]") {
-  temp_dir dir{"labrt-labctl"};
-  std::ofstream{dir / "empty.json"} << "{}";
-  auto none = labctl({"serve", "--config", dir / "empty.json"});
-  CHECK(none.code == 2);
-  CHECK(has(none.err, "runner.roots is required"));
-  auto bad = labctl({"serve", "--config", write_daemon_config(dir, "x"), "--listen",
-                     "127.0.0.1:99999"});
-  CHECK(bad.code == 2);
-  CHECK(has(bad.err, "http.listen"));
-  // .invalid never resolves (RFC 6761): said at start, by the bind. Not a
-  // loopback name, so it needs a token first.
-  std::ofstream{dir / "remote.json"}
-    << json{{"runner", {{"roots", {scripts_dir}}}},
-            {"http", {{"listen", "lab-a.invalid:8080"},
-                      {"token", "a-token-of-16-chars"}}}}
-         .dump();
-  auto host = labctl({"serve", "--config", dir / "remote.json"});
-  CHECK(host.code == 2);
-  CHECK(has(host.err, "cannot listen on lab-a.invalid:8080: "));
-}
-
-TEST_CASE("serve refuses a daemon_config built without roots", "[labctl]") {
-  daemon_config cfg;
-  cfg.http.listen = "127.0.0.1:0";
-  std::ostringstream log;
-  serve_stop stop;
-  CHECK(serve(cfg, log, stop) == 2);
-  CHECK(has(log.str(), "runner.roots is required"));
-}
-
-TEST_CASE("SIGHUP stops the daemon and its run's tree", "[labctl]") {
-  temp_dir dir{"labrt-labctl"};
-  std::string cookie;
-  bool hung_up = false;
-  reaper guard;
+  auto first = std::make_unique<api>();
+  http_config again;
+  again.listen = "127.0.0.1:" + std::to_string(first->server->port());
+  std::unique_ptr<api> second;
+  bool restarted = false;
+  bool stopped = false;
   auto r = run_labctl(
-    {"serve", "--config", write_daemon_config(dir, "hup-lab")},
+    {"--server", first->server->url(), "watch"},
     [&](pid_t pid, const labctl_result& out) {
-      guard.pid = pid;
-      if (!hung_up && serving_port(out.err) != 0) {
-        httplib::Client c{"127.0.0.1", serving_port(out.err)};
-        c.set_read_timeout(deadline);
-        auto res = c.Post("/api/test/start", R"({"script": "stubborn.sh"})",
-                          "application/json");
-        REQUIRE(res);
-        REQUIRE(res->status == 201);
-        cookie = json::parse(res->body).at("cookie").get<std::string>();
-        // SIGHUP once the script ignores SIGTERM: it says "ready" after.
-        auto run = json::parse(res->body).at("run_id").get<std::string>();
-        std::string log;
-        auto follow = c.Get(("/api/test/logs?follow=1&run=" + run).c_str(),
-                            [&](const char* data, size_t n) {
-                              log.append(data, n);
-                              return !has(log, "ready\n");
-                            });
-        INFO(log << (follow ? "" : httplib::to_string(follow.error())));
-        REQUIRE(has(log, "ready\n"));
-        hung_up = true;
-        ::kill(pid, SIGHUP);
+      if (!restarted && has(out.err, "(Ctrl-C to stop)\n")) {
+        restarted = true;
+        auto cli = first->connect();
+        cli.Put("/api/kv/before", "1", "application/json");
+        first.reset(); // Its stream ends; watch reconnects to the next.
+        second = std::make_unique<api>(again);
+        second->connect().Put("/api/kv/after", "2", "application/json");
+      }
+      if (!stopped && has(out.out, " kv after = 2 (revision ")) {
+        stopped = true;
+        ::kill(pid, SIGINT);
       }
     },
     deadline);
-  guard.pid = 0;
-  INFO(r.err);
-  CHECK(r.code == 0);
-  CHECK(has(r.err, "received SIGHUP, shutting down"));
-  // stubborn.sh ignores SIGTERM: the grace period ends in SIGKILL.
-  CHECK(has(r.err, " test ended: stubborn.sh (stopped by SIGKILL (shutdown), "));
-  CHECK_FALSE(has(r.err, "exit code ?"));
-  REQUIRE_FALSE(cookie.empty());
-  CHECK(find_by_cookie(cookie).empty());
-}
-
-TEST_CASE("SIGHUP stops labctl run's tree, exit 129", "[labctl]") {
-  bool sent = false;
-  auto r = run_labctl(
-    {"run", "--json", "--grace", "0.3", scripts_dir + "/stubborn.sh"},
-    [&](pid_t pid, const labctl_result& out) {
-      if (!sent && has(out.out, "ready\n")) {
-        sent = true;
-        ::kill(pid, SIGHUP);
-      }
-    },
-    deadline);
-  CHECK(r.code == 128 + SIGHUP);
-  auto rec = json_of(r);
-  CHECK(rec.at("stopped_by") == "SIGHUP");
-  CHECK(find_by_cookie(rec.at("cookie").get<std::string>()).empty());
-}
-
-TEST_CASE("a second labctl serve on a taken port exits 2", "[labctl]") {
-  // Passes once http_server::make refuses a port another server holds
-  // (httplib binds with SO_REUSEPORT, which lets a second server in).
-  temp_dir dir{"labrt-labctl"};
-  auto config = write_daemon_config(dir, "first");
-  std::unique_ptr<labctl_result> second;
-  reaper guard;
-  auto first = run_labctl(
-    {"serve", "--config", config},
-    [&](pid_t pid, const labctl_result& out) {
-      guard.pid = pid;
-      auto port = serving_port(out.err);
-      if (second || port == 0)
-        return;
-      // A second daemon that does start is stopped at once, so the check
-      // below fails rather than the deadline.
-      second = std::make_unique<labctl_result>(run_labctl(
-        {"serve", "--config", config, "--listen",
-         "127.0.0.1:" + std::to_string(port)},
-        [](pid_t other, const labctl_result& o) {
-          if (serving_port(o.err) != 0)
-            ::kill(other, SIGTERM);
-        },
-        deadline));
-      ::kill(pid, SIGTERM);
-    },
-    deadline);
-  guard.pid = 0;
-  CHECK(first.code == 0);
-  REQUIRE(second);
-  INFO(second->err);
-  CHECK(second->code == 2);
-  CHECK(has(second->err, "address in use"));
+  INFO(r.out << r.err);
+  CHECK(r.code == 128 + SIGINT);
+  CHECK(has(r.err, "the event stream ended; reconnecting"));
+  CHECK(has(r.err, " again from event "));
+  CHECK(has(r.out, " kv before = 1 (revision "));
+  // The restarted daemon cannot replay the old one's events, and says so.
+  CHECK(has(r.out, "missed"));
 }

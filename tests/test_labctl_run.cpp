@@ -32,14 +32,6 @@ labctl_result labctl(
   });
 }
 
-json last_json_line(const std::string& out) {
-  auto end = out.find_last_not_of('\n');
-  auto begin = out.rfind('\n', end);
-  auto line = out.substr(begin == std::string::npos ? 0 : begin + 1,
-    end - (begin == std::string::npos ? 0 : begin + 1) + 1);
-  return json::parse(line, nullptr, false);
-}
-
 } // namespace
 
 TEST_CASE("labctl run exits like timeout(1)", "[test_runner]") {

@@ -13,6 +13,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -253,6 +256,35 @@ TEST_CASE("a subscriber gets a run's record before its output and after its end"
     for (size_t k = 1; k + 1 < order.size(); ++k)
       CHECK(order[k] == "output after running");
     CHECK(t.runs.back().exit_code == 0);
+  }
+}
+
+TEST_CASE("output lines are numbered as the log's newlines count them",
+  "[test_runner]") {
+  // How a client that reloads a live log joins it to the events it holds:
+  // line n ends at the log's n-th '\n', even when every line reads the same.
+  fixture f;
+  tail t{*f.rt};
+  for (auto script : {"both_streams.sh", "repeat.sh"}) {
+    auto rec = f.run_to_end(script);
+    REQUIRE(rec.exit_code == 0);
+    t.lines.clear();
+    while (t.runs.empty() || t.runs.back().run_id != rec.run_id
+           || t.runs.back().state != run_state::finished)
+      REQUIRE(t.receive_one());
+    std::ifstream in{rec.log, std::ios::binary};
+    std::string log{std::istreambuf_iterator<char>{in}, {}};
+    INFO(script << ": " << log);
+    // Both streams' bytes interleave in the log as they came (a line left
+    // open by one stream may take in the other's), but the count holds; the
+    // last line, which no '\n' ends, comes last.
+    CHECK(size_t(std::count(log.begin(), log.end(), '\n')) + 1
+          == t.lines.size());
+    for (size_t i = 0; i < t.lines.size(); ++i)
+      CHECK(t.lines[i].n == i + 1);
+    CHECK(t.lines.back().text.find("tail") != std::string::npos);
+    if (std::string{script} == "repeat.sh")
+      CHECK(t.lines.size() == 601);
   }
 }
 

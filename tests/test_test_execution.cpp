@@ -145,3 +145,64 @@ TEST_CASE("test facade: the old TestExecutionManager API", "[test_execution]") {
   value_of(t.reset());
   CHECK(value_of(t.get_state()) == test_execution_state::initial());
 }
+
+TEST_CASE("test state: starts that wait get the slot in arrival order",
+          "[test_execution]") {
+  test_execution_state st;
+  REQUIRE(st.start("a.py", 1, json::object()));
+  CHECK(st.admit_waiting().empty()); // Nobody waits yet.
+  auto first = st.wait_for_slot("b.py", 2, json::object(), {});
+  auto second = st.wait_for_slot("c.py", 3, json::object(), {});
+  CHECK(st.admit_waiting().empty()); // a.py still runs.
+  st.stop();
+  auto admitted = st.admit_waiting();
+  REQUIRE(admitted.size() == 1);
+  REQUIRE(admitted[0].second);
+  CHECK(st.state_.at("script") == "b.py");
+  CHECK_FALSE(st.expire(first)); // It no longer waits.
+  // c.py's time is up while b.py runs: refused, naming b.py.
+  auto late = st.expire(second);
+  REQUIRE(late);
+  REQUIRE_FALSE(late->second);
+  CHECK(code_of(late->second.error()) == errc::already_running);
+  CHECK(message_of(late->second.error()).find("b.py") != std::string::npos);
+  st.stop();
+  CHECK(st.admit_waiting().empty());
+  CHECK(st.waiting_.empty());
+}
+
+TEST_CASE("test facade: a start that waits runs once the test before ends",
+          "[test_execution]") {
+  auto rt = start_runtime();
+  client c{*rt};
+  auto& t = c.tests();
+  value_of(t.start_test("first.py", 1));
+  // Two waiting starts from one sender arrive in order.
+  caf::scoped_actor self{rt->system()};
+  std::vector<std::string> order;
+  auto wait_start = [&](const std::string& script, uint64_t ms) {
+    return self->request(rt->test_execution(), deadline, atom::start_v, script,
+                         json(7), json::object(), ms);
+  };
+  auto second = wait_start("second.py", 60'000);
+  auto third = wait_start("third.py", 60'000);
+  // Both wait: the first test still runs, and a plain start is refused.
+  CHECK(error_of(t.start_test("other.py", 9)) == errc::already_running);
+  value_of(t.stop_test());
+  second.receive([&](json& state) { order.push_back(state.at("script")); },
+                 [&](caf::error& err) { FAIL(render(err)); });
+  CHECK(value_of(t.get_script()) == "second.py");
+  value_of(t.stop_test());
+  third.receive([&](json& state) { order.push_back(state.at("script")); },
+                [&](caf::error& err) { FAIL(render(err)); });
+  CHECK(order == std::vector<std::string>{"second.py", "third.py"});
+  // A wait that runs out is refused like a plain start.
+  auto refused = t.start_test("late.py", 4, json::object(),
+                              std::chrono::milliseconds{50});
+  CHECK(error_of(refused) == errc::already_running);
+  CHECK(value_of(t.get_script()) == "third.py");
+  // A wait on a free slot starts at once.
+  value_of(t.stop_test());
+  value_of(t.start_test("now.py", 5, json::object(), std::chrono::seconds{30}));
+  CHECK(value_of(t.get_script()) == "now.py");
+}

@@ -3,9 +3,11 @@
 #include "remote.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "commands.hpp"
 #include "labrt/event_text.hpp"
@@ -157,9 +159,29 @@ void print_services(const json& body) {
   print_table({"SERVICE", "RUNNING", "PIDS", "SINCE"}, rows);
 }
 
+/// One event as `labctl watch` prints it: JSON, or a line in the log's words.
+void print_event(labrt::event_describer& words, const labrt::event& ev,
+                 bool as_json) {
+  auto body = json::parse(ev.data, nullptr, false);
+  if (as_json) {
+    std::cout << json{{"id", ev.id}, {"event", ev.kind}, {"data", body}}.dump()
+              << std::endl;
+    return;
+  }
+  auto line = words.line(ev.kind, body);
+  if (line.empty())
+    return;
+  auto time = body.is_object() ? body.value("time", json{}) : json{};
+  std::cout << (time.is_string() ? time.get<std::string>()
+                                 : labrt::to_iso8601(caf::make_timestamp()))
+            << " " << line << std::endl;
+}
+
 /// `labctl watch [--since ID]`: one line per event, in the daemon's log's
 /// words, until Ctrl-C. From now on unless --since asks for the history the
-/// server still holds after event ID.
+/// server still holds after event ID. A lost stream (a daemon restart) is
+/// resumed from the last event seen; the restarted daemon says what it
+/// cannot replay ("missed").
 int watch(api_client& api, const client_options& opt,
           std::optional<uint64_t> since) {
   labrt::json test_now = labrt::json::object();
@@ -171,44 +193,39 @@ int watch(api_client& api, const client_options& opt,
     test_now = status.body;
   }
   labrt::event_describer words{test_now};
-  labrt::sse::parser parser;
   auto after = since ? *since : labrt::events_from_now;
-  bool open = false;
-  auto res = api.stream(
-    "/api/events?after=" + std::to_string(after),
-    [&](const char* data, size_t n) {
-      if (!open) {
-        // The server subscribes before it answers: from here on nothing
-        // is missed.
-        open = true;
-        std::cerr << "labctl: watching " << api.server()
-                  << (since ? " from event " + std::to_string(*since)
-                            : std::string{" from now"})
-                  << " (Ctrl-C to stop)" << std::endl;
-      }
-      for (auto& ev : parser.feed({data, n})) {
-        auto body = json::parse(ev.data, nullptr, false);
-        if (opt.as_json) {
-          std::cout << json{{"id", ev.id}, {"event", ev.kind}, {"data", body}}
-                         .dump()
-                    << std::endl;
-          continue;
+  bool ever_open = false;
+  for (;;) {
+    labrt::sse::parser parser;
+    bool open = false;
+    auto res = api.stream(
+      "/api/events?after=" + std::to_string(after),
+      [&](const char* data, size_t n) {
+        if (!open) {
+          // The server subscribes before it answers: from here on nothing
+          // is missed.
+          open = true;
+          std::cerr << "labctl: watching " << api.server()
+                    << (ever_open ? " again from event " + std::to_string(after)
+                        : since ? " from event " + std::to_string(*since)
+                                : std::string{" from now"})
+                    << " (Ctrl-C to stop)" << std::endl;
+          ever_open = true;
         }
-        auto line = words.line(ev.kind, body);
-        if (line.empty())
-          continue;
-        auto time = body.is_object() ? body.value("time", json{}) : json{};
-        std::cout << (time.is_string()
-                        ? time.get<std::string>()
-                        : labrt::to_iso8601(caf::make_timestamp()))
-                  << " " << line << std::endl;
-      }
-      return true;
-    });
-  if (!res)
-    return report_failure(res, opt.as_json);
-  std::cerr << "labctl: the server closed the event stream\n";
-  return exit_unreachable;
+        for (auto& ev : parser.feed({data, n})) {
+          if (ev.id != 0)
+            after = ev.id;
+          print_event(words, ev, opt.as_json);
+        }
+        return true;
+      });
+    // A refusal (a bad token, say) is final; so is no server at the start.
+    if ((!res && res.status != 0) || (!res && !ever_open))
+      return report_failure(res, opt.as_json);
+    if (open)
+      std::cerr << "labctl: the event stream ended; reconnecting" << std::endl;
+    std::this_thread::sleep_for(std::chrono::seconds{1});
+  }
 }
 
 } // namespace

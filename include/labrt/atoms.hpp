@@ -66,6 +66,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
   CAF_ADD_ATOM(labrt, labrt::atom, tick, "tick")
   CAF_ADD_ATOM(labrt, labrt::atom, abandon, "abandon")
   CAF_ADD_ATOM(labrt, labrt::atom, release, "release")
+  CAF_ADD_ATOM(labrt, labrt::atom, expire, "expire")
 
   // Change feeds.
   CAF_ADD_ATOM(labrt, labrt::atom, subscribe, "subscribe")

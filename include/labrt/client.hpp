@@ -110,6 +110,10 @@ public:
   /// Refused with `errc::already_running` while a test runs.
   caf::expected<json> start_test(const std::string& script, json pid,
                                  json extra = json::object());
+  /// The same start, waiting up to `wait` for a running test to end (starts
+  /// that wait get the slot in arrival order); then `errc::already_running`.
+  caf::expected<json> start_test(const std::string& script, json pid,
+                                 json extra, std::chrono::milliseconds wait);
   caf::expected<json> stop_test();
   caf::expected<json> reset();
   caf::expected<json> get_state();

@@ -71,9 +71,10 @@ private:
 /// `log`. Serves until `stop` is requested, then shuts down cleanly (the
 /// current run is stopped or left alone per `runner.stop_on_shutdown`).
 /// Signals are the caller's: a process-wide mask belongs in its main.
+/// The daemon holds `cfg.state_dir` (created 0700) with a lock for its life.
 /// Returns the process exit code: 0 after a stop, 2 if the server cannot
-/// start as configured (e.g. its address is in use), 1 if the runtime or the
-/// state_dir cannot.
+/// start as configured (its address or its state_dir is in use by another
+/// daemon), 1 if the runtime or the state_dir cannot.
 int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop);
 
 /// Whether `host` is a loopback address ("127.x.y.z", "::1", "localhost").

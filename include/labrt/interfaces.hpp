@@ -110,6 +110,9 @@ using test_execution_actor = caf::typed_actor<
   caf::replies_to<atom::get_all>::with<json>,
   /// Records a start (script, pid, extra fields); refused while a test runs.
   caf::replies_to<atom::start, std::string, json, json>::with<json>,
+  /// The same start, waiting up to the last argument (ms) for the slot, in
+  /// arrival order; then refused as above.
+  caf::replies_to<atom::start, std::string, json, json, uint64_t>::with<json>,
   /// Records a stop: running false, pid null, the rest kept.
   caf::replies_to<atom::stop>::with<json>,
   /// Clears every field.

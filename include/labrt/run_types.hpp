@@ -155,11 +155,16 @@ size_t run_footprint(const run_record& rec);
 struct output_line {
   uint8_t stream = 1; ///< 1 = stdout, 2 = stderr.
   std::string text;
+  /// Its number in the run's output, from 1, both streams counted together
+  /// (dropped lines too, so a gap shows what a consumer missed). Line n ends
+  /// at the n-th '\n' of the run's log file, until the log is cut; a last
+  /// line that no '\n' ends is numbered after all the others.
+  uint64_t n = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, output_line& x) {
-  return f(caf::meta::type_name("output_line"), x.stream, x.text);
+  return f(caf::meta::type_name("output_line"), x.stream, x.text, x.n);
 }
 
 /// Lines of one run, in order, as subscribers receive them.

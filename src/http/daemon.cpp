@@ -2,7 +2,6 @@
 #include <malloc.h>
 
 #include <atomic>
-#include <filesystem>
 #include <ostream>
 #include <thread>
 
@@ -12,6 +11,7 @@
 #include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
+#include "src/state_dir.hpp"
 
 namespace labrt {
 
@@ -79,14 +79,19 @@ int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
     log << "labrt: " << message_of(err) << std::endl;
     return 2;
   }
-  if (!cfg.state_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(cfg.state_dir, ec);
-    if (ec) {
-      log << "labrt: cannot create state_dir " << cfg.state_dir << ": "
-          << ec.message() << std::endl;
-      return 1;
+  unique_fd state_lock;
+  if (cfg.state_dir.empty()) {
+    log << "labrt: no state_dir in the config: the kv store, the queue and "
+           "the history live in memory only and end with this daemon"
+        << std::endl;
+  } else {
+    auto locked = lock_state_dir(cfg.state_dir);
+    if (!locked) {
+      log << "labrt: " << message_of(locked.error()) << std::endl;
+      // Another daemon's state is a start error like its port.
+      return code_of(locked.error()) == errc::already_running ? 2 : 1;
     }
+    state_lock = std::move(*locked);
   }
   auto rt = runtime::make(cfg.runtime);
   if (!rt) {
