@@ -39,11 +39,12 @@ void kv_store_state::store(const std::string& key, json value) {
 }
 
 std::vector<const kv_store_state::slot_map::value_type*>
-kv_store_state::sorted() const {
+kv_store_state::sorted(const std::string& prefix) const {
   std::vector<const slot_map::value_type*> result;
-  result.reserve(slots_.size());
+  result.reserve(prefix.empty() ? slots_.size() : 0);
   for (auto& kvp : slots_)
-    result.push_back(&kvp);
+    if (kvp.first.compare(0, prefix.size(), prefix) == 0)
+      result.push_back(&kvp);
   std::sort(result.begin(), result.end(),
             [](auto* x, auto* y) { return x->first < y->first; });
   return result;
@@ -175,22 +176,30 @@ json kv_store_state::items() {
   return result;
 }
 
-kv_snapshot kv_store_state::snapshot() {
+kv_snapshot kv_store_state::snapshot(const std::string& prefix) {
   ++log_.reads;
   kv_snapshot result{log_.revision(), {}};
-  result.entries.reserve(slots_.size());
-  for (auto* kvp : sorted())
+  auto slots = sorted(prefix);
+  result.entries.reserve(slots.size());
+  for (auto* kvp : slots)
     result.entries.push_back(
       kv_entry{kvp->first, *kvp->second.value, kvp->second.revision, true});
   return result;
 }
 
-uint64_t kv_store_state::clear() {
+uint64_t kv_store_state::clear(const std::string& prefix) {
   ++log_.writes;
   // Erasures are logged in key order, as before the store was hashed.
-  for (auto* kvp : sorted())
+  std::vector<std::string> gone;
+  for (auto* kvp : sorted(prefix)) {
     log_.append(kvp->first, kvp->second.value, nullptr);
-  slots_.clear();
+    gone.push_back(kvp->first);
+  }
+  if (prefix.empty())
+    slots_.clear();
+  else
+    for (auto& key : gone)
+      slots_.erase(key);
   return log_.revision();
 }
 
@@ -241,7 +250,13 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     [self](atom::list_values) { return self->state.values(); },
     [self](atom::get_all) { return self->state.items(); },
     [self](atom::snapshot) { return self->state.snapshot(); },
-    [self](atom::clear) { return self->state.clear(); });
+    [self](atom::snapshot, const std::string& prefix) {
+      return self->state.snapshot(prefix);
+    },
+    [self](atom::clear) { return self->state.clear(); },
+    [self](atom::clear, const std::string& prefix) {
+      return self->state.clear(prefix);
+    });
 }
 
 } // namespace labrt

@@ -60,8 +60,12 @@ struct kv_store_state {
   std::vector<std::string> keys();
   json values();
   json items();
-  kv_snapshot snapshot();
-  uint64_t clear();
+  /// The entries whose key starts with `prefix` (all for ""), at one
+  /// revision.
+  kv_snapshot snapshot(const std::string& prefix = {});
+  /// Removes the keys that start with `prefix` (all for ""): one change
+  /// each, in key order. Returns the new revision.
+  uint64_t clear(const std::string& prefix = {});
 
   limits bounds_;
   slot_map slots_;
@@ -73,7 +77,9 @@ private:
   caf::error check_expected(const std::string& key,
                             std::optional<uint64_t> expected);
   void store(const std::string& key, json value);
-  std::vector<const slot_map::value_type*> sorted() const;
+  /// The slots whose key starts with `prefix`, in key order.
+  std::vector<const slot_map::value_type*>
+  sorted(const std::string& prefix = {}) const;
 };
 
 /// Spawns with `self->state` configured from `bounds` and `history`.

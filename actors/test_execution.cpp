@@ -56,10 +56,11 @@ caf::error test_execution_state::check(const std::string& field,
   };
   if (field == "running" && !value.is_boolean())
     return wrong("a bool");
+  // 0 is a value the old module recorded (no real process): kept as given.
   if (field == "pid"
       && !(value.is_null()
-           || (value.is_number_integer() && value.get<int64_t>() > 0)))
-    return wrong("a positive integer or null");
+           || (value.is_number_integer() && value.get<int64_t>() >= 0)))
+    return wrong("an integer from 0 or null");
   if (is_text_field(field) && !value.is_string() && !value.is_null())
     return wrong("a string or null");
   return check_value(value, bounds_);

@@ -161,8 +161,16 @@ caf::expected<kv_snapshot> kv_facade::snapshot() {
   return call_kv<kv_snapshot>(client_, own_, atom::snapshot_v);
 }
 
+caf::expected<kv_snapshot> kv_facade::snapshot(const std::string& prefix) {
+  return call_kv<kv_snapshot>(client_, own_, atom::snapshot_v, prefix);
+}
+
 caf::expected<uint64_t> kv_facade::clear() {
   return call_kv<uint64_t>(client_, own_, atom::clear_v);
+}
+
+caf::expected<uint64_t> kv_facade::clear(const std::string& prefix) {
+  return call_kv<uint64_t>(client_, own_, atom::clear_v, prefix);
 }
 
 // -- services -----------------------------------------------------------------

@@ -105,7 +105,7 @@ TEST_CASE("test state: wrong types and bad starts change nothing",
   CHECK(error_of(st.start("t.py", 1, {{"running", false}}))
         == errc::invalid_argument);
   CHECK(error_of(st.update({{"running", "yes"}})) == errc::wrong_type);
-  CHECK(error_of(st.update({{"topology", "x"}, {"pid", 0}})) == errc::wrong_type);
+  CHECK(error_of(st.update({{"topology", "x"}, {"pid", -1}})) == errc::wrong_type);
   CHECK(error_of(st.update("not an object")) == errc::wrong_type);
   CHECK(st.state() == before);
   CHECK(st.log_.revision() == 0);

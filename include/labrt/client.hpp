@@ -73,7 +73,11 @@ public:
     return items();
   }
   caf::expected<kv_snapshot> snapshot();
+  /// The entries whose key starts with `prefix`: a namespace such as "ns/".
+  caf::expected<kv_snapshot> snapshot(const std::string& prefix);
   caf::expected<uint64_t> clear();
+  /// Removes the keys that start with `prefix`, in one message.
+  caf::expected<uint64_t> clear(const std::string& prefix);
 private:
   friend class client;
   kv_facade(client& c, feed_actor own) : manager_facade(c, manager::kv, std::move(own)) {

@@ -75,8 +75,12 @@ using kv_store_actor = caf::typed_actor<
   caf::replies_to<atom::get_all>::with<json>,
   /// Every entry with its revision, at one store revision.
   caf::replies_to<atom::snapshot>::with<kv_snapshot>,
+  /// The entries whose key starts with a prefix (a namespace), at one store revision.
+  caf::replies_to<atom::snapshot, std::string>::with<kv_snapshot>,
   /// Removes every key; replies with the new revision.
-  caf::replies_to<atom::clear>::with<uint64_t>>::extend_with<feed_actor>;
+  caf::replies_to<atom::clear>::with<uint64_t>,
+  /// Removes every key that starts with a prefix; replies with the new revision.
+  caf::replies_to<atom::clear, std::string>::with<uint64_t>>::extend_with<feed_actor>;
 
 /// Service status: the flat view of the old ServiceStatusManager plus a
 /// structured record per watched service that the monitor fills.

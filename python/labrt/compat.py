@@ -110,8 +110,8 @@ class ServiceStatusManager:
 
 
 def _strict_pid(pid):
-    # The strict API records real pids only; compat keeps whatever it got.
-    ok = isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+    # The strict API records integers from 0 only; compat keeps whatever it got.
+    ok = isinstance(pid, int) and not isinstance(pid, bool) and pid >= 0
     return pid if ok else None
 
 
@@ -124,8 +124,9 @@ def _to_strict(fields):
 
 
 class TestExecutionManager:
-    """The test record. The pid is kept as given (0 included) in the field
-    compat_pid, which get_pid and get_state report as "pid"."""
+    """The test record. The pid is kept as given (any value, as the old
+    module did) in the field compat_pid, which get_pid and get_state report
+    as "pid"."""
 
     __test__ = False  # Not a pytest class, despite its name.
 

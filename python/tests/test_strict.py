@@ -123,7 +123,7 @@ def test_test_execution_refuses_a_second_start(rt):
     assert t.get_topology() == "2x100G"
     assert t.stop_test()["running"] is False
     with pytest.raises(labrt.WrongTypeError):
-        t.start_test("zero.py", 0)
+        t.start_test("negative.py", -1)
     assert t.reset()["script"] is None
     assert t.update_state({"bin": "b"})["bin"] == "b"
 
@@ -153,7 +153,7 @@ def test_compat_objects_work_on_a_given_strict_object(rt):
     assert rt.kv.get("a") == 1 and d.get("a") == 1
     ServiceStatusManager(manager=rt.services).set_status("qsfp_service", True)
     assert rt.services.is_service_running("qsfp_service")
-    TestExecutionManager(manager=rt.tests).start_test("t.py", 0)
-    assert rt.tests.get_state()["compat_pid"] == 0
+    TestExecutionManager(manager=rt.tests).start_test("t.py", -5)
+    assert rt.tests.get_state()["compat_pid"] == -5
     with pytest.raises(labrt.AlreadyRunningError):
         TestExecutionManager(start_timeout=0.1, manager=rt.tests).start_test("u.py", 1)

@@ -21,7 +21,7 @@ bool set_revision(Response& res, manager_facade& manager) {
     fail(res, metrics.error());
     return false;
   }
-  res.set_header("X-Labrt-Revision", metrics->value("revision", json{0}).dump());
+  res.set_header("X-Labrt-Revision", metrics->value("revision", json(0)).dump());
   return true;
 }
 
@@ -59,6 +59,7 @@ void http_server::impl::add_routes() {
         });
   add_test_routes();
   add_kv_routes();
+  add_manager_routes();
   add_stream_routes();
 }
 
@@ -126,8 +127,11 @@ void fail_write(Response& res, const caf::error& err) {
 } // namespace
 
 void http_server::impl::add_kv_routes() {
-  route("GET", "/api/kv", "/api/kv", [this](const Request&, Response& res) {
-    reply(res, local().kv().snapshot());
+  // ?prefix=P: the entries of one namespace (keys that start with P).
+  route("GET", "/api/kv", "/api/kv", [this](const Request& req, Response& res) {
+    reply(res, req.has_param("prefix")
+                 ? local().kv().snapshot(req.get_param_value("prefix"))
+                 : local().kv().snapshot());
   });
   route("GET", R"(/api/kv/(.+))", "/api/kv/{key}",
         [this](const Request& req, Response& res) {

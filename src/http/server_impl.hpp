@@ -132,6 +132,7 @@ struct http_server::impl {
   void add_routes();
   void add_test_routes();
   void add_kv_routes();
+  void add_manager_routes();
   void add_stream_routes();
   void add_fallbacks();
   void set_handlers();

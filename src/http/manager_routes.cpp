@@ -1,0 +1,112 @@
+// Routes that give remote clients the old managers' writes, so that every
+// worker process of a web app shares one state: the flat service-status
+// entries, the test-status record with its start/stop/reset (a start may
+// wait for the slot), and kv namespaces (keys under a prefix).
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "labrt/errc.hpp"
+#include "src/http/server_impl.hpp"
+
+namespace labrt {
+
+using namespace http;
+
+namespace {
+
+/// Longest a start may wait for the slot: a request holds a worker thread.
+constexpr int64_t max_wait_ms = 10 * 60 * 1000;
+
+/// `prefix` of `GET|DELETE /api/kv?prefix=P`: present and not empty.
+std::optional<std::string> prefix_of(const Request& req, Response& res) {
+  auto prefix = req.get_param_value("prefix");
+  if (prefix.empty()) {
+    fail(res, 400, "invalid_argument",
+         "prefix must name a namespace, e.g. ?prefix=sessions/");
+    return std::nullopt;
+  }
+  return prefix;
+}
+
+} // namespace
+
+void http_server::impl::add_manager_routes() {
+  route("GET", "/api/status", "/api/status",
+        [this](const Request&, Response& res) {
+          reply(res, local().services().get_all_status());
+        });
+  route("GET", R"(/api/status/(.+))", "/api/status/{entry}",
+        [this](const Request& req, Response& res) {
+          reply(res, local().services().get_status(req.matches[1]));
+        });
+  route("PUT", R"(/api/status/(.+))", "/api/status/{entry}",
+        [this](const Request& req, std::string& body, Response& res) {
+          std::string entry = req.matches[1];
+          auto value = json_of(body, res);
+          if (!value)
+            return;
+          auto rev = local().services().set_status(entry, std::move(*value));
+          if (!rev)
+            return fail(res, rev.error());
+          reply(res, 200, {{"entry", entry}, {"revision", *rev}});
+        });
+  route("PATCH", "/api/status", "/api/status",
+        [this](const Request&, std::string& body, Response& res) {
+          auto entries = object_of(body, res);
+          if (!entries)
+            return;
+          auto rev = local().services().update_status(std::move(*entries));
+          if (!rev)
+            return fail(res, rev.error());
+          reply(res, 200, {{"revision", *rev}});
+        });
+  route("PATCH", "/api/test/status", "/api/test/status",
+        [this](const Request&, std::string& body, Response& res) {
+          if (auto fields = object_of(body, res))
+            reply(res, local().tests().update_state(std::move(*fields)));
+        });
+  route("POST", "/api/test/status/start", "/api/test/status/start",
+        [this](const Request&, std::string& body, Response& res) {
+          auto fields = object_of(body, res);
+          if (!fields)
+            return;
+          auto script = fields->value("script", json{});
+          if (!script.is_string())
+            return fail(res, 400, "invalid_argument",
+                        "script must be a string");
+          auto wait = fields->value("wait_ms", json(0));
+          if (!wait.is_number_integer() || wait.get<int64_t>() < 0
+              || wait.get<int64_t>() > max_wait_ms)
+            return fail(res, 400, "invalid_argument",
+                        "wait_ms must be an integer from 0 to "
+                          + std::to_string(max_wait_ms));
+          auto pid = fields->value("pid", json{});
+          for (auto key : {"script", "pid", "wait_ms"})
+            fields->erase(key);
+          reply(res, local().tests().start_test(
+                       script.get<std::string>(), std::move(pid),
+                       std::move(*fields),
+                       std::chrono::milliseconds{wait.get<int64_t>()}));
+        });
+  route("POST", "/api/test/status/stop", "/api/test/status/stop",
+        [this](const Request&, std::string&, Response& res) {
+          reply(res, local().tests().stop_test());
+        });
+  route("POST", "/api/test/status/reset", "/api/test/status/reset",
+        [this](const Request&, std::string&, Response& res) {
+          reply(res, local().tests().reset());
+        });
+  route("DELETE", "/api/kv", "/api/kv",
+        [this](const Request& req, std::string&, Response& res) {
+          auto prefix = prefix_of(req, res);
+          if (!prefix)
+            return;
+          auto rev = local().kv().clear(*prefix);
+          if (!rev)
+            return fail(res, rev.error());
+          reply(res, 200, {{"prefix", *prefix}, {"revision", *rev}});
+        });
+}
+
+} // namespace labrt

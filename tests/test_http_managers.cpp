@@ -1,0 +1,109 @@
+// The old managers' writes over HTTP, for remote clients (a web app's worker
+// processes sharing one state): service-status entries, the test-status
+// record's start/stop/reset, kv namespaces.
+#include <future>
+#include <string>
+
+#include <httplib.h>
+
+#include "http_support.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+
+TEST_CASE("service status entries are set and read over HTTP", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto set = cli.Put("/api/status/qsfp_service", "true", "application/json");
+  CHECK(body_of(set).at("entry") == "qsfp_service");
+  CHECK(set->status == 200);
+  CHECK(body_of(cli.Get("/api/status/qsfp_service")) == true);
+  auto patched = cli.Patch("/api/status",
+                           R"({"qsfp_service_cmd": "/bin/q", "extra": true})",
+                           "application/json");
+  INFO(patched->body);
+  CHECK(patched->status == 200);
+  auto all = body_of(cli.Get("/api/status"));
+  CHECK(all.at("qsfp_service") == true);
+  CHECK(all.at("qsfp_service_cmd") == "/bin/q");
+  CHECK(all.at("extra") == true);
+  // The strict rules hold: a service's own entry is a bool.
+  require_error(cli.Put("/api/status/qsfp_service", "1", "application/json"),
+                400, "wrong_type");
+  CHECK(body_of(cli.Get("/api/status/nope")).is_null());
+  // Bad input changes nothing.
+  require_error(cli.Patch("/api/status", "[1]", "application/json"), 400,
+                "wrong_type");
+  require_error(cli.Put("/api/status/x", "{", "application/json"), 400,
+                "invalid_argument");
+  CHECK(body_of(cli.Get("/api/status")) == all);
+}
+
+TEST_CASE("the test status record's old operations over HTTP", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto started = post(cli, "/api/test/status/start",
+                      {{"script", "link.py"}, {"pid", 0}, {"bin", "fboss"}});
+  INFO(started->body);
+  REQUIRE(started->status == 200);
+  CHECK(body_of(started).at("running") == true);
+  CHECK(body_of(started).at("pid") == 0); // As the old module accepted.
+  CHECK(body_of(started).at("bin") == "fboss");
+  // Never two at once: refused at once, or after a wait that runs out.
+  require_error(post(cli, "/api/test/status/start",
+                     {{"script", "other.py"}, {"pid", 2}}),
+                409, "already_running");
+  require_error(post(cli, "/api/test/status/start",
+                     {{"script", "other.py"}, {"pid", 2}, {"wait_ms", 50}}),
+                409, "already_running");
+  // A start that waits gets the slot once the test before stops.
+  auto waiter = std::async(std::launch::async, [&a] {
+    auto c = a.connect();
+    return post(c, "/api/test/status/start",
+                {{"script", "next.py"}, {"pid", 3}, {"wait_ms", 30000}});
+  });
+  // With no body at all, as `curl -X POST URL` sends it.
+  auto stopped = cli.Post("/api/test/status/stop");
+  REQUIRE(stopped);
+  CHECK(stopped->status == 200);
+  auto next = waiter.get();
+  REQUIRE(next);
+  INFO(next->body);
+  CHECK(next->status == 200);
+  CHECK(body_of(next).at("script") == "next.py");
+  auto patched = cli.Patch("/api/test/status", R"({"topology": "t2"})",
+                           "application/json");
+  CHECK(body_of(patched).at("topology") == "t2");
+  auto reset = cli.Post("/api/test/status/reset");
+  CHECK(body_of(reset).at("running") == false);
+  CHECK(body_of(reset).at("script").is_null());
+  // Bad starts change nothing.
+  for (auto bad : {json{{"pid", 1}}, json{{"script", "x"}, {"wait_ms", -1}},
+                   json{{"script", "x"}, {"wait_ms", "soon"}}})
+    require_error(post(cli, "/api/test/status/start", bad), 400,
+                  "invalid_argument");
+  CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
+}
+
+TEST_CASE("kv namespaces: the keys under a prefix, read and cleared",
+          "[http]") {
+  api a;
+  auto cli = a.connect();
+  for (auto key : {"users/a", "users/b", "usersx", "other/a"})
+    REQUIRE(cli.Put(("/api/kv/" + std::string{key}).c_str(), "1",
+                    "application/json")->status == 200);
+  auto users = body_of(cli.Get("/api/kv?prefix=users/"));
+  REQUIRE(users.at("entries").size() == 2);
+  CHECK(users.at("entries")[0].at("key") == "users/a");
+  CHECK(users.at("entries")[1].at("key") == "users/b");
+  auto cleared = cli.Delete("/api/kv?prefix=users/");
+  CHECK(body_of(cleared).at("revision").get<uint64_t>()
+        == users.at("revision").get<uint64_t>() + 2);
+  auto left = body_of(cli.Get("/api/kv"));
+  REQUIRE(left.at("entries").size() == 2);
+  CHECK(left.at("entries")[0].at("key") == "other/a");
+  CHECK(left.at("entries")[1].at("key") == "usersx");
+  // Clearing everything takes more than a forgotten parameter.
+  require_error(cli.Delete("/api/kv"), 400, "invalid_argument");
+  CHECK(body_of(cli.Get("/api/kv")).at("entries").size() == 2);
+}
