@@ -11,7 +11,6 @@
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
 #include "src/service_rules.hpp"
-#include "src/process.hpp"
 #include "actors/service_status.hpp"
 #include "actors/test_execution.hpp"
 #include "actors/test_runner.hpp"
@@ -42,6 +41,46 @@ caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   return result;
 }
 
+/// Stops an extra manager (runtime::spawn_kv ...) when the runtime's kv store,
+/// its anchor, stops. The manager detaches it when it ends first, so that
+/// many short-lived managers leave nothing behind in the anchor.
+class stop_with_anchor : public caf::attachable {
+public:
+  explicit stop_with_anchor(caf::actor_addr extra) : extra_(std::move(extra)) {
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit*) override {
+    if (auto hdl = caf::actor_cast<caf::actor>(extra_))
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == token::anonymous && what.ptr == this;
+  }
+
+private:
+  caf::actor_addr extra_;
+};
+
+template <class Handle>
+caf::expected<Handle> tie_to(const kv_store_actor& anchor, Handle extra) {
+  if (!anchor) {
+    caf::anon_send_exit(extra, caf::exit_reason::user_shutdown);
+    return make_error(errc::shutting_down, "the runtime has shut down");
+  }
+  auto tie = new stop_with_anchor(extra.address());
+  caf::attachable::token key{caf::attachable::token::anonymous, tie};
+  // An anchor that has already stopped runs the tie at once.
+  caf::actor_cast<caf::abstract_actor*>(anchor)->attach(caf::attachable_ptr{tie});
+  // Attached second: an extra that has already ended detaches at once.
+  caf::actor_cast<caf::abstract_actor*>(extra)->attach_functor(
+    [weak = anchor.address(), key] {
+      if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak))
+        strong->get()->detach(key);
+    });
+  return extra;
+}
+
 } // namespace
 
 struct runtime::impl {
@@ -56,12 +95,8 @@ struct runtime::impl {
     service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
-    if (cfg.runner.enabled) {
-      // Orphans of a run re-parent to us, so the runner can find and reap
-      // them (PID 1 here does not reap promptly).
-      set_child_subreaper();
+    if (cfg.runner.enabled)
       runner = sys.spawn(test_runner, cfg.runner, slot);
-    }
   }
 
   /// Spawns the event hub and subscribes it to every source, waiting for
@@ -213,6 +248,25 @@ const monitor_actor& runtime::monitor() const noexcept {
 
 const event_hub_actor& runtime::events() const noexcept {
   return impl_->hub;
+}
+
+caf::expected<kv_store_actor> runtime::spawn_kv() {
+  auto& d = *impl_;
+  return tie_to(d.kv, d.sys.spawn(kv_store, d.cfg.bounds, d.cfg.history_capacity));
+}
+
+caf::expected<service_status_actor> runtime::spawn_services() {
+  auto& d = *impl_;
+  service_status_actor extra = d.sys.spawn(service_status, d.cfg.service_defaults,
+                                           d.cfg.bounds, d.cfg.history_capacity);
+  return tie_to(d.kv, std::move(extra));
+}
+
+caf::expected<test_execution_actor> runtime::spawn_test_execution() {
+  auto& d = *impl_;
+  test_execution_actor extra = d.sys.spawn(labrt::test_execution, d.cfg.bounds,
+                                           d.cfg.history_capacity);
+  return tie_to(d.kv, std::move(extra));
 }
 
 void runtime::shutdown() {

@@ -79,19 +79,28 @@ TEST_CASE("runtime: errors render with their category", "[runtime]") {
   CHECK(code_of(caf::make_error(caf::sec::request_timeout)) == errc::timeout);
 }
 
-TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
-  auto rt = start_runtime();
-  // An actor that accepts the request but keeps the promise undelivered.
-  auto held = std::make_shared<std::vector<caf::response_promise>>();
-  // `held` is a spawn argument: see the note in test_feed.cpp.
-  auto mute = rt->system().spawn(
+namespace {
+
+/// An actor that accepts atom::count but keeps the promise undelivered, in
+/// `held` (a spawn argument: see the note in test_feed.cpp).
+caf::actor spawn_mute(runtime& rt,
+                      std::shared_ptr<std::vector<caf::response_promise>> held) {
+  return rt.system().spawn(
     [](caf::event_based_actor* self,
        std::shared_ptr<std::vector<caf::response_promise>> promises) {
       return caf::behavior{[self, promises](atom::count) {
         promises->push_back(self->make_response_promise());
       }};
     },
-    held);
+    std::move(held));
+}
+
+} // namespace
+
+TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
+  auto rt = start_runtime();
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto mute = spawn_mute(*rt, held);
   caf::scoped_actor self{rt->system()};
   bool timed_out = false;
   self->request(mute, std::chrono::milliseconds{50}, atom::count_v)
@@ -102,6 +111,63 @@ TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
   CHECK(timed_out);
   caf::anon_send_exit(mute, caf::exit_reason::kill);
   held->clear();
+}
+
+TEST_CASE("runtime: a waiting call asks its hook between slices", "[runtime]") {
+  auto rt = start_runtime();
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto mute = spawn_mute(*rt, held);
+  client c{*rt, std::chrono::minutes{1}};
+  int asked = 0;
+  c.wait_in_slices(std::chrono::milliseconds{1}, [&] { return ++asked < 3; });
+  auto n = c.kv(caf::actor_cast<kv_store_actor>(mute)).size();
+  CHECK(error_of(n) == errc::timeout);
+  CHECK(message_of(n.error()) == "interrupted while waiting");
+  CHECK(asked == 3);
+  caf::anon_send_exit(mute, caf::exit_reason::kill);
+  held->clear();
+}
+
+TEST_CASE("runtime: spawned managers have their own state and stop with it",
+  "[runtime]") {
+  auto rt = start_runtime();
+  client c{*rt};
+  auto kv = value_of(rt->spawn_kv());
+  auto services = value_of(rt->spawn_services());
+  auto tests = value_of(rt->spawn_test_execution());
+  value_of(c.kv(kv).set("k", 1));
+  CHECK(value_of(c.kv().get("k")).is_null());
+  CHECK(value_of(c.kv(kv).get("k")) == 1);
+  value_of(c.services(services).set_status("qsfp_service", true));
+  CHECK_FALSE(value_of(c.services().is_service_running("qsfp_service")));
+  value_of(c.tests(tests).start_test("a.py", 1));
+  CHECK_FALSE(value_of(c.tests().is_running()));
+  CHECK(error_of(c.tests(tests).start_test("b.py", 2)) == errc::already_running);
+  CHECK(value_of(c.kv(kv).history()).size() == 1);
+  caf::scoped_actor self{rt->system()};
+  for (auto& a : {caf::actor_cast<caf::actor>(kv), caf::actor_cast<caf::actor>(services),
+                  caf::actor_cast<caf::actor>(tests)})
+    self->monitor(a);
+  rt->shutdown();
+  int down = 0;
+  for (int i = 0; i < 3; ++i)
+    self->receive([&](caf::down_msg&) { ++down; }, caf::after(deadline) >> [] {});
+  CHECK(down == 3);
+  CHECK(error_of(rt->spawn_kv()) == errc::shutting_down);
+}
+
+TEST_CASE("runtime: a spawned manager whose last handle goes stops", "[runtime]") {
+  auto rt = start_runtime();
+  caf::scoped_actor self{rt->system()};
+  {
+    auto kv = value_of(rt->spawn_kv());
+    self->monitor(kv);
+  }
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; }, caf::after(deadline) >> [] {});
+  CHECK(down);
+  client c{*rt};
+  value_of(c.kv().set("still", "here")); // The anchor lives on.
 }
 
 namespace {

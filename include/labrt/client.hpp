@@ -6,12 +6,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
 
+#include "labrt/interfaces.hpp"
 #include "labrt/json.hpp"
 #include "labrt/monitor_types.hpp"
 #include "labrt/run_types.hpp"
@@ -33,11 +35,14 @@ public:
   caf::expected<json> metrics();
 
 protected:
-  manager_facade(client& c, manager m) : client_(c), manager_(m) {
+  manager_facade(client& c, manager m, feed_actor own)
+    : client_(c), manager_(m), own_(std::move(own)) {
   }
 
   client& client_;
   manager manager_;
+  /// A manager of runtime::spawn_kv ...; null: the runtime's own.
+  feed_actor own_;
 };
 
 /// The kv store (ThreadSafeDict). Obtained from `client::kv()`.
@@ -75,7 +80,7 @@ public:
   caf::expected<uint64_t> clear(const std::string& prefix);
 private:
   friend class client;
-  explicit kv_facade(client& c) : manager_facade(c, manager::kv) {
+  kv_facade(client& c, feed_actor own) : manager_facade(c, manager::kv, std::move(own)) {
   }
 };
 
@@ -91,7 +96,7 @@ public:
   caf::expected<std::vector<service_record>> records();
 private:
   friend class client;
-  explicit service_facade(client& c) : manager_facade(c, manager::services) {
+  service_facade(client& c, feed_actor own) : manager_facade(c, manager::services, std::move(own)) {
   }
 };
 
@@ -119,7 +124,7 @@ public:
   caf::expected<json> update_state(json fields);
 private:
   friend class client;
-  explicit test_facade(client& c) : manager_facade(c, manager::tests) {
+  test_facade(client& c, feed_actor own) : manager_facade(c, manager::tests, std::move(own)) {
   }
 };
 
@@ -208,6 +213,20 @@ public:
   monitor_facade& monitor() noexcept {
     return monitor_;
   }
+
+  /// The facades of managers that runtime::spawn_kv, spawn_services and
+  /// spawn_test_execution made.
+  kv_facade kv(kv_store_actor store);
+  service_facade services(service_status_actor manager);
+  test_facade tests(test_execution_actor manager);
+
+  /// Waits for each answer in slices of `slice` and asks `keep_waiting`
+  /// between them; false ends the call with `errc::timeout` at once, for a
+  /// caller that must react to signals (the Python module: Ctrl-C). The
+  /// abandoned answer may still arrive later and stay in this client's
+  /// mailbox, so such a caller should drop the client.
+  void wait_in_slices(std::chrono::milliseconds slice,
+                      std::function<bool()> keep_waiting);
 
 private:
   struct impl;

@@ -28,7 +28,8 @@ inline constexpr int64_t max_duration_ms = int64_t{30} * 24 * 3600 * 1000;
 /// roots, logs_dir, grace_ms, timeout_ms, log_max_bytes, stop_on_shutdown
 /// (see load_runner_config).
 struct runner_config {
-  /// Spawn the runner at all. Makes the process a child subreaper.
+  /// Spawn the runner at all. Its first run makes the process a child
+  /// subreaper (orphaned descendants re-parent to it), not its start.
   bool enabled = true;
   /// Directories scripts must resolve into. Empty means any existing file,
   /// with the rights of the embedding process: right for a local tool run by

@@ -43,6 +43,17 @@ public:
   /// Every change and run output line as one numbered stream.
   const event_hub_actor& events() const noexcept;
 
+  /// Spawns another manager in this runtime, with its own state, revisions
+  /// and feed: for embedders that want one manager per object of theirs (the
+  /// Python module's compat dicts); actors are cheap, runtimes are not. It
+  /// stops when the runtime shuts down, or when its last handle is dropped.
+  /// `errc::shutting_down` after shutdown.
+  caf::expected<kv_store_actor> spawn_kv();
+  /// ... a service-status manager with the built-in and configured defaults.
+  caf::expected<service_status_actor> spawn_services();
+  /// ... a test-execution manager with its own one-test slot (no runner uses it).
+  caf::expected<test_execution_actor> spawn_test_execution();
+
   /// Stops the runner (and with it the current run, unless configured to
   /// leave it), then every manager; later requests fail. Idempotent.
   void shutdown();
