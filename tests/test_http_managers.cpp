@@ -49,28 +49,30 @@ TEST_CASE("the test status record's old operations over HTTP", "[http]") {
   CHECK(body_of(started).at("running") == true);
   CHECK(body_of(started).at("pid") == 0); // As the old module accepted.
   CHECK(body_of(started).at("bin") == "fboss");
-  // Never two at once: refused at once, or after a wait that runs out.
+  // Never two at once.
   require_error(post(cli, "/api/test/status/start",
                      {{"script", "other.py"}, {"pid", 2}}),
                 409, "already_running");
-  require_error(post(cli, "/api/test/status/start",
-                     {{"script", "other.py"}, {"pid", 2}, {"wait_ms", 50}}),
-                409, "already_running");
-  // A start that waits gets the slot once the test before stops.
+  // Waiting for the slot: the state when the wait runs out, still running.
+  auto busy = body_of(cli.Get("/api/test/status/idle?wait_ms=50"));
+  CHECK(busy.at("running") == true);
+  CHECK(busy.at("script") == "link.py");
+  // And when the test stops meanwhile, at once.
   auto waiter = std::async(std::launch::async, [&a] {
     auto c = a.connect();
-    return post(c, "/api/test/status/start",
-                {{"script", "next.py"}, {"pid", 3}, {"wait_ms", 30000}});
+    return c.Get("/api/test/status/idle?wait_ms=60000");
   });
   // With no body at all, as `curl -X POST URL` sends it.
   auto stopped = cli.Post("/api/test/status/stop");
   REQUIRE(stopped);
   CHECK(stopped->status == 200);
-  auto next = waiter.get();
-  REQUIRE(next);
-  INFO(next->body);
-  CHECK(next->status == 200);
+  CHECK(body_of(waiter.get()).at("running") == false);
+  auto next = post(cli, "/api/test/status/start",
+                   {{"script", "next.py"}, {"pid", 3}});
   CHECK(body_of(next).at("script") == "next.py");
+  require_error(cli.Get("/api/test/status/idle"), 400, "invalid_argument");
+  require_error(cli.Get("/api/test/status/idle?wait_ms=600001"), 400,
+                "invalid_argument");
   auto patched = cli.Patch("/api/test/status", R"({"topology": "t2"})",
                            "application/json");
   CHECK(body_of(patched).at("topology") == "t2");
@@ -78,10 +80,11 @@ TEST_CASE("the test status record's old operations over HTTP", "[http]") {
   CHECK(body_of(reset).at("running") == false);
   CHECK(body_of(reset).at("script").is_null());
   // Bad starts change nothing.
-  for (auto bad : {json{{"pid", 1}}, json{{"script", "x"}, {"wait_ms", -1}},
-                   json{{"script", "x"}, {"wait_ms", "soon"}}})
+  for (auto bad : {json{{"pid", 1}}, json{{"script", 5}}})
     require_error(post(cli, "/api/test/status/start", bad), 400,
                   "invalid_argument");
+  require_error(post(cli, "/api/test/status/start", json::array()), 400,
+                "wrong_type");
   CHECK(body_of(cli.Get("/api/test/status")).at("running") == false);
 }
 

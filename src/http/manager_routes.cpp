@@ -1,12 +1,13 @@
 // Routes that give remote clients the old managers' writes, so that every
 // worker process of a web app shares one state: the flat service-status
-// entries, the test-status record with its start/stop/reset (a start may
-// wait for the slot), and kv namespaces (keys under a prefix).
+// entries, the test-status record with its start/stop/reset and a wait for
+// the slot to be free, and kv namespaces (keys under a prefix).
 #include <chrono>
 #include <optional>
 #include <string>
 
 #include "labrt/errc.hpp"
+#include "labrt/event_stream.hpp"
 #include "src/http/server_impl.hpp"
 
 namespace labrt {
@@ -15,8 +16,8 @@ using namespace http;
 
 namespace {
 
-/// Longest a start may wait for the slot: a request holds a worker thread.
-constexpr int64_t max_wait_ms = 10 * 60 * 1000;
+/// Longest a request may wait for the slot: it holds a worker thread.
+constexpr int64_t max_wait_ms = 60 * 1000;
 
 /// `prefix` of `GET|DELETE /api/kv?prefix=P`: present and not empty.
 std::optional<std::string> prefix_of(const Request& req, Response& res) {
@@ -75,19 +76,43 @@ void http_server::impl::add_manager_routes() {
           if (!script.is_string())
             return fail(res, 400, "invalid_argument",
                         "script must be a string");
-          auto wait = fields->value("wait_ms", json(0));
-          if (!wait.is_number_integer() || wait.get<int64_t>() < 0
-              || wait.get<int64_t>() > max_wait_ms)
-            return fail(res, 400, "invalid_argument",
-                        "wait_ms must be an integer from 0 to "
-                          + std::to_string(max_wait_ms));
           auto pid = fields->value("pid", json{});
-          for (auto key : {"script", "pid", "wait_ms"})
-            fields->erase(key);
-          reply(res, local().tests().start_test(
-                       script.get<std::string>(), std::move(pid),
-                       std::move(*fields),
-                       std::chrono::milliseconds{wait.get<int64_t>()}));
+          fields->erase("script");
+          fields->erase("pid");
+          reply(res, local().tests().start_test(script.get<std::string>(),
+                                                std::move(pid),
+                                                std::move(*fields)));
+        });
+  // Waits until no test runs, or wait_ms, and answers the state either way.
+  // It only waits: a start that then comes second is refused as usual, so a
+  // client that has gone away never takes the slot (a start that waited in
+  // the server would, for nobody).
+  route("GET", "/api/test/status/idle", "/api/test/status/idle",
+        [this](const Request& req, Response& res) {
+          auto text = req.get_param_value("wait_ms");
+          if (text.empty() || text.size() > 5
+              || text.find_first_not_of("0123456789") != std::string::npos
+              || std::stoll(text) > max_wait_ms)
+            return fail(res, 400, "invalid_argument",
+                        "wait_ms must be a number from 0 to "
+                          + std::to_string(max_wait_ms));
+          auto until = std::chrono::steady_clock::now()
+                       + std::chrono::milliseconds{std::stoll(text)};
+          // Following the events first: no stop falls between a check and
+          // the wait for the next one.
+          auto changes = event_stream::open(rt, events_from_now);
+          if (!changes)
+            return fail(res, changes.error());
+          for (;;) {
+            auto state = local().tests().get_state();
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              until - std::chrono::steady_clock::now());
+            if (!state || !state->value("running", false)
+                || left.count() <= 0)
+              return reply(res, state);
+            if (auto batch = changes->next(left); !batch)
+              return fail(res, batch.error());
+          }
         });
   route("POST", "/api/test/status/stop", "/api/test/status/stop",
         [this](const Request&, std::string&, Response& res) {
