@@ -1,8 +1,11 @@
 // The old managers' writes over HTTP, for remote clients (a web app's worker
 // processes sharing one state): service-status entries, the test-status
 // record's start/stop/reset, kv namespaces.
+#include <chrono>
 #include <future>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 
@@ -109,4 +112,29 @@ TEST_CASE("kv namespaces: the keys under a prefix, read and cleared",
   // Clearing everything takes more than a forgotten parameter.
   require_error(cli.Delete("/api/kv"), 400, "invalid_argument");
   CHECK(body_of(cli.Get("/api/kv")).at("entries").size() == 2);
+}
+
+TEST_CASE("a wait for the slot does not hold the daemon's stop", "[http]") {
+  auto a = std::make_unique<api>();
+  auto cli = a->connect();
+  REQUIRE(post(cli, "/api/test/status/start", {{"script", "a.py"}, {"pid", 1}})
+            ->status == 200);
+  auto waiter = std::async(std::launch::async, [&a] {
+    auto c = a->connect();
+    return c.Get("/api/test/status/idle?wait_ms=60000");
+  });
+  // Once the wait is in the server (it counts as an open stream), stop it.
+  auto waiting = [&] {
+    auto m = cli.Get("/api/metrics");
+    return m && m->body.find("\nlabrt_http_streams_open 1\n") != std::string::npos;
+  };
+  for (auto until = std::chrono::steady_clock::now() + deadline;
+       !waiting() && std::chrono::steady_clock::now() < until;)
+    std::this_thread::yield();
+  REQUIRE(waiting());
+  a.reset(); // Returns only once every request has ended.
+  auto answer = waiter.get();
+  REQUIRE(answer);
+  CHECK(answer->status == 200);
+  CHECK(json::parse(answer->body).at("running") == true);
 }

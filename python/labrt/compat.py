@@ -24,6 +24,15 @@ Two differences, both on purpose:
 After fork() the child gets new instances from the getters; objects made
 before the fork raise labrt.ForkError there.
 
+Remote mode, for apps of many processes: with LABRT_SERVER (and
+LABRT_TOKEN) set, or after labrt.remote.connect(url, token=...), the
+getters' managers are the daemon's, over its HTTP API, so every worker
+process sees one service status and one test slot; ThreadSafeDict(name=...)
+is the daemon's kv namespace "<name>/" (len, keys, items and clear cover the
+namespace). An unnamed ThreadSafeDict, and managers made directly, stay in
+this process. A remote start_test that waits asks the daemon when the slot
+is free and tries again: it never holds a place in a queue.
+
 Each class works on an object of the strict API (labrt.KvStore, ...; the
 `store` and `manager` keywords), made by default in labrt.runtime(). A
 backend that reaches a daemon over HTTP can hand in objects with the same
@@ -35,6 +44,7 @@ import threading
 import time
 
 import labrt
+from labrt import remote
 
 __all__ = ["ThreadSafeDict", "ServiceStatusManager", "TestExecutionManager",
            "get_service_status_manager", "get_test_execution_manager"]
@@ -44,7 +54,9 @@ __all__ = ["ThreadSafeDict", "ServiceStatusManager", "TestExecutionManager",
 class ThreadSafeDict:
     """A dict whose every operation is one message to its own kv actor."""
 
-    def __init__(self, initial=None, *, store=None):
+    def __init__(self, initial=None, *, name=None, store=None):
+        if store is None and name is not None and remote.server() is not None:
+            store = remote.RemoteKv(remote.server(), name)
         self._kv = store if store is not None else labrt.runtime().new_kv()
         if initial:
             self._kv.update(dict(initial))
@@ -200,24 +212,26 @@ _singletons = {}
 _singletons_lock = threading.Lock()
 
 
-def _singleton(cls):
+def _singleton(cls, remote_manager):
     instance = _singletons.get(cls)
     if instance is None:
         with _singletons_lock:
             instance = _singletons.get(cls)
             if instance is None:
-                instance = _singletons[cls] = cls()
+                server = remote.server()
+                instance = _singletons[cls] = (
+                    cls(manager=remote_manager(server)) if server else cls())
     return instance
 
 
 def get_service_status_manager():
-    """This process's ServiceStatusManager."""
-    return _singleton(ServiceStatusManager)
+    """This process's ServiceStatusManager: the daemon's in remote mode."""
+    return _singleton(ServiceStatusManager, remote.RemoteServices)
 
 
 def get_test_execution_manager():
-    """This process's TestExecutionManager."""
-    return _singleton(TestExecutionManager)
+    """This process's TestExecutionManager: the daemon's in remote mode."""
+    return _singleton(TestExecutionManager, remote.RemoteTests)
 
 
 def _after_fork_in_child():

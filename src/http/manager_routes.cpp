@@ -2,6 +2,8 @@
 // worker process of a web app shares one state: the flat service-status
 // entries, the test-status record with its start/stop/reset and a wait for
 // the slot to be free, and kv namespaces (keys under a prefix).
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -96,6 +98,15 @@ void http_server::impl::add_manager_routes() {
             return fail(res, 400, "invalid_argument",
                         "wait_ms must be a number from 0 to "
                           + std::to_string(max_wait_ms));
+          // It holds a worker thread as long as a stream: it counts as one.
+          if (!open_stream(res))
+            return;
+          struct held_stream {
+            std::atomic<size_t>& open;
+            ~held_stream() {
+              open.fetch_sub(1);
+            }
+          } held{streams};
           auto until = std::chrono::steady_clock::now()
                        + std::chrono::milliseconds{std::stoll(text)};
           // Following the events first: no stop falls between a check and
@@ -107,10 +118,12 @@ void http_server::impl::add_manager_routes() {
             auto state = local().tests().get_state();
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
               until - std::chrono::steady_clock::now());
+            // A stopping server answers now rather than hold its stop.
             if (!state || !state->value("running", false)
-                || left.count() <= 0)
+                || left.count() <= 0 || svr.stopping())
               return reply(res, state);
-            if (auto batch = changes->next(left); !batch)
+            auto slice = std::min(left, std::chrono::milliseconds{200});
+            if (auto batch = changes->next(slice); !batch)
               return fail(res, batch.error());
           }
         });

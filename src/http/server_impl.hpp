@@ -33,6 +33,12 @@ public:
     svr_sock_ = fd;
   }
 
+  /// Whether stop() was called: is_running() stays true until every
+  /// request in progress has ended, so a long wait must look here.
+  bool stopping() const noexcept {
+    return svr_sock_ == INVALID_SOCKET;
+  }
+
   /// Accepts connections until `stop`; httplib closes the socket then.
   void run() {
     started_ = true;

@@ -1,0 +1,184 @@
+"""Remote mode against a real daemon (labctl serve on 127.0.0.1): the old
+suite's 22 cases with its managers backed by the daemon, and what several
+processes sharing one daemon must see."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+import labrt
+import labrt.compat as compat
+from labrt import remote
+
+import test_compat
+from test_compat import *  # noqa: F401,F403 (the old suite, run here again)
+
+LABCTL = os.environ.get("LABRT_LABCTL")
+
+
+@pytest.fixture
+def daemon():
+    """A daemon of the test's own; its URL."""
+    if not LABCTL:
+        pytest.fail("LABRT_LABCTL names no labctl (ctest sets it)")
+    with tempfile.TemporaryDirectory() as d:
+        config = os.path.join(d, "lab.json")
+        with open(config, "w") as f:
+            json.dump({"runner": {"roots": [d]},
+                       "http": {"listen": "127.0.0.1:0"}}, f)
+        proc = subprocess.Popen([LABCTL, "serve", "--config", config],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            url = None
+            deadline = time.monotonic() + 20
+            while url is None and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                if " serving on " in line:
+                    url = line.split(" serving on ")[1].split()[0]
+            assert url, "labctl serve did not start"
+            # Keep reading its log, so that the pipe never fills.
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            yield url
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=20) == 0
+
+
+@pytest.fixture(autouse=True)
+def remote_managers(daemon, monkeypatch):
+    """The old suite's managers, and compat's getters, on the daemon."""
+    server = remote.connect(daemon)
+    names = iter(range(1000))
+    monkeypatch.setattr(test_compat, "ThreadSafeDict", lambda initial=None: compat.ThreadSafeDict(
+        initial, store=remote.RemoteKv(server, f"dict{next(names)}")))
+    monkeypatch.setattr(test_compat, "ServiceStatusManager", lambda: compat.ServiceStatusManager(
+        manager=remote.RemoteServices(server)))
+    monkeypatch.setattr(test_compat, "TestExecutionManager", lambda: compat.TestExecutionManager(
+        manager=remote.RemoteTests(server)))
+    compat._singletons.clear()
+    yield server
+    compat._singletons.clear()
+    remote._server = None
+
+
+def test_the_getters_are_the_daemons(remote_managers):
+    assert isinstance(compat.get_test_execution_manager()._t, remote.RemoteTests)
+    compat.get_service_status_manager().set_status("qsfp_service", True)
+    assert remote_managers.call("GET", "/api/status/qsfp_service") is True
+    named = compat.ThreadSafeDict(name="sessions")
+    named.set("a", 1)
+    assert remote_managers.call("GET", "/api/kv/sessions%2Fa")["value"] == 1
+    assert isinstance(compat.ThreadSafeDict()._kv, labrt.KvStore)
+
+
+def test_errors_carry_the_daemons_code(remote_managers):
+    tests = remote.RemoteTests(remote_managers)
+    tests.start_test("a.py", 1)
+    with pytest.raises(labrt.AlreadyRunningError) as err:
+        tests.start_test("b.py", 2)
+    assert err.value.code == "already_running"
+    assert "a.py" in str(err.value)
+    kv = remote.RemoteKv(remote_managers, "ns")
+    rev = kv.set("k", 1)
+    with pytest.raises(labrt.ConflictError) as err:
+        kv.set_if("k", 2, rev + 5)
+    assert err.value.revision == rev
+
+
+def _count_with_set_if(url, key, n):
+    kv = remote.RemoteKv(remote.Server(url), "shared")
+    threads = []
+
+    def work():
+        for _ in range(n):
+            while True:
+                entry = kv.fetch(key)
+                try:
+                    kv.set_if(key, entry.value + 1, entry.revision)
+                    break
+                except labrt.ConflictError:
+                    pass
+
+    for _ in range(4):
+        threads.append(threading.Thread(target=work))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+
+
+def test_revision_checked_increments_from_processes_lose_nothing(daemon):
+    kv = remote.RemoteKv(remote.Server(daemon), "shared")
+    kv.set_if("n", 0, 0)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_count_with_set_if, args=(daemon, "n", 10))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert kv.get("n") == 4 * 4 * 10
+
+
+def _take_turns(url, me, rounds, done):
+    os.environ["LABRT_SERVER"] = url
+    m = compat.get_test_execution_manager()
+    for i in range(rounds):
+        m.start_test(f"p{me}.py", me * 1000 + i)
+        # Nobody else holds the slot while this process does.
+        assert m.get_script() == f"p{me}.py"
+        assert m.get_pid() == me * 1000 + i
+        m.stop_test()
+        with done.get_lock():
+            done.value += 1
+
+
+def test_processes_racing_start_test_take_turns(daemon):
+    ctx = multiprocessing.get_context("spawn")
+    done = ctx.Value("i", 0)
+    procs = [ctx.Process(target=_take_turns, args=(daemon, me, 5, done))
+             for me in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert done.value == 20
+    assert remote.RemoteTests(remote.Server(daemon)).is_running() is False
+
+
+def _set_one(url):
+    remote.RemoteServices(remote.Server(url)).set_status("qsfp_service", True)
+
+
+def test_a_status_set_in_one_process_is_seen_in_another(daemon):
+    ctx = multiprocessing.get_context("spawn")
+    p = ctx.Process(target=_set_one, args=(daemon,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    assert remote.RemoteServices(remote.Server(daemon)).is_service_running("qsfp_service")
+
+
+def test_ctrl_c_interrupts_a_start_that_waits(remote_managers):
+    holder = remote.RemoteTests(remote_managers)
+    holder.start_test("holder.py", 1)
+    m = compat.TestExecutionManager(manager=remote.RemoteTests(remote_managers),
+                                    start_timeout=60)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        m.start_test("waiter.py", 2)
+    assert time.monotonic() - t0 < 10
+    # It took nothing: the holder still holds the slot.
+    assert holder.get_script() == "holder.py"
