@@ -95,6 +95,20 @@ caf::actor spawn_mute(runtime& rt,
     std::move(held));
 }
 
+/// Stops `mute` and, once it is gone (its handler may still be running when
+/// the caller's wait ends), drops the promises it kept.
+void stop_mute(runtime& rt, const caf::actor& mute,
+               std::vector<caf::response_promise>& held) {
+  caf::scoped_actor self{rt.system()};
+  self->monitor(mute);
+  caf::anon_send_exit(mute, caf::exit_reason::kill);
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; },
+                caf::after(deadline) >> [] {});
+  REQUIRE(down);
+  held.clear();
+}
+
 } // namespace
 
 TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
@@ -109,8 +123,7 @@ TEST_CASE("runtime: a client call times out instead of hanging", "[runtime]") {
                timed_out = code_of(err) == errc::timeout;
              });
   CHECK(timed_out);
-  caf::anon_send_exit(mute, caf::exit_reason::kill);
-  held->clear();
+  stop_mute(*rt, mute, *held);
 }
 
 TEST_CASE("runtime: a waiting call asks its hook between slices", "[runtime]") {
@@ -124,8 +137,7 @@ TEST_CASE("runtime: a waiting call asks its hook between slices", "[runtime]") {
   CHECK(error_of(n) == errc::timeout);
   CHECK(message_of(n.error()) == "interrupted while waiting");
   CHECK(asked == 3);
-  caf::anon_send_exit(mute, caf::exit_reason::kill);
-  held->clear();
+  stop_mute(*rt, mute, *held);
 }
 
 TEST_CASE("runtime: spawned managers have their own state and stop with it",
