@@ -37,6 +37,12 @@ unsigned fork_generation();
 /// Waits that Ctrl-C ended (the tests check that path was taken).
 inline uint64_t interrupted_waits = 0;
 
+/// Subscription callbacks whose thread may still take the GIL (their last
+/// one included, which drops the Python callable). Interpreter exit waits
+/// for none to be left: taking the GIL once Python is finalizing ends the
+/// thread with pthread_exit, and its unwinding through C++ aborts.
+inline std::atomic<int> live_callbacks{0};
+
 /// Whether Python is tearing itself down (public API from 3.13 on).
 inline bool python_finalizing() {
 #if PY_VERSION_HEX >= 0x030D0000

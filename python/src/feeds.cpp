@@ -116,10 +116,15 @@ private:
 };
 
 /// The Python callable of a subscription, released with the GIL held
-/// (from the subscriber's thread), or leaked once Python is finalizing.
+/// (from the subscriber's thread). Counted in live_callbacks until then, so
+/// that interpreter exit waits for it; leaked if Python is gone anyway.
 struct callback_box {
   py::object fn;
   std::thread::id thread;
+
+  callback_box() {
+    ++live_callbacks;
+  }
 
   ~callback_box() {
     if (Py_IsInitialized() && !python_finalizing()) {
@@ -128,6 +133,7 @@ struct callback_box {
     } else {
       fn.release();
     }
+    --live_callbacks;
   }
 };
 

@@ -1,7 +1,9 @@
 // labrt._native: a labrt::runtime embedded in Python. The package around it
 // (python/labrt) holds the process-wide runtime, the exceptions and compat.
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 
@@ -135,6 +137,13 @@ PYBIND11_MODULE(_native, m) {
     for (auto& weak : cores)
       if (auto c = weak.lock(); c && !c->forked())
         c->close();
+    // A closed subscription's thread may still be on its way out (one that
+    // closed itself is not waited for): let it drop its callable while
+    // Python can still take it back.
+    py::gil_scoped_release nogil;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while (live_callbacks.load() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }, "Closes every runtime of this process (at interpreter exit).");
   m.def("fork_generation", &fork_generation,
         "How many fork()s lie between the process that loaded the module and this one.");
