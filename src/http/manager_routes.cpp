@@ -19,7 +19,7 @@ using namespace http;
 namespace {
 
 /// Longest a request may wait for the slot: it holds a worker thread.
-constexpr int64_t max_wait_ms = 60 * 1000;
+constexpr uint64_t max_wait_ms = 60 * 1000;
 
 /// `prefix` of `GET|DELETE /api/kv?prefix=P`: present and not empty.
 std::optional<std::string> prefix_of(const Request& req, Response& res) {
@@ -91,13 +91,9 @@ void http_server::impl::add_manager_routes() {
   // the server would, for nobody).
   route("GET", "/api/test/status/idle", "/api/test/status/idle",
         [this](const Request& req, Response& res) {
-          auto text = req.get_param_value("wait_ms");
-          if (text.empty() || text.size() > 5
-              || text.find_first_not_of("0123456789") != std::string::npos
-              || std::stoll(text) > max_wait_ms)
-            return fail(res, 400, "invalid_argument",
-                        "wait_ms must be a number from 0 to "
-                          + std::to_string(max_wait_ms));
+          auto wait_ms = number_param(req, "wait_ms", max_wait_ms);
+          if (!wait_ms)
+            return fail(res, wait_ms.error());
           // It holds a worker thread as long as a stream: it counts as one.
           if (!open_stream(res))
             return;
@@ -108,7 +104,7 @@ void http_server::impl::add_manager_routes() {
             }
           } held{streams};
           auto until = std::chrono::steady_clock::now()
-                       + std::chrono::milliseconds{std::stoll(text)};
+                       + std::chrono::milliseconds{*wait_ms};
           // Following the events first: no stop falls between a check and
           // the wait for the next one.
           auto changes = event_stream::open(rt, events_from_now);

@@ -275,6 +275,22 @@ std::optional<uint64_t> revision_of(const std::string& etag) {
   return value;
 }
 
+caf::expected<uint64_t> number_param(const Request& req, const char* key,
+                                     uint64_t max,
+                                     std::optional<uint64_t> fallback) {
+  if (!req.has_param(key) && fallback)
+    return *fallback;
+  auto text = req.get_param_value(key);
+  uint64_t value = 0;
+  auto end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || value > max)
+    return make_error(errc::invalid_argument,
+                      std::string{key} + " must be a number from 0 to "
+                        + std::to_string(max));
+  return value;
+}
+
 std::string etag_of(uint64_t revision) {
   return "\"" + std::to_string(revision) + "\"";
 }

@@ -77,6 +77,12 @@ std::optional<uint64_t> revision_of(const std::string& etag);
 
 std::string etag_of(uint64_t revision);
 
+/// Query parameter `key` as a decimal number from 0 to `max`; `fallback`
+/// when it is absent (an error if there is none).
+caf::expected<uint64_t> number_param(const Request& req, const char* key,
+                                     uint64_t max,
+                                     std::optional<uint64_t> fallback = {});
+
 /// The expected revision of a conditional write: If-Match with an ETag of
 /// this API or `*` (any_revision), If-None-Match `*` (0: absent); none
 /// without either header.

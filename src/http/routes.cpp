@@ -49,14 +49,10 @@ caf::expected<caf::timestamp> time_param(const Request& req, const char* key) {
 /// ?limit, script, outcome, q (words), since, until, before (a run id).
 caf::expected<history_query> history_query_of(const Request& req) {
   history_query q;
-  if (req.has_param("limit")) {
-    auto text = req.get_param_value("limit");
-    if (text.empty() || text.size() > 6
-        || text.find_first_not_of("0123456789") != std::string::npos)
-      return make_error(errc::invalid_argument,
-                        "limit must be a number from 0 to 999999");
-    q.limit = std::stoull(text);
-  }
+  auto limit = number_param(req, "limit", 999999, q.limit);
+  if (!limit)
+    return std::move(limit.error());
+  q.limit = *limit;
   q.script = req.get_param_value("script");
   q.outcome = req.get_param_value("outcome");
   auto& outcomes = run_outcomes();
