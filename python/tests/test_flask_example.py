@@ -6,15 +6,13 @@ import concurrent.futures
 import json
 import os
 import shutil
-import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from conftest import started
 from test_remote import daemon  # noqa: F401 (the fixture)
 
 APP_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "flask_app")
@@ -44,22 +42,10 @@ def app(daemon, tmp_path):  # noqa: F811
     env = dict(os.environ, LABRT_SERVER=daemon, LAB_SCRIPTS=str(scripts),
                PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
                                                         APP_DIR])))
-    proc = subprocess.Popen([sys.executable, gunicorn, "-w", "4", "-b", "127.0.0.1:0",
-                             "--chdir", APP_DIR, "app:app"],
-                            env=env, stderr=subprocess.PIPE, text=True)
+    # Requests wait in the listen queue until a worker takes them.
+    proc, url = started([sys.executable, gunicorn, "-w", "4", "-b", "127.0.0.1:0",
+                         "--chdir", APP_DIR, "app:app"], "Listening at: ", env=env)
     try:
-        url = None
-        deadline = time.monotonic() + 30
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            if "Listening at: " in line:
-                url = line.split("Listening at: ")[1].split()[0]
-        assert url, "gunicorn did not start"
-        # Requests wait in the listen queue until a worker takes them; its
-        # log goes on being read, so that the pipe never fills.
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield url
     finally:
         proc.terminate()

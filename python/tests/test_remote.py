@@ -3,10 +3,8 @@ suite's 22 cases with its managers backed by the daemon, and what several
 processes sharing one daemon must see."""
 
 import json
-import multiprocessing
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -18,6 +16,7 @@ import labrt.compat as compat
 from labrt import remote
 
 import test_compat
+from conftest import run_all, spawn, started
 from test_compat import *  # noqa: F401,F403 (the old suite, run here again)
 
 LABCTL = os.environ.get("LABRT_LABCTL")
@@ -33,20 +32,8 @@ def daemon():
         with open(config, "w") as f:
             json.dump({"runner": {"roots": [d]},
                        "http": {"listen": "127.0.0.1:0"}}, f)
-        proc = subprocess.Popen([LABCTL, "serve", "--config", config],
-                                stderr=subprocess.PIPE, text=True)
+        proc, url = started([LABCTL, "serve", "--config", config], " serving on ")
         try:
-            url = None
-            deadline = time.monotonic() + 20
-            while url is None and time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if not line:
-                    break
-                if " serving on " in line:
-                    url = line.split(" serving on ")[1].split()[0]
-            assert url, "labctl serve did not start"
-            # Keep reading its log, so that the pipe never fills.
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
             yield url
         finally:
             proc.terminate()
@@ -118,14 +105,7 @@ def _count_with_set_if(url, key, n):
 def test_revision_checked_increments_from_processes_lose_nothing(daemon):
     kv = remote.RemoteKv(remote.Server(daemon), "shared")
     kv.set_if("n", 0, 0)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_count_with_set_if, args=(daemon, "n", 10))
-             for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    run_all(_count_with_set_if, [(daemon, "n", 10)] * 4)
     assert kv.get("n") == 4 * 4 * 10
 
 
@@ -143,15 +123,8 @@ def _take_turns(url, me, rounds, done):
 
 
 def test_processes_racing_start_test_take_turns(daemon):
-    ctx = multiprocessing.get_context("spawn")
-    done = ctx.Value("i", 0)
-    procs = [ctx.Process(target=_take_turns, args=(daemon, me, 5, done))
-             for me in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    done = spawn.Value("i", 0)
+    run_all(_take_turns, [(daemon, me, 5, done) for me in range(4)])
     assert done.value == 20
     assert remote.RemoteTests(remote.Server(daemon)).is_running() is False
 
@@ -161,11 +134,7 @@ def _set_one(url):
 
 
 def test_a_status_set_in_one_process_is_seen_in_another(daemon):
-    ctx = multiprocessing.get_context("spawn")
-    p = ctx.Process(target=_set_one, args=(daemon,))
-    p.start()
-    p.join(60)
-    assert p.exitcode == 0
+    run_all(_set_one, [(daemon,)])
     assert remote.RemoteServices(remote.Server(daemon)).is_service_running("qsfp_service")
 
 
