@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""labrt.compat against the old thread_safe_state module, in one run.
+
+    PYTHONPATH=build/release/python bench/compat_bench.py \\
+        --labctl build/release/examples/labctl/labctl [--seconds 3]
+
+For each way to hold the state, from 1 and from 8 Python threads: get and
+set calls per second, and the p50 and p99 of one call. The ways:
+
+- old: the old module rebuilt from its documented behaviour (a dict behind
+  a threading.RLock, copies out), the baseline;
+- strict: labrt's own API (labrt.KvStore), one message to an actor per call;
+- compat: labrt.compat.ThreadSafeDict on that API (what an app switched by
+  its import line runs);
+- remote: compat's named ThreadSafeDict on a daemon (labctl serve) over
+  HTTP, what the worker processes of a web app share.
+
+Prints a Markdown table (bench/README.md). Standard library and labrt only.
+"""
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import labrt
+from labrt import compat, remote
+
+
+class OldThreadSafeDict:
+    """The old module's ThreadSafeDict, as its documentation describes it."""
+
+    def __init__(self, initial=None):
+        self._lock = threading.RLock()
+        self._data = dict(initial or {})
+
+    def get(self, key, default=None):
+        with self._lock:
+            return copy.deepcopy(self._data.get(key, default))
+
+    def set(self, key, value):
+        with self._lock:
+            self._data[key] = value
+
+
+def measure(d, threads, seconds, op):
+    """Calls op(d, thread, i) from `threads` threads for `seconds`; the calls
+    per second and every call's latency (s)."""
+    stop = threading.Event()
+    samples = [[] for _ in range(threads)]
+    counts = [0] * threads
+
+    def work(t):
+        i = 0
+        lat = samples[t]
+        now = time.perf_counter
+        while not stop.is_set():
+            t0 = now()
+            op(d, t, i)
+            lat.append(now() - t0)
+            i += 1
+        counts[t] = i
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    t0 = time.perf_counter()
+    for p in pool:
+        p.start()
+    stop.wait(seconds)
+    stop.set()
+    for p in pool:
+        p.join()
+    elapsed = time.perf_counter() - t0
+    lat = sorted(x for s in samples for x in s)
+    return sum(counts) / elapsed, lat
+
+
+def pct(lat, q):
+    return lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6 if lat else float("nan")
+
+
+def start_daemon(labctl, work):
+    config = os.path.join(work, "lab.json")
+    with open(config, "w") as f:
+        json.dump({"runner": {"roots": [work]}, "http": {"listen": "127.0.0.1:0"}}, f)
+    proc = subprocess.Popen([labctl, "serve", "--config", config],
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if " serving on " in line:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            return proc, line.split(" serving on ")[1].split()[0]
+    sys.exit("compat_bench: labctl serve did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--labctl", help="labctl for the remote rows (none: left out)")
+    ap.add_argument("--seconds", type=float, default=3.0, help="per row")
+    a = ap.parse_args()
+    ways = {"old": OldThreadSafeDict(),
+            "strict": labrt.runtime().new_kv(),
+            "compat": compat.ThreadSafeDict()}
+    daemon = None
+    with tempfile.TemporaryDirectory() as work:
+        if a.labctl:
+            daemon, url = start_daemon(a.labctl, work)
+            remote.connect(url)
+            ways["remote"] = compat.ThreadSafeDict(name="bench")
+        value = {"running": True, "pid": 4242, "script": "link_test.py"}
+        for d in ways.values():
+            for k in range(64):
+                d.set(f"k{k}", value)
+        ops = {"get": lambda d, t, i: d.get(f"k{i % 64}"),
+               "set": lambda d, t, i: d.set(f"t{t}-{i % 64}", value)}
+        print(f"| way | op | threads | calls/s | p50 us | p99 us |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for name, d in ways.items():
+            for op, fn in ops.items():
+                for threads in (1, 8):
+                    rate, lat = measure(d, threads, a.seconds, fn)
+                    print(f"| {name} | {op} | {threads} | {rate:,.0f} | "
+                          f"{pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} |", flush=True)
+        if daemon:
+            daemon.terminate()
+            daemon.wait(30)
+
+
+if __name__ == "__main__":
+    main()
