@@ -2,7 +2,8 @@
 """labrt.compat against the old thread_safe_state module, in one run.
 
     PYTHONPATH=build/release/python bench/compat_bench.py \\
-        --labctl build/release/examples/labctl/labctl [--seconds 3]
+        --labctl build/release/examples/labctl/labctl \\
+        --bench build/release/bench/labrt-bench [--seconds 3]
 
 For each way to hold the state, from 1 and from 8 Python threads: get and
 set calls per second, and the p50 and p99 of one call. The ways:
@@ -15,7 +16,10 @@ set calls per second, and the p50 and p99 of one call. The ways:
 - remote: compat's named ThreadSafeDict on a daemon (labctl serve) over
   HTTP, what the worker processes of a web app share.
 
-Prints a Markdown table (bench/README.md). Standard library and labrt only.
+and, with --bench, the C++ facade (labrt::client) on the same machine in the
+same run, as the targets compare with it.
+
+Prints Markdown tables (bench/README.md). Standard library and labrt only.
 """
 import argparse
 import copy
@@ -95,9 +99,40 @@ def start_daemon(labctl, work):
     sys.exit("compat_bench: labctl serve did not start")
 
 
+def facade_row(bench, seconds):
+    """(calls/s, p50, p99) of labrt-bench's 1-thread labrt::client row."""
+    out = subprocess.run([bench, "--only", "a", "--seconds", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 5 and cells[0].startswith("(a)") and cells[1] == "1":
+            rate = float(cells[3].rstrip("k")) * (1000 if cells[3].endswith("k") else 1)
+            return rate, float(cells[4]), float(cells[5])
+    sys.exit("compat_bench: no 1-thread row in labrt-bench's output")
+
+
+def verdicts(rows, facade):
+    """The issue's targets against this run's rows."""
+    print("\n| target | measured | verdict |\n| --- | --- | --- |")
+
+    def line(target, measured, ok):
+        print(f"| {target} | {measured} | {'met' if ok else 'missed'} |")
+
+    if facade:
+        gap = max(rows["compat", op, 1][1] for op in ("get", "set")) - facade[1]
+        line("compat p50, 1 thread, within 5 us of the C++ facade's "
+             f"({facade[1]:.0f} us)", f"{gap:+.1f} us", gap <= 5)
+    rate = min(rows["compat", op, 8][0] for op in ("get", "set"))
+    line("compat, 8 threads >= 50k calls/s", f"{rate:,.0f}", rate >= 50000)
+    if ("remote", "get", 1) in rows:
+        p50 = max(rows["remote", op, 1][1] for op in ("get", "set"))
+        line("remote p50 <= 300 us", f"{p50:.0f} us", p50 <= 300)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--labctl", help="labctl for the remote rows (none: left out)")
+    ap.add_argument("--bench", help="labrt-bench for the C++ facade's row")
     ap.add_argument("--seconds", type=float, default=3.0, help="per row")
     a = ap.parse_args()
     ways = {"old": OldThreadSafeDict(),
@@ -115,14 +150,22 @@ def main():
                 d.set(f"k{k}", value)
         ops = {"get": lambda d, t, i: d.get(f"k{i % 64}"),
                "set": lambda d, t, i: d.set(f"t{t}-{i % 64}", value)}
-        print(f"| way | op | threads | calls/s | p50 us | p99 us |")
+        print("| way | op | threads | calls/s | p50 us | p99 us |")
         print("| --- | --- | ---: | ---: | ---: | ---: |")
+        facade = None
+        if a.bench:
+            facade = facade_row(a.bench, a.seconds)
+            print(f"| C++ facade | 50/50 | 1 | {facade[0]:,.0f} | "
+                  f"{facade[1]:.1f} | {facade[2]:.1f} |", flush=True)
+        rows = {}
         for name, d in ways.items():
             for op, fn in ops.items():
                 for threads in (1, 8):
                     rate, lat = measure(d, threads, a.seconds, fn)
+                    rows[name, op, threads] = (rate, pct(lat, 0.5), pct(lat, 0.99))
                     print(f"| {name} | {op} | {threads} | {rate:,.0f} | "
                           f"{pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} |", flush=True)
+        verdicts(rows, facade)
         if daemon:
             daemon.terminate()
             daemon.wait(30)

@@ -280,7 +280,7 @@ TEST_CASE("media types and Bearer in any case, 405 with Allow, true httplib erro
   auto options = cli.Options("/api/kv");
   REQUIRE(options);
   CHECK(options->status == 204);
-  CHECK(options->get_header_value("Allow") == "DELETE, GET, HEAD, OPTIONS");
+  CHECK(options->get_header_value("Allow") == "DELETE, GET, HEAD, OPTIONS, PATCH");
   require_error(cli.Delete("/api/nothing"), 404, "not_found");
   // Failures inside httplib: a message that fits whatever the cause.
   auto raw = [&](const std::string& request) {

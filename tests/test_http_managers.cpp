@@ -114,6 +114,26 @@ TEST_CASE("kv namespaces: the keys under a prefix, read and cleared",
   CHECK(body_of(cli.Get("/api/kv")).at("entries").size() == 2);
 }
 
+TEST_CASE("PATCH /api/kv sets several keys in one step", "[http]") {
+  api a;
+  auto cli = a.connect();
+  auto before = body_of(cli.Get("/api/kv")).at("revision").get<uint64_t>();
+  auto set = cli.Patch("/api/kv", R"({"ns/a": 1, "ns/b": {"x": [2]}})",
+                       "application/json");
+  // One message: each key gets its revision, the answer is the last.
+  CHECK(body_of(set).at("revision").get<uint64_t>() == before + 2);
+  auto entries = body_of(cli.Get("/api/kv?prefix=ns/")).at("entries");
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].at("value") == 1);
+  CHECK(entries[1].at("value") == json{{"x", json::array({2})}});
+  // Anything but an object changes nothing.
+  require_error(cli.Patch("/api/kv", "[1]", "application/json"), 400,
+                "wrong_type");
+  require_error(cli.Patch("/api/kv", "{", "application/json"), 400,
+                "invalid_argument");
+  CHECK(body_of(cli.Get("/api/kv")).at("revision").get<uint64_t>() == before + 2);
+}
+
 TEST_CASE("a wait for the slot does not hold the daemon's stop", "[http]") {
   auto a = std::make_unique<api>();
   auto cli = a->connect();

@@ -11,15 +11,15 @@ and ThreadSafeDict(name="...") is the daemon's kv namespace "<name>/".
 The classes have the methods labrt.compat calls on the embedded strict API
 (KvStore, ServiceStatus, TestExecution), with the same errors: labrt.Error
 subclasses carrying the daemon's error code. Only the standard library is
-used (urllib), one connection per call.
+used (http.client), one keep-alive connection per thread.
 """
 
+import http.client
 import json
 import os
+import socket
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from . import _errors
 
@@ -38,40 +38,98 @@ def _error_class(code):
 
 
 class Server:
-    """One daemon: its URL, its token and a per-call timeout (seconds)."""
+    """One daemon: its URL, its token and a per-call timeout (seconds).
+
+    Each thread keeps one keep-alive connection (a new TCP connection per
+    call costs more than the call). A connection made before a fork() is
+    not used in the child: it would share the socket with its parent."""
 
     def __init__(self, url, token=None, timeout=30.0):
         self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"a daemon's URL is http://HOST:PORT, not {url!r}")
+        self._host, self._port = parts.hostname, parts.port or 80
+        self._base = parts.path
         self.token = token
         self.timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self, timeout):
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = http.client.HTTPConnection(self._host, self._port,
+                                              timeout=timeout)
+            local.conn, local.pid = conn, os.getpid()
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def close(self):
+        """Closes this thread's connection (the next call opens another)."""
+        self._drop_connection()
+
+    def _drop_connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _exchange(self, method, path, data, headers, timeout):
+        """(status, body) of one request on this thread's connection. A
+        connection the daemon closed while it was idle fails before the
+        daemon has read anything, so that request is sent again, once, on a
+        new connection."""
+        for attempt in (1, 2):
+            conn = self._connection(timeout)
+            reused = conn.sock is not None
+            try:
+                if not reused:
+                    conn.connect()
+                    conn.sock.setsockopt(socket.IPPROTO_TCP,
+                                         socket.TCP_NODELAY, 1)
+                conn.request(method, self._base + path, body=data,
+                             headers=headers)
+                res = conn.getresponse()
+                return res.status, res.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError):
+                self._drop_connection()
+                if not reused or attempt == 2:
+                    raise
+            except BaseException:
+                # Ctrl-C or a timeout mid-exchange: its answer may still come.
+                self._drop_connection()
+                raise
 
     def call(self, method, path, body=None, missing=None, timeout=None,
              headers=None):
         """The JSON answer of one request. A 404 answers `missing` when that
         is not None; other failures raise the daemon's error."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers=headers or {})
+        headers = dict(headers or {})
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
         if self.token:
-            req.add_header("Authorization", "Bearer " + self.token)
+            headers["Authorization"] = "Bearer " + self.token
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as res:
-                raw = res.read()
-        except urllib.error.HTTPError as e:
-            if e.code == 404 and missing is not None:
+            status, raw = self._exchange(method, path, data, headers,
+                                         timeout or self.timeout)
+        except OSError as e:
+            raise _errors.ShuttingDownError(
+                f"no answer from {self.url}: {e}") from None
+        if status >= 400:
+            if status == 404 and missing is not None:
                 return missing
             try:
-                err = json.loads(e.read() or b"{}")
+                err = json.loads(raw or b"{}")
             except ValueError:
                 err = {}
             cls = _error_class(err.get("code"))
-            raise cls(err.get("error", f"HTTP {e.code}"),
+            raise cls(err.get("error", f"HTTP {status}"),
                       err.get("revision", 0)) from None
-        except (urllib.error.URLError, OSError) as e:
-            raise _errors.ShuttingDownError(
-                f"no answer from {self.url}: {getattr(e, 'reason', e)}") from None
         return json.loads(raw) if raw else None
 
 
@@ -128,8 +186,12 @@ class RemoteKv:
                             headers=cond)["revision"]
 
     def update(self, items):
+        """Sets every key of `items` in one step."""
+        body = {}
         for key, value in dict(items).items():
-            self.set(key, value)
+            self._path(key)  # the same key check as set()
+            body[self.prefix + key] = value
+        return self._s.call("PATCH", "/api/kv", body)["revision"]
 
     def erase(self, key):
         return self._s.call("DELETE", self._path(key), missing=False) is not False

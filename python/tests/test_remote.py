@@ -5,6 +5,7 @@ processes sharing one daemon must see."""
 import json
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -53,6 +54,7 @@ def remote_managers(daemon, monkeypatch):
         manager=remote.RemoteTests(server)))
     compat._singletons.clear()
     yield server
+    server.close()
     compat._singletons.clear()
     remote._server = None
 
@@ -151,3 +153,56 @@ def test_ctrl_c_interrupts_a_start_that_waits(remote_managers):
     assert time.monotonic() - t0 < 10
     # It took nothing: the holder still holds the slot.
     assert holder.get_script() == "holder.py"
+
+
+def test_update_sets_every_key_in_one_step(remote_managers):
+    kv = remote.RemoteKv(remote_managers, "pair")
+    kv.update({"a": 0, "b": 0})
+    stop = threading.Event()
+
+    def write():
+        for i in range(1, 200):
+            kv.update({"a": i, "b": i})
+        stop.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen = 0
+    while not stop.is_set():
+        items = kv.items()
+        assert items["a"] == items["b"], items
+        seen += 1
+    writer.join()
+    assert kv.items() == {"a": 199, "b": 199}
+    assert seen > 0
+    with pytest.raises(TypeError):
+        kv.update({1: "not a str key"})
+    assert kv.items() == {"a": 199, "b": 199}
+
+
+def test_a_dead_connection_is_replaced(remote_managers):
+    kv = remote.RemoteKv(remote_managers, "conn")
+    kv.set("k", 1)
+    first = remote_managers._local.conn
+    first.sock.shutdown(socket.SHUT_RDWR)
+    assert kv.get("k") == 1
+    assert remote_managers._local.conn is not first
+
+
+def test_a_forked_child_makes_its_own_connection(remote_managers):
+    kv = remote.RemoteKv(remote_managers, "fork")
+    kv.set("k", "parent")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            kv.set("k", "child")
+            code = 0 if kv.get("k") == "child" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's connection was not disturbed by the child's traffic.
+    assert kv.get("k") == "child"
+    kv.set("k", "parent again")
+    assert kv.get("k") == "parent again"

@@ -1,7 +1,8 @@
 // Routes that give remote clients the old managers' writes, so that every
 // worker process of a web app shares one state: the flat service-status
 // entries, the test-status record with its start/stop/reset and a wait for
-// the slot to be free, and kv namespaces (keys under a prefix).
+// the slot to be free, and kv namespaces (keys under a prefix, several
+// keys set at once).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -130,6 +131,17 @@ void http_server::impl::add_manager_routes() {
   route("POST", "/api/test/status/reset", "/api/test/status/reset",
         [this](const Request&, std::string&, Response& res) {
           reply(res, local().tests().reset());
+        });
+  // Several keys in one message: readers see all of them or none.
+  route("PATCH", "/api/kv", "/api/kv",
+        [this](const Request&, std::string& body, Response& res) {
+          auto items = object_of(body, res);
+          if (!items)
+            return;
+          auto rev = local().kv().update(std::move(*items));
+          if (!rev)
+            return fail(res, rev.error());
+          reply(res, 200, {{"revision", *rev}});
         });
   route("DELETE", "/api/kv", "/api/kv",
         [this](const Request& req, std::string&, Response& res) {
