@@ -44,7 +44,8 @@ struct api {
 
   ~api() {
     server->stop();
-    thread.join();
+    if (thread.joinable())
+      thread.join();
     server.reset();
     rt.reset();
   }

@@ -6,8 +6,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 
@@ -314,4 +317,47 @@ TEST_CASE("media types and Bearer in any case, 405 with Allow, true httplib erro
   CHECK(refused.head.find("\r\nConnection: close") != std::string::npos);
   // Nothing of it was applied.
   CHECK(body_of(cli.Get("/api/kv/doc")).at("value") == json{{"a", 1}});
+}
+
+/// Whether stopping `a`'s server and joining its thread ends within at_once,
+/// done by another thread (which is left ended either way).
+bool stops_at_once(api& a) {
+  std::promise<void> stopped;
+  auto done = stopped.get_future();
+  std::thread stopper{[&] {
+    a.server->stop();
+    a.thread.join();
+    stopped.set_value();
+  }};
+  auto ok = done.wait_for(at_once) == std::future_status::ready;
+  if (!ok)
+    a.server->stop(); // A lost stop: this one lets the stopper end.
+  stopper.join();
+  return ok;
+}
+
+TEST_CASE("a stop does not wait out httplib's keep-alive timeout", "[http]") {
+  api a;
+  // httplib's default would keep each for 5 s: one that had a reply and
+  // one that never sent a byte.
+  raw_conn used{a.server->port()};
+  used.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(used.receive(at_once).status == 200);
+  raw_conn silent{a.server->port()};
+  REQUIRE(stops_at_once(a));
+  for (auto* conn : {&used, &silent}) {
+    char byte = 0;
+    auto n = ::recv(conn->fd.get(), &byte, 1, 0);
+    INFO("recv: " << n << ", errno " << errno);
+    CHECK(n == 0);
+  }
+}
+
+TEST_CASE("a stop that comes before the server runs is not lost", "[http]") {
+  // The serving thread has just been started: httplib's own stop() is a
+  // no-op until that thread listens, and run() would then serve for ever.
+  for (int i = 0; i < 20; ++i) {
+    api a;
+    REQUIRE(stops_at_once(a));
+  }
 }

@@ -1,6 +1,5 @@
-// The HTTP server around the routes: the listening socket, authentication,
+// The HTTP server around the routes: its setup, authentication,
 // request bodies, and replies for what no route takes.
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -8,11 +7,6 @@
 #include <set>
 #include <stdexcept>
 
-#include <netdb.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -31,88 +25,7 @@ namespace {
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
 
-/// HOST:PORT as parse_listen reads it: an IPv6 host in brackets.
-std::string host_port(const std::string& host, int port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":"
-    + std::to_string(port);
-}
-
-caf::error listen_error(const std::string& where, int err) {
-  if (err == EADDRINUSE)
-    return make_error(errc::system_error,
-                      "cannot listen on " + where
-                        + ": address in use (another server listens there)");
-  if (err == EADDRNOTAVAIL)
-    return make_error(errc::system_error,
-                      "cannot listen on " + where
-                        + ": not an address of this machine");
-  return make_error(errc::system_error, "cannot listen on " + where + ": "
-                                          + std::strerror(err));
-}
-
 } // namespace
-
-bool is_loopback(const std::string& host) {
-  // Addresses by value: a name like "127.lab.example" may resolve anywhere.
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
-    return IN6_IS_ADDR_LOOPBACK(&v6);
-  return host == "localhost";
-}
-
-// -- the listening socket ----------------------------------------------------
-
-http_listener::~http_listener() {
-  // httplib closes the socket only when it has listened on it.
-  auto fd = svr_sock_.exchange(INVALID_SOCKET);
-  if (!started_ && fd != INVALID_SOCKET)
-    ::close(fd);
-}
-
-caf::expected<int> listen_on(const std::string& host, int port) {
-  auto where = host_port(host, port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  auto service = std::to_string(port);
-  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found))
-    return make_error(errc::invalid_argument, "cannot listen on " + where
-                                                + ": " + ::gai_strerror(rc));
-  int first_error = 0;
-  int fd = -1;
-  for (auto* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                  ai->ai_protocol);
-    if (fd < 0) {
-      first_error = first_error != 0 ? first_error : errno;
-      continue;
-    }
-    int yes = 1;
-    // SO_REUSEADDR only rebinds a port whose old connections linger in
-    // TIME_WAIT; a live listener still makes bind fail.
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    // Accepted sockets inherit it: without it, Nagle and delayed ACKs hold
-    // back every reply to a keep-alive client.
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    // httplib 0.11 listens with a backlog of 5: a burst of 20 clients
-    // overflowed it and saw resets.
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0
-        || ::listen(fd, SOMAXCONN) != 0) {
-      first_error = first_error != 0 ? first_error : errno;
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(found);
-  if (fd < 0)
-    return listen_error(where, first_error);
-  return fd;
-}
 
 // -- the server --------------------------------------------------------------
 
@@ -326,6 +239,10 @@ http_server::impl::make(runtime& rt, http_config cfg, std::string name,
                         + " without a token (set http.token or LABRT_TOKEN)");
   auto& svr = d->svr;
   svr.set_keep_alive_max_count(1000);
+  // An idle keep-alive connection holds a pool thread, and a stop waits for
+  // it, until this timeout: httplib's 5 s would hold up every stop with a
+  // browser or a Python client attached. Clients reconnect when it lapses.
+  svr.set_keep_alive_timeout(1);
   svr.set_payload_max_length(d->cfg.max_body_bytes);
   auto threads = d->cfg.threads + d->cfg.max_streams;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -346,13 +263,7 @@ http_server::make(runtime& rt, http_config cfg, std::string name,
   if (!fd)
     return std::move(fd.error());
   (*d)->svr.adopt(*fd);
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return listen_error((*d)->cfg.listen, errno);
-  (*d)->port = ntohs(addr.ss_family == AF_INET6
-                       ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                       : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  (*d)->port = (*d)->svr.port();
   return std::unique_ptr<http_server>{new http_server(std::move(*d))};
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <regex.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 
@@ -29,9 +30,14 @@ namespace labrt {
 class http_listener : public httplib::Server {
 public:
   /// Takes a socket that is bound and listening (see `listen_on`).
-  void adopt(int fd) {
-    svr_sock_ = fd;
-  }
+  void adopt(int fd);
+
+  /// The port adopt()'s socket listens on.
+  uint16_t port() const noexcept;
+
+  /// Stops accepting. Unlike httplib's stop(), which it hides, it also
+  /// holds when called before run() has begun (run() then returns at once).
+  void stop();
 
   /// Whether stop() was called: is_running() stays true until every
   /// request in progress has ended, so a long wait must look here.
@@ -57,12 +63,16 @@ public:
 
 private:
   bool started_ = false;
+  sockaddr_storage bound_{};
 };
 
 /// A socket listening on `host`:`port` (0: any free port). Unlike httplib it
 /// sets no SO_REUSEPORT, so that a second server on a busy port fails with
 /// "address in use" instead of sharing its connections.
 caf::expected<int> listen_on(const std::string& host, int port);
+
+/// HOST:PORT as parse_listen reads it: an IPv6 host in brackets.
+std::string host_port(const std::string& host, int port);
 
 struct http_server::impl {
   impl(runtime& r, http_config c, std::string n)
