@@ -8,7 +8,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 COOKIE_VAR = b"LABRT_RUN_COOKIE="
 COLUMNS = ["t_s", "rss_kb", "fds", "fds_not_proc", "threads", "cpu_pct", "zombies",
            "system_procs", "load1", "runs", "kv_writes", "kv_conflicts",
-           "kv_max_ms", "sse_streams", "sse_events", "churned"]
+           "kv_max_ms", "sse_streams", "sse_events", "churned", "heap_kb",
+           "heap_free_kb"]
 
 
 def boot_seconds():
@@ -165,8 +166,10 @@ set datafile separator '\t'
 set key center right
 set yrange [0:*]
 set arrow 1 from {warm},graph 0 to {warm},graph 1 nohead dashtype 2
-set title 'RSS (MiB)'
-plot '{tsv}' skip 1 using ($1/60):($2/1024) with lines lw 2 notitle
+set title 'memory (MiB)'
+plot '{tsv}' skip 1 using ($1/60):($2/1024) with lines lw 2 title 'RSS', \
+     '' skip 1 using ($1/60):($17/1024) with lines lw 2 title 'heap in use', \
+     '' skip 1 using ($1/60):($18/1024) with lines lw 1 title 'heap held free'
 set title 'open fds'
 plot '{tsv}' skip 1 using ($1/60):3 with lines lw 2 title 'all', \
      '' skip 1 using ($1/60):4 with lines lw 2 title 'outside /proc', \
@@ -186,7 +189,8 @@ def plot(tsv, png, title, warmup_s):
 
 # fds_not_proc is the target: the monitor keeps each process's /proc files
 # open, so all fds follow the machine's process count.
-FIGURES = [("rss_kb", "RSS (KiB)"), ("fds", "open fds"),
+FIGURES = [("rss_kb", "RSS (KiB)"), ("heap_kb", "heap in use (KiB)"),
+           ("heap_free_kb", "heap held free (KiB)"), ("fds", "open fds"),
            ("fds_not_proc", "fds outside /proc"), ("threads", "threads"),
            ("cpu_pct", "CPU (% of one core)")]
 COUNTS = """\
@@ -213,7 +217,7 @@ def report(out, sampler, churn_rows, warmup, duration, counts, findings):
         first, last, mean, slope = trend.get(name, (0, 0, 0, None))
         slope_text = "n/a" if slope is None else f"{slope:+.2f}"
         target = "-"
-        if name not in ("cpu_pct", "fds"):
+        if name not in ("cpu_pct", "fds", "heap_free_kb"):
             met = slope is not None and slope < 1.0
             target = "< 1 %/h: " + ("met" if met else "**missed**")
             if not met:

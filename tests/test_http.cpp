@@ -96,6 +96,11 @@ TEST_CASE("metrics in Prometheus text format", "[http]") {
   CHECK(text.find("labrt_manager_writes_total{manager=\"kv\"}")
         != std::string::npos);
   CHECK(text.find("labrt_runner_started_total") != std::string::npos);
+  // The heap in use: a positive byte count.
+  auto at = text.find("\nlabrt_process_heap_in_use_bytes ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoull(text.substr(at + 33)) > 0);
+  CHECK(text.find("\nlabrt_process_heap_free_bytes ") != std::string::npos);
 }
 
 TEST_CASE("metrics pass promtool check metrics", "[http]") {

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include <malloc.h>
+
 #include "labrt/client.hpp"
 #include "labrt/json.hpp"
 
@@ -216,6 +218,15 @@ std::string render_runtime_metrics(client& c, size_t streams_open) {
   write_family(out, "labrt_http_streams_open", "gauge",
                "Open event streams and followed logs.",
                {{"", std::to_string(streams_open)}});
+  // What RSS alone cannot tell apart: memory in use (a leak grows it) and
+  // memory malloc holds free in its arenas (fragmentation grows that).
+  auto heap = ::mallinfo2();
+  write_family(out, "labrt_process_heap_in_use_bytes", "gauge",
+               "Bytes malloc has handed out and not had back.",
+               {{"", std::to_string(heap.uordblks + heap.hblkhd)}});
+  write_family(out, "labrt_process_heap_free_bytes", "gauge",
+               "Bytes malloc holds free in its arenas.",
+               {{"", std::to_string(heap.fordblks)}});
   return out.str();
 }
 
