@@ -30,7 +30,11 @@ void log_events(runtime& rt, std::ostream& log,
     log << "labrt: no event log: " << render(stream.error()) << std::endl;
     return;
   }
-  event_describer words;
+  // Seeded with the test slot as it is: a run re-adopted at start holds it
+  // already, and its end must be told by name.
+  client c{rt};
+  auto state = c.tests().get_state();
+  event_describer words{state ? *state : json::object()};
   auto note = [&log](const std::string& line) {
     if (!line.empty())
       log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
