@@ -353,6 +353,19 @@ TEST_CASE_METHOD(shim_lab, "a recycled shim pid is not adopted", "[shim]") {
   CHECK(wait_gone(shim));
 }
 
+TEST_CASE("a state_dir too long for run sockets is refused at start",
+          "[shim]") {
+  temp_dir dir{"labrt-shim"};
+  auto deep = dir / std::string(90, 'd');
+  auto path = dir / "lab.json";
+  std::ofstream{path} << json{{"runner", {{"roots", {scripts_dir}}}},
+                              {"http", {{"listen", "127.0.0.1:0"}}},
+                              {"state_dir", deep}}.dump();
+  auto r = run_labctl({"serve", "--config", path});
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "is too long: a run's socket path under it must fit in 107 bytes"));
+}
+
 TEST_CASE("run directories: atomic files, sockets that fit", "[shim]") {
   temp_dir dir{"labrt-shim"};
   REQUIRE_FALSE(write_atomically(dir / "a.json", R"({"x": 1})"));
