@@ -11,7 +11,6 @@
 #include <caf/send.hpp>
 
 #include "labrt/errc.hpp"
-#include "src/shim_link.hpp"
 
 namespace labrt {
 
@@ -152,10 +151,7 @@ void launch(self_ptr self) {
   auto me = caf::actor_cast<test_runner_internal_actor>(self);
   caf::actor watcher;
   if (!st.cfg_.runs_dir.empty()) {
-    run.dir = run_dir_of(st.cfg_.runs_dir, run.rec.run_id);
-    watcher = self->spawn<caf::detached>(shim_watcher, me,
-      shim_job{find_shim(st.cfg_.shim), st.cfg_.runs_dir, run.rec,
-               std::move(job), false}, *chan);
+    watcher = spawn_shim_watcher(self, std::move(job), *chan);
   } else {
     job.wake_fd = (*chan)->wake.get();
     job.credit_fd = (*chan)->credit.get();
@@ -401,16 +397,8 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
                     + std::to_string(rd()) + std::to_string(rd());
   self->set_exit_handler(
     [self](caf::exit_msg& msg) { on_exit_request(self, msg); });
-  if (!st.cfg_.runs_dir.empty()) {
-    // Nothing else is handled before the runs left behind are known: a
-    // start must see the slot of a live one taken.
-    auto scanner = self->spawn<caf::detached>(run_scanner, st.cfg_.runs_dir);
-    self->request(scanner, 60s, atom::list_v)
-      .await([self](std::vector<found_run>& found) { adopt_found(self, found); },
-             [](caf::error&) {
-               // Runs left behind stay in their directories for the next start.
-             });
-  }
+  if (!st.cfg_.runs_dir.empty())
+    adopt_left_runs(self);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
     s.subs_.erase(msg.source);

@@ -149,12 +149,18 @@ struct test_runner_state {
   uint64_t lines_dropped_ = 0;
 };
 
-/// What a previous daemon left in cfg_.runs_dir: the live run becomes the
-/// current one (its slot taken again, a watcher attached to its shim), the
-/// others are closed with what their directory tells and kept as history.
-void adopt_found(
+/// Reads what a previous daemon left in cfg_.runs_dir before the runner
+/// handles anything else: the live run becomes the current one (its slot
+/// taken again, a watcher attached to its shim), the others are closed with
+/// what their directory tells and kept as history.
+void adopt_left_runs(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self);
+
+/// Spawns the watcher of the current run, started through a shim in a new
+/// directory under cfg_.runs_dir (which becomes the run's `dir`).
+caf::actor spawn_shim_watcher(
   test_runner_internal_actor::stateful_pointer<test_runner_state> self,
-  std::vector<found_run>& found);
+  watch_job job, std::shared_ptr<run_channel> chan);
 
 /// Removes a run's directory (once its end is recorded), off the scheduler.
 void forget_run_dir(

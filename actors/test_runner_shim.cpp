@@ -1,10 +1,12 @@
-// The runner at start: taking back the runs a previous daemon left.
+// The runner's runs in shims: starting one, and taking back at start the
+// runs a previous daemon left.
 #include "actors/test_runner.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
 #include "labrt/errc.hpp"
+#include "src/shim_link.hpp"
 
 namespace labrt {
 
@@ -60,8 +62,6 @@ void adopt(self_ptr self, found_run& found) {
            });
 }
 
-} // namespace
-
 void adopt_found(self_ptr self, std::vector<found_run>& found) {
   auto& st = self->state;
   for (auto& f : found) {
@@ -77,6 +77,31 @@ void adopt_found(self_ptr self, std::vector<found_run>& found) {
     st.remember(std::move(rec));
     forget_run_dir(self, f.dir);
   }
+}
+
+} // namespace
+
+void adopt_left_runs(self_ptr self) {
+  // Awaited: a start must see the slot of a live run taken.
+  auto scanner = self->spawn<caf::detached>(run_scanner,
+                                            self->state.cfg_.runs_dir);
+  self->request(scanner, 60s, atom::list_v)
+    .await([self](std::vector<found_run>& found) { adopt_found(self, found); },
+           [](caf::error&) {
+             // Runs left behind stay in their directories for the next start.
+           });
+}
+
+caf::actor spawn_shim_watcher(self_ptr self, watch_job job,
+                              std::shared_ptr<run_channel> chan) {
+  auto& st = self->state;
+  auto& run = *st.current_;
+  run.dir = run_dir_of(st.cfg_.runs_dir, run.rec.run_id);
+  return self->spawn<caf::detached>(shim_watcher,
+    caf::actor_cast<test_runner_internal_actor>(self),
+    shim_job{find_shim(st.cfg_.shim), st.cfg_.runs_dir, run.rec,
+             std::move(job), false},
+    std::move(chan));
 }
 
 void forget_run_dir(self_ptr self, const std::string& dir) {
