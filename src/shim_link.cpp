@@ -70,10 +70,11 @@ void shim_link::stop(const std::string& by, std::chrono::milliseconds grace) {
 caf::expected<run_ended> shim_link::after_eof(const std::string& run_id) {
   if (shim_pidfd_) {
     // Our child: it closes the socket as it exits; reap it.
+    pollfd pfd{shim_pidfd_.get(), POLLIN, 0};
+    ::poll(&pfd, 1, 5000);
     siginfo_t info;
-    while (::waitid(P_PIDFD, static_cast<id_t>(shim_pidfd_.get()), &info,
-                    WEXITED) < 0 && errno == EINTR) {
-    }
+    ::waitid(P_PIDFD, static_cast<id_t>(shim_pidfd_.get()), &info,
+             WEXITED | WNOHANG);
   }
   // The shim writes its status before it says goodbye: no status now, none
   // ever.
@@ -108,6 +109,22 @@ caf::expected<run_ended> shim_link::after_eof(const std::string& run_id) {
     }
   }
   return end;
+}
+
+bool shim_link::reconnect() {
+  // A shim that dropped us (we were too slow to read) but runs on.
+  if (read_json_file(dir_ + "/status.json"))
+    return false;
+  auto ident = read_json_file(dir_ + "/shim.json");
+  if (!ident
+      || !is_alive_as({ident->value("pid", 0),
+                       ident->value("start_ticks", uint64_t{0})}))
+    return false;
+  auto fd = connect_unix(socket_path_of(dir_));
+  if (!fd || !peer_is_our_uid(fd->get()))
+    return false;
+  sock_ = std::move(*fd);
+  return true;
 }
 
 caf::expected<run_ended> shim_link::run(const std::string& run_id,
@@ -165,8 +182,13 @@ caf::expected<run_ended> shim_link::run(const std::string& run_id,
         // A garbled line from our own shim: skip it rather than lose the run.
       }
     }
-    if (!open)
+    if (!open) {
+      if (reconnect()) {
+        reader = line_reader{};
+        continue;
+      }
       return after_eof(run_id);
+    }
   }
 }
 

@@ -53,6 +53,7 @@ public:
 
 private:
   caf::expected<run_ended> after_eof(const std::string& run_id);
+  bool reconnect();
 
   std::string dir_;
   unique_fd sock_;
