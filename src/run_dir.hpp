@@ -35,9 +35,12 @@ std::string socket_path_of(const std::string& dir);
 /// with `send_flags` if they are >= 0 (a socket). False on an error.
 bool write_all(int fd, const std::string& text, int send_flags = -1);
 
-/// Writes `text` to `path` through `path.tmp`, fsync and rename (and an fsync
-/// of the directory): a reader sees the old file or the whole new one.
-caf::error write_atomically(const std::string& path, const std::string& text);
+/// Writes `text` to `path` through `path.tmp` and rename: a reader sees the
+/// old file or the whole new one. `durable`: fsync before the rename and of
+/// the directory after, so that it also survives a crash of the machine
+/// (what only describes live processes need not: they end with it).
+caf::error write_atomically(const std::string& path, const std::string& text,
+                            bool durable = true);
 
 /// Reads a JSON object file; errc::not_found if it does not exist.
 caf::expected<json> read_json_file(const std::string& path);

@@ -262,7 +262,8 @@ int shim_main(const std::string& dir, int conn_fd) {
   if (auto err = write_atomically(dir + "/shim.json",
                                   json{{"pid", me.pid},
                                        {"start_ticks", me.start_ticks}}
-                                    .dump()))
+                                    .dump(),
+                                  false))
     return fail(dir, render(err));
   set_child_subreaper();
   auto listener = listen_unix(socket_path_of(dir));
@@ -285,9 +286,10 @@ int shim_main(const std::string& dir, int conn_fd) {
     auto info = started_to_json(s);
     proc_stat st;
     info["start_ticks"] = read_proc_stat(pid, st) ? st.start_ticks : 0;
-    if (auto err = write_atomically(dir + "/started.json", info.dump()))
+    // The daemon first: it waits for this to answer the start.
+    server.started(info);
+    if (auto err = write_atomically(dir + "/started.json", info.dump(), false))
       std::cerr << "labrt-shim: " << render(err) << std::endl;
-    server.started(std::move(info));
   };
   hooks.batch = [&](std::vector<output_line> lines, uint64_t dropped) {
     server.batch(lines, dropped);
