@@ -7,6 +7,7 @@
 #include <string>
 
 #include <caf/blocking_actor.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -49,5 +50,25 @@ struct run_channel {
 /// one), output batches and run_ended to `runner`.
 void run_watcher(caf::blocking_actor* self, test_runner_internal_actor runner, watch_job job,
                  std::shared_ptr<run_channel> chan);
+
+/// What a shim watcher does: start `job` through the shim at `shim` in a
+/// new directory under `runs_dir`, or (`attach`) re-attach to the live shim
+/// of the run `job.run_id` there.
+struct shim_job {
+  std::string shim;
+  std::string runs_dir;
+  run_record rec; ///< Written to the run's spec for a later re-adoption.
+  watch_job job;
+  bool attach = false;
+};
+
+/// The watcher of a run started through a shim: the same reports as
+/// run_watcher, relayed from the shim's socket. Abandoning leaves the shim.
+void shim_watcher(caf::blocking_actor* self, test_runner_internal_actor runner,
+                  shim_job job, std::shared_ptr<run_channel> chan);
+
+/// Answers one atom::list with what scan_run_dirs finds in `runs_dir`, then
+/// quits. Detached: it reads files and may kill what lost runs left.
+caf::behavior run_scanner(caf::event_based_actor* self, std::string runs_dir);
 
 } // namespace labrt

@@ -120,6 +120,7 @@ void finish(self_ptr self, bool holds_slot) {
   for (auto& rp : run.stop_promises)
     rp.deliver(run.rec);
   st.remember(std::move(run.rec));
+  forget_run_dir(self, run.dir);
   if (st.shutting_down_) {
     self->quit(st.exit_reason_);
     return;
@@ -146,11 +147,16 @@ void launch(self_ptr self) {
     return;
   }
   auto job = st.make_job(run.rec, run.spec);
-  job.wake_fd = (*chan)->wake.get();
-  job.credit_fd = (*chan)->credit.get();
   run.spec = {}; // The watcher has what it needs.
-  auto watcher = self->spawn<caf::detached>(run_watcher,
-    caf::actor_cast<test_runner_internal_actor>(self), std::move(job), *chan);
+  auto me = caf::actor_cast<test_runner_internal_actor>(self);
+  caf::actor watcher;
+  if (!st.cfg_.runs_dir.empty()) {
+    watcher = spawn_shim_watcher(self, std::move(job), *chan);
+  } else {
+    job.wake_fd = (*chan)->wake.get();
+    job.credit_fd = (*chan)->credit.get();
+    watcher = self->spawn<caf::detached>(run_watcher, me, std::move(job), *chan);
+  }
   self->monitor(watcher);
   run.watcher = caf::actor_cast<run_watcher_actor>(watcher);
   run.chan = std::move(*chan);
@@ -206,6 +212,9 @@ void on_ended(self_ptr self, run_ended& msg) {
   auto& st = self->state;
   if (!st.current_ || st.current_->rec.run_id != msg.run_id)
     return;
+  // Left running in its shim: its directory is for the next daemon.
+  if (msg.stopped_by == "abandoned")
+    st.current_->dir.clear();
   test_runner_state::apply_end(st.current_->rec, msg);
   finish(self, true);
 }
@@ -388,6 +397,8 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
                     + std::to_string(rd()) + std::to_string(rd());
   self->set_exit_handler(
     [self](caf::exit_msg& msg) { on_exit_request(self, msg); });
+  if (!st.cfg_.runs_dir.empty())
+    adopt_left_runs(self);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
     s.subs_.erase(msg.source);

@@ -17,6 +17,7 @@
 
 #include "actors/run_watcher.hpp"
 #include "actors/test_execution.hpp"
+#include "src/run_dir.hpp"
 #include "labrt/config.hpp"
 #include "labrt/interfaces.hpp"
 
@@ -46,6 +47,8 @@ struct test_runner_state {
     std::optional<promise> start_promise;
     std::vector<promise> stop_promises;
     caf::error failure; ///< Why it never ran, for the start promise.
+    /// Its directory under cfg_.runs_dir; empty when it is our child.
+    std::string dir;
   };
 
   /// A subscriber to runs and the output batches it has not answered yet.
@@ -87,6 +90,10 @@ struct test_runner_state {
 
   /// Closes the record of a run that never ran: `state`, why, ended now.
   static void close_unrun(run_record& rec, run_state state, std::string why);
+
+  /// The final record of a run a previous daemon left that is not live:
+  /// its end read from its status, or lost.
+  static run_record close_found(const found_run& found);
 
   /// Removes a queued run; its record, cancelled.
   caf::expected<run_record> cancel(const std::string& id);
@@ -141,6 +148,24 @@ struct test_runner_state {
   uint64_t lines_ = 0;
   uint64_t lines_dropped_ = 0;
 };
+
+/// Reads what a previous daemon left in cfg_.runs_dir before the runner
+/// handles anything else: the live run becomes the current one (its slot
+/// taken again, a watcher attached to its shim), the others are closed with
+/// what their directory tells and kept as history.
+void adopt_left_runs(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self);
+
+/// Spawns the watcher of the current run, started through a shim in a new
+/// directory under cfg_.runs_dir (which becomes the run's `dir`).
+caf::actor spawn_shim_watcher(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self,
+  watch_job job, std::shared_ptr<run_channel> chan);
+
+/// Removes a run's directory (once its end is recorded), off the scheduler.
+void forget_run_dir(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self,
+  const std::string& dir);
 
 /// Spawns with `cfg` (validated by runtime::make); runs hold the slot of
 /// `tests`. Traps exits: on an exit message it cancels the queue, stops the

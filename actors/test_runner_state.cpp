@@ -160,8 +160,11 @@ void test_runner_state::apply_start(run_record& rec, const run_started& start) {
 }
 
 void test_runner_state::apply_end(run_record& rec, const run_ended& end) {
-  rec.state = run_state::finished;
-  rec.ended_at = caf::make_timestamp();
+  rec.state = end.lost ? run_state::lost : run_state::finished;
+  // An end read from a status file happened before we learnt of it.
+  rec.ended_at = end.ended_at.time_since_epoch().count() != 0
+                   ? end.ended_at
+                   : caf::make_timestamp();
   rec.duration_ms = ms_between(rec.started_at, rec.ended_at);
   rec.exit_code = end.exit_code;
   rec.signal = end.signal;
@@ -180,6 +183,18 @@ void test_runner_state::apply_end(run_record& rec, const run_ended& end) {
       rec.error += "; ";
     rec.error += end.error;
   }
+}
+
+run_record test_runner_state::close_found(const found_run& found) {
+  auto rec = found.rec;
+  if (found.kind == found_run::finished && rec.pid == 0 && !found.end.lost) {
+    close_unrun(rec, run_state::failed, found.end.error);
+    return rec;
+  }
+  apply_end(rec, found.end);
+  if (rec.started_at.time_since_epoch().count() == 0)
+    rec.duration_ms = 0;
+  return rec;
 }
 
 caf::expected<run_record> test_runner_state::cancel(const std::string& id) {

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,72 @@ std::vector<double> bench_floor(int runs) {
   return result;
 }
 
+/// Start latency of /bin/true through `rt`'s runner.
+std::vector<double> bench_start(labrt::client& c, int runs) {
+  std::vector<double> start_us;
+  labrt::run_spec trivial;
+  trivial.script = "/bin/true";
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = clock_type::now();
+    auto rec = c.runner().start(trivial);
+    auto us = us_since(t0);
+    if (!rec)
+      die("start: " + render(rec.error()));
+    start_us.push_back(us);
+    auto end = c.runner().wait(rec->run_id, std::chrono::seconds{30});
+    if (!end || end->exit_code != 0)
+      die("run of /bin/true failed: "
+          + (end ? end->error : render(end.error())));
+  }
+  return start_us;
+}
+
+/// A runtime whose runs start through labrt-shim under `runs_dir`.
+std::unique_ptr<labrt::runtime> shim_runtime(const std::string& runs_dir) {
+  labrt::runtime_config cfg;
+  cfg.max_threads = 2;
+  cfg.runner.inherit_env = {"PATH"};
+  cfg.runner.runs_dir = runs_dir;
+  cfg.runner.stop_on_shutdown = false;
+  auto rt = labrt::runtime::make(cfg);
+  if (!rt)
+    die(render(rt.error()));
+  return std::move(*rt);
+}
+
+/// From runtime::make to the runner answering with the re-adopted run that
+/// a runtime left running in its shim, `runs` times.
+std::vector<double> bench_adopt(const std::string& dir, int runs) {
+  std::vector<double> result;
+  auto runs_dir = dir + "/runs";
+  labrt::run_spec sleeper;
+  sleeper.script = "/bin/sleep";
+  sleeper.args = {"1000"};
+  std::string id;
+  {
+    auto rt = shim_runtime(runs_dir);
+    labrt::client c{*rt, std::chrono::seconds{30}};
+    auto rec = c.runner().start(sleeper);
+    if (!rec)
+      die("start: " + render(rec.error()));
+    id = rec->run_id;
+    rt->shutdown(); // stop_on_shutdown off: the run stays in its shim
+  }
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = clock_type::now();
+    auto rt = shim_runtime(runs_dir);
+    labrt::client c{*rt, std::chrono::seconds{30}};
+    auto cur = c.runner().status();
+    result.push_back(us_since(t0));
+    if (!cur || cur->run_id != id)
+      die("not re-adopted");
+    if (i + 1 == runs && !c.runner().stop(id))
+      die("stop of the re-adopted run failed");
+    rt->shutdown();
+  }
+  return result;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -104,20 +171,15 @@ int main(int argc, char** argv) {
   // Floor first, then the runner, then the floor again: the machine is shared.
   auto floor = bench_floor(runs);
 
-  std::vector<double> start_us;
-  labrt::run_spec trivial;
-  trivial.script = "/bin/true";
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = clock_type::now();
-    auto rec = c.runner().start(trivial);
-    auto us = us_since(t0);
-    if (!rec)
-      die("start: " + render(rec.error()));
-    start_us.push_back(us);
-    auto end = c.runner().wait(rec->run_id, std::chrono::seconds{30});
-    if (!end || end->exit_code != 0)
-      die("run of /bin/true failed");
+  auto start_us = bench_start(c, runs);
+  std::vector<double> shim_us;
+  {
+    auto shim_rt = shim_runtime(dir + "/shim-runs");
+    labrt::client sc{*shim_rt, std::chrono::seconds{30}};
+    shim_us = bench_start(sc, runs);
+    shim_rt->shutdown();
   }
+  auto adopt_us = bench_adopt(dir, std::max(1, runs / 10));
 
   // Stop: wait for "ready" through an output subscription, then stop.
   caf::scoped_actor self{(*rt)->system()};
@@ -159,6 +221,8 @@ int main(int argc, char** argv) {
   auto f = summarize(floor);
   auto s = summarize(start_us);
   auto k = summarize(stop_us);
+  auto sh = summarize(shim_us);
+  auto ad = summarize(adopt_us);
   std::printf("## labrt test runner: %d runs each\n\n", runs);
   std::printf("| path | p50 | p99 | target |\n| --- | ---: | ---: | --- |\n");
   std::printf("| floor: posix_spawn + waitpid of /bin/true | %.0f us | %.0f us "
@@ -167,6 +231,12 @@ int main(int argc, char** argv) {
   std::printf("| start: request -> child exec'd and recorded | %.0f us | %.0f "
               "us | p50 <= 3x floor: %s (%.1fx) |\n",
     s.p50, s.p99, s.p50 <= 3 * f.p50 ? "met" : "MISSED", s.p50 / f.p50);
+  std::printf("| start through labrt-shim (a state_dir) | %.0f us | %.0f us "
+              "| p50 within 2x direct start: %s (%.1fx) |\n",
+    sh.p50, sh.p99, sh.p50 <= 2 * s.p50 ? "met" : "MISSED", sh.p50 / s.p50);
+  std::printf("| runtime start -> live run re-adopted (%zu times) | %.0f us | "
+              "%.0f us | p50 < 100 ms: %s |\n",
+    adopt_us.size(), ad.p50, ad.p99, ad.p50 < 100000 ? "met" : "MISSED");
   std::printf(
     "| stop: request -> tree of %zu processes reaped | %.0f us | %.0f "
     "us | p50 < 20 ms: %s |\n",

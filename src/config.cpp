@@ -43,10 +43,12 @@ caf::expected<runner_config> parse_runner_config(
     .integer("grace_ms", cfg.grace_ms, 0, max_duration_ms, "milliseconds")
     .integer("timeout_ms", cfg.timeout_ms, 0, max_duration_ms, "milliseconds")
     .integer("log_max_bytes", cfg.log_max_bytes, 1, int64_t{1} << 40, "bytes")
-    .flag("stop_on_shutdown", cfg.stop_on_shutdown);
+    .flag("stop_on_shutdown", cfg.stop_on_shutdown)
+    .text("shim", cfg.shim);
   if (auto err = s.finish())
     return err;
   cfg.logs_dir = absolute_from(cfg.logs_dir, base_dir);
+  cfg.shim = absolute_from(cfg.shim, base_dir);
   return cfg;
 }
 

@@ -9,7 +9,7 @@ namespace labrt {
 const std::vector<std::string>& run_outcomes() {
   static const std::vector<std::string> names{
     "passed", "failed", "timed_out", "stopped", "crashed", "not_started",
-    "cancelled"};
+    "cancelled", "lost"};
   return names;
 }
 
@@ -17,6 +17,7 @@ const char* outcome_of(const run_record& rec) {
   switch (rec.state) {
     case run_state::failed: return "not_started";
     case run_state::cancelled: return "cancelled";
+    case run_state::lost: return "lost";
     case run_state::finished: break;
     default: return "";
   }
@@ -47,6 +48,7 @@ const char* to_string(run_state x) {
     case run_state::finished: return "finished";
     case run_state::failed: return "failed";
     case run_state::cancelled: return "cancelled";
+    case run_state::lost: return "lost";
   }
   return "?";
 }
@@ -244,7 +246,7 @@ void from_json(const json& j, run_record& x) {
   auto state = text_from(j, "state");
   for (auto s : {run_state::queued, run_state::starting, run_state::running,
          run_state::stopping, run_state::finished, run_state::failed,
-         run_state::cancelled})
+         run_state::cancelled, run_state::lost})
     if (state == to_string(s))
       r.state = s;
   r.script = text_from(j, "script");

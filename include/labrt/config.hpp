@@ -25,8 +25,8 @@ struct limits {
 inline constexpr int64_t max_duration_ms = int64_t{30} * 24 * 3600 * 1000;
 
 /// The test runner. The `runner` object of a config file has the keys
-/// roots, logs_dir, grace_ms, timeout_ms, log_max_bytes, stop_on_shutdown
-/// (see load_runner_config).
+/// roots, logs_dir, grace_ms, timeout_ms, log_max_bytes, stop_on_shutdown,
+/// shim (see load_runner_config).
 struct runner_config {
   /// Spawn the runner at all. Its first run makes the process a child
   /// subreaper (orphaned descendants re-parent to it), not its start.
@@ -55,6 +55,13 @@ struct runner_config {
   size_t queue_capacity = 100;
   /// On runtime shutdown: stop the current run (true) or leave it running.
   bool stop_on_shutdown = true;
+  /// Where runs keep their directories (`<state_dir>/runs` in the daemon).
+  /// If set, each run is started through a labrt-shim that outlives this
+  /// process, and the runner re-adopts what it finds there at start; empty =
+  /// runs are children of this process and end with it.
+  std::string runs_dir;
+  /// The labrt-shim executable; empty = this build's, else the installed one.
+  std::string shim;
 };
 
 /// Reads a JSON config file: a clear error if it is missing, not JSON (with

@@ -90,6 +90,7 @@ enum class run_state : uint8_t {
   finished,  ///< Ended; nothing of it is left.
   failed,    ///< Never ran: the script could not be started.
   cancelled, ///< Removed from the queue before it started.
+  lost,      ///< Its watcher vanished without telling how it ended.
 };
 
 const char* to_string(run_state x);
@@ -142,7 +143,8 @@ typename Inspector::result_type inspect(Inspector& f, run_record& x) {
 /// How an ended run came out: "passed" (exit code 0), "failed" (another
 /// exit code), "timed_out", "stopped" (by a request, a signal or shutdown),
 /// "crashed" (killed by a signal nobody sent through labrt), "not_started"
-/// (it could not be spawned) or "cancelled" (taken off the queue); "" while
+/// (it could not be spawned), "cancelled" (taken off the queue) or "lost"
+/// (how it ended is unknown: its shim died without a status); "" while
 /// it has not ended.
 const char* outcome_of(const run_record& rec);
 
@@ -276,13 +278,18 @@ struct run_ended {
   uint64_t log_cut_bytes = 0;
   uint64_t lines_dropped = 0;
   std::string error;
+  /// Nothing tells how it ended (its shim died without a status).
+  bool lost = false;
+  /// When it ended, if that was before the runner learnt of it; else zero.
+  caf::timestamp ended_at;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
   return f(caf::meta::type_name("run_ended"), x.run_id, x.exit_code, x.signal,
     x.signal_name, x.core_dumped, x.timed_out, x.stopped_by, x.leftovers,
-    x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped, x.error);
+    x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped, x.error,
+    x.lost, x.ended_at);
 }
 
 } // namespace labrt

@@ -11,6 +11,7 @@
 #include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
+#include "src/run_dir.hpp"
 #include "src/state_dir.hpp"
 
 namespace labrt {
@@ -29,7 +30,11 @@ void log_events(runtime& rt, std::ostream& log,
     log << "labrt: no event log: " << render(stream.error()) << std::endl;
     return;
   }
-  event_describer words;
+  // Seeded with the test slot as it is: a run re-adopted at start holds it
+  // already, and its end must be told by name.
+  client c{rt};
+  auto state = c.tests().get_state();
+  event_describer words{state ? *state : json::object()};
   auto note = [&log](const std::string& line) {
     if (!line.empty())
       log << to_iso8601(caf::make_timestamp()) << " " << line << std::endl;
@@ -92,11 +97,35 @@ int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
       return code_of(locked.error()) == errc::already_running ? 2 : 1;
     }
     state_lock = std::move(*locked);
+    // Runs live in shims there and outlive this daemon.
+    auto& runner = cfg.runtime.runner;
+    if (runner.runs_dir.empty())
+      runner.runs_dir = cfg.state_dir + "/runs";
+    // A run id has 23 to 30 characters: "<runs_dir>/<id>/sock" must fit.
+    if (runner.runs_dir.size() + 1 + 30 + 5 > max_socket_path) {
+      log << "labrt: state_dir " << cfg.state_dir << " is too long: a run's "
+          << "socket path under it must fit in " << max_socket_path
+          << " bytes" << std::endl;
+      return 2;
+    }
   }
   auto rt = runtime::make(cfg.runtime);
   if (!rt) {
     log << "labrt: " << message_of(rt.error()) << std::endl;
     return code_of(rt.error()) == errc::invalid_argument ? 2 : 1;
+  }
+  if (!cfg.runtime.runner.runs_dir.empty() && (*rt)->runner()) {
+    // The runner answers once it took back the runs the last daemon left:
+    // nobody is served a state without them.
+    auto t0 = std::chrono::steady_clock::now();
+    client c{**rt};
+    auto cur = c.runner().status();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+    if (cur)
+      log << to_iso8601(caf::make_timestamp()) << " re-adopted run "
+          << cur->run_id << " (" << cur->script << ", pid " << cur->pid
+          << ") in " << ms << " ms" << std::endl;
   }
   auto server = http_server::make(**rt, cfg.http, cfg.name, &log);
   if (!server) {

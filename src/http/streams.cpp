@@ -15,7 +15,7 @@ namespace {
 
 bool ended(run_state s) {
   return s == run_state::finished || s == run_state::failed
-         || s == run_state::cancelled;
+         || s == run_state::cancelled || s == run_state::lost;
 }
 
 } // namespace

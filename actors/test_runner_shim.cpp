@@ -1,0 +1,112 @@
+// The runner's runs in shims: starting one, and taking back at start the
+// runs a previous daemon left.
+#include "actors/test_runner.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include "labrt/errc.hpp"
+#include "src/shim_link.hpp"
+
+namespace labrt {
+
+namespace {
+
+using namespace std::chrono_literals;
+using self_ptr = test_runner_internal_actor::stateful_pointer<test_runner_state>;
+
+/// A watcher attached to the shim of the current (adopted) run.
+void attach(self_ptr self, const std::string& id) {
+  auto& cur = self->state.current_;
+  if (!cur || cur->rec.run_id != id)
+    return;
+  auto chan = run_channel::make();
+  if (!chan) {
+    run_ended end;
+    end.run_id = id;
+    end.lost = true;
+    end.error = "lost: cannot re-attach: " + render(chan.error());
+    self->send(self, std::move(end));
+    return;
+  }
+  shim_job job{{}, self->state.cfg_.runs_dir, cur->rec, {}, true};
+  job.job.run_id = id;
+  auto watcher = self->spawn<caf::detached>(shim_watcher,
+    caf::actor_cast<test_runner_internal_actor>(self), std::move(job), *chan);
+  self->monitor(watcher);
+  cur->watcher = caf::actor_cast<run_watcher_actor>(watcher);
+  cur->chan = std::move(*chan);
+}
+
+void adopt(self_ptr self, found_run& found) {
+  auto& st = self->state;
+  auto& run = st.current_.emplace();
+  run.rec = std::move(found.rec);
+  run.rec.state = run_state::running;
+  run.dir = std::move(found.dir);
+  auto id = run.rec.run_id;
+  auto fields = test_runner_state::reserve_fields(run.rec);
+  fields.update(test_runner_state::start_fields(run.rec));
+  fields.erase("pid"); // start's own arguments
+  fields.erase("script");
+  // Awaited: nothing else is handled before the slot is the run's again.
+  self->request(st.tests_, 10s, atom::start_v, run.rec.path, json(run.rec.pid),
+                fields)
+    .await([self, id](json&) { attach(self, id); },
+           [self, id](caf::error& err) {
+             auto& cur = self->state.current_;
+             if (cur && cur->rec.run_id == id)
+               cur->rec.error = "test_execution refused the slot: "
+                                + message_of(err);
+             attach(self, id);
+           });
+}
+
+void adopt_found(self_ptr self, std::vector<found_run>& found) {
+  auto& st = self->state;
+  for (auto& f : found) {
+    // One run at a time: a second live one cannot have been started.
+    if (f.kind == found_run::live && !st.current_) {
+      adopt(self, f);
+      continue;
+    }
+    if (f.kind == found_run::live)
+      continue; // Left for the next start rather than closed as untrue.
+    auto rec = test_runner_state::close_found(f);
+    st.count_end(rec);
+    st.remember(std::move(rec));
+    forget_run_dir(self, f.dir);
+  }
+}
+
+} // namespace
+
+void adopt_left_runs(self_ptr self) {
+  // Awaited: a start must see the slot of a live run taken.
+  auto scanner = self->spawn<caf::detached>(run_scanner,
+                                            self->state.cfg_.runs_dir);
+  self->request(scanner, 60s, atom::list_v)
+    .await([self](std::vector<found_run>& found) { adopt_found(self, found); },
+           [](caf::error&) {
+             // Runs left behind stay in their directories for the next start.
+           });
+}
+
+caf::actor spawn_shim_watcher(self_ptr self, watch_job job,
+                              std::shared_ptr<run_channel> chan) {
+  auto& st = self->state;
+  auto& run = *st.current_;
+  run.dir = run_dir_of(st.cfg_.runs_dir, run.rec.run_id);
+  return self->spawn<caf::detached>(shim_watcher,
+    caf::actor_cast<test_runner_internal_actor>(self),
+    shim_job{find_shim(st.cfg_.shim), st.cfg_.runs_dir, run.rec,
+             std::move(job), false},
+    std::move(chan));
+}
+
+void forget_run_dir(self_ptr self, const std::string& dir) {
+  if (!dir.empty())
+    self->spawn<caf::detached>([dir] { remove_run_dir(dir); });
+}
+
+} // namespace labrt

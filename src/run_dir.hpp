@@ -1,0 +1,107 @@
+// A run's directory under `<state_dir>/runs/<run_id>/`: what its shim and
+// the daemon leave there so that a run outlives the daemon. Plain C++, no
+// actors.
+//
+//   spec.json    the run's record and its watch_job (the daemon, before the shim)
+//   shim.json    the shim's pid and start time (the shim, before the spawn)
+//   started.json the script's pid, pgid, start and path (the shim)
+//   status.json  how it ended (the shim, last; atomically)
+//   sock         the shim's Unix socket (gone once status.json exists)
+//   shim.log     the shim's own stderr
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "labrt/json.hpp"
+#include "labrt/run_types.hpp"
+#include "src/run_watch.hpp"
+
+namespace labrt {
+
+/// Longest Unix socket path (sun_path holds 108 bytes with the NUL).
+inline constexpr size_t max_socket_path = 107;
+
+/// `<runs_dir>/<run_id>`, `<dir>/sock` and so on.
+std::string run_dir_of(const std::string& runs_dir, const std::string& run_id);
+std::string socket_path_of(const std::string& dir);
+
+/// Writes all of `text` to `fd` (retrying short writes); through send()
+/// with `send_flags` if they are >= 0 (a socket). False on an error.
+bool write_all(int fd, const std::string& text, int send_flags = -1);
+
+/// Writes `text` to `path` through `path.tmp` and rename: a reader sees the
+/// old file or the whole new one. `durable`: fsync before the rename and of
+/// the directory after, so that it also survives a crash of the machine
+/// (what only describes live processes need not: they end with it).
+caf::error write_atomically(const std::string& path, const std::string& text,
+                            bool durable = true);
+
+/// Reads a JSON object file; errc::not_found if it does not exist.
+caf::expected<json> read_json_file(const std::string& path);
+
+json job_to_json(const watch_job& job);
+watch_job job_from_json(const json& j);
+
+json started_to_json(const run_started& x);
+run_started started_from_json(const json& j);
+
+json ended_to_json(const run_ended& x);
+run_ended ended_from_json(const json& j);
+
+/// Creates the run's directory (0700) and its spec.json: `rec` and `job`.
+/// Fails if the directory exists or its socket path would not fit sun_path.
+caf::expected<std::string> make_run_dir(const std::string& runs_dir,
+                                        const run_record& rec,
+                                        const watch_job& job);
+
+/// A process identified by pid and start time (proc_stat::start_ticks).
+struct proc_identity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;
+};
+
+/// This process's identity.
+proc_identity self_identity();
+
+/// Whether `id` is alive as the very process recorded (not a recycled pid).
+bool is_alive_as(const proc_identity& id);
+
+/// A run directory as the daemon finds it at start.
+struct found_run {
+  enum kind_t : uint8_t {
+    live,     ///< Its shim runs: re-attach.
+    finished, ///< status.json holds its end.
+    lost,     ///< No shim, no status: `end.error` says what is known.
+  };
+  std::string dir;
+  kind_t kind = lost;
+  run_record rec; ///< From spec.json, with started.json's pid and start.
+  run_ended end;  ///< finished and lost.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, found_run& x) {
+  return f(caf::meta::type_name("found_run"), x.dir, x.kind, x.rec, x.end);
+}
+
+/// Reads every run directory under `runs_dir`, oldest first. Directories
+/// without a readable spec are removed (they never ran: the shim reads the
+/// spec before anything). What is left of a lost run is killed.
+std::vector<found_run> scan_run_dirs(const std::string& runs_dir);
+
+/// SIGKILLs every process of the run (leader by pid with start time, and
+/// the cookie's holders) until none is found or `patience` passed; how many
+/// were killed.
+int kill_run_leftovers(const run_record& rec, uint64_t leader_start,
+                       std::chrono::milliseconds patience);
+
+/// Removes a run directory whose end is recorded.
+void remove_run_dir(const std::string& dir);
+
+} // namespace labrt
