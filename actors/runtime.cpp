@@ -3,6 +3,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -17,7 +18,22 @@
 
 namespace labrt {
 
+void release_thread_logger() noexcept {
+  caf::logger::set_current_actor_system(nullptr);
+}
+
 namespace {
+
+/// Calls release_thread_logger on leaving a scope that spawns or makes
+/// scoped_actors on a caller's thread.
+struct logger_release {
+  logger_release() = default;
+  logger_release(const logger_release&) = delete;
+  logger_release& operator=(const logger_release&) = delete;
+  ~logger_release() {
+    release_thread_logger();
+  }
+};
 
 caf::actor_system_config make_caf_config(const runtime_config& cfg) {
   caf::actor_system_config result;
@@ -155,6 +171,7 @@ struct runtime::impl {
   }
 
   void shutdown() {
+    logger_release release; // stop_runner's scoped_actor.
     stop_runner();
     // ~actor_system waits for every actor, so each must be told to stop.
     for (auto& a : {caf::actor_cast<caf::actor>(hub),
@@ -189,6 +206,9 @@ struct runtime::impl {
 };
 
 caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
+  // The actor system, the spawns and start_hub's scoped_actor each leave
+  // this thread a reference that would block ~actor_system on another.
+  logger_release release;
   // Check the defaults before any thread starts, so a bad config changes nothing.
   service_status_state probe;
   if (auto err = probe.init(cfg.service_defaults, cfg.bounds))
@@ -251,11 +271,13 @@ const event_hub_actor& runtime::events() const noexcept {
 }
 
 caf::expected<kv_store_actor> runtime::spawn_kv() {
+  logger_release release;
   auto& d = *impl_;
   return tie_to(d.kv, d.sys.spawn(kv_store, d.cfg.bounds, d.cfg.history_capacity));
 }
 
 caf::expected<service_status_actor> runtime::spawn_services() {
+  logger_release release;
   auto& d = *impl_;
   service_status_actor extra = d.sys.spawn(service_status, d.cfg.service_defaults,
                                            d.cfg.bounds, d.cfg.history_capacity);
@@ -263,6 +285,7 @@ caf::expected<service_status_actor> runtime::spawn_services() {
 }
 
 caf::expected<test_execution_actor> runtime::spawn_test_execution() {
+  logger_release release;
   auto& d = *impl_;
   test_execution_actor extra = d.sys.spawn(labrt::test_execution, d.cfg.bounds,
                                            d.cfg.history_capacity);

@@ -22,6 +22,7 @@ namespace labrt {
 struct client::impl {
   impl(runtime& r, std::chrono::milliseconds t)
     : rt(r), self(r.system()), timeout(t) {
+    release_thread_logger(); // Taken by `self`; see runtime.hpp.
   }
 
   /// One blocking request; a timeout or a dead manager comes back as an error.

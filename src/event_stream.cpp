@@ -14,6 +14,7 @@ namespace labrt {
 
 struct event_stream::impl {
   explicit impl(runtime& rt) : hub(rt.events()), self(rt.system()) {
+    release_thread_logger(); // Taken by `self`; see runtime.hpp.
   }
 
   ~impl() {

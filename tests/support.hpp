@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
@@ -30,6 +32,25 @@ inline std::unique_ptr<runtime> start_runtime(runtime_config cfg = {}) {
   if (!rt)
     FAIL("runtime::make failed: " << render(rt.error()));
   return std::move(*rt);
+}
+
+/// Destroys `x` on a thread of its own; false if that has not ended within
+/// the deadline. The thread owns all it touches, so a hung one is left
+/// behind (detached) and the test fails instead of hanging.
+template <class T>
+bool destroyed_elsewhere(std::unique_ptr<T> x) {
+  std::promise<void> done;
+  auto ended = done.get_future();
+  std::thread destroyer{[owned = std::move(x), done = std::move(done)]() mutable {
+    owned.reset();
+    done.set_value();
+  }};
+  if (ended.wait_for(deadline) != std::future_status::ready) {
+    destroyer.detach();
+    return false;
+  }
+  destroyer.join();
+  return true;
 }
 
 /// The value of `x`, failing the test with the rendered error otherwise.

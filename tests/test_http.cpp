@@ -123,6 +123,21 @@ TEST_CASE("metrics pass promtool check metrics", "[http]") {
   CHECK(status == 0);
 }
 
+TEST_CASE("the API and its runtime may be torn down on another thread",
+  "[http]") {
+  // As the Python package may: its runtime goes on whichever thread drops
+  // the last reference.
+  auto a = std::make_unique<api>();
+  {
+    auto cli = a->connect();
+    auto put = cli.Put("/api/kv/k", "1", "application/json");
+    REQUIRE(put);
+    CHECK(put->status == 200);
+    CHECK(body_of(cli.Get("/api/services")).at("services").is_array());
+  }
+  CHECK(destroyed_elsewhere(std::move(a)));
+}
+
 TEST_CASE("a busy port fails at start: address in use", "[http]") {
   api a;
   http_config http;

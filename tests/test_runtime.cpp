@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "labrt/event_stream.hpp"
+#include "proc_support.hpp"
 #include "support.hpp"
 
 using namespace labrt;
@@ -246,4 +247,35 @@ TEST_CASE("runtime: streams closed with a batch unacknowledged cost no memory",
   auto per_stream = (used() - before) / streams;
   INFO(per_stream << " bytes per stream");
   CHECK(per_stream < 200);
+}
+
+TEST_CASE("runtime: a runtime may be destroyed on any thread", "[runtime]") {
+  // Embedders (the Python package at interpreter exit) may drop their
+  // runtime on a thread that did not make it.
+  SECTION("the defaults") {
+    CHECK(destroyed_elsewhere(start_runtime()));
+  }
+  SECTION("runner and event hub, after calls from this thread") {
+    temp_dir dir{"labrt-rt-thread"};
+    runtime_config cfg;
+    cfg.runner.roots = {dir.path};
+    cfg.runner.logs_dir = dir / "logs";
+    cfg.runner.grace_ms = 500;
+    cfg.event_hub = true;
+    auto rt = start_runtime(cfg);
+    {
+      // Each of these takes this thread into the actor system.
+      client c{*rt};
+      auto stream = value_of(event_stream::open(*rt, events_from_now));
+      value_of(c.kv(value_of(rt->spawn_kv())).set("k", 1));
+      value_of(c.kv().set("k", 1));
+      REQUIRE_FALSE(value_of(stream.next(deadline)).events.empty());
+    }
+    CHECK(destroyed_elsewhere(std::move(rt)));
+  }
+  SECTION("shut down on this thread first") {
+    auto rt = start_runtime();
+    rt->shutdown();
+    CHECK(destroyed_elsewhere(std::move(rt)));
+  }
 }

@@ -66,4 +66,14 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// Drops the calling thread's reference to the logger of the last actor
+/// system it used. CAF 0.17 takes one in each thread that makes an actor
+/// system, spawns into one or makes a scoped_actor, and keeps it until the
+/// thread ends or uses another system; ~actor_system waits for its logger to go, so one left in any
+/// other live thread makes destroying a runtime hang. labrt's own calls
+/// drop theirs; code that spawns or makes a scoped_actor through `system()`
+/// calls this afterwards, on a thread that may outlive the runtime. Harmless
+/// for CAF: its logging skips a thread without a logger.
+void release_thread_logger() noexcept;
+
 } // namespace labrt

@@ -9,6 +9,7 @@
 
 #include "convert.hpp"
 #include "labrt/errc.hpp"
+#include "labrt/runtime.hpp"
 
 namespace labrt_python {
 
@@ -47,6 +48,8 @@ public:
                  std::optional<double> timeout)
     : owner_(std::move(owner)), feed_(std::move(feed)), timeout_(timeout),
       self_(std::make_unique<caf::scoped_actor>(owner_->rt().system())) {
+    // The interpreter may drop the runtime on another thread (runtime.hpp).
+    labrt::release_thread_logger();
   }
 
   ~event_iterator() override {
@@ -160,6 +163,7 @@ public:
           }
         }};
       });
+    labrt::release_thread_logger(); // As in event_iterator.
   }
 
   ~callback_subscription() override {
@@ -170,6 +174,7 @@ public:
 
   void open(std::optional<uint64_t> since) {
     caf::scoped_actor self{owner_->rt().system()};
+    labrt::release_thread_logger(); // As in event_iterator.
     follow(*owner_, self, feed_, caf::actor_cast<labrt::subscriber_actor>(sub_),
            since);
   }
@@ -186,6 +191,7 @@ public:
     {
       py::gil_scoped_release nogil;
       caf::scoped_actor self{owner_->system()};
+      labrt::release_thread_logger(); // As in event_iterator.
       self->monitor(sub_);
       self->send_exit(sub_, caf::exit_reason::user_shutdown);
       if (!inside)

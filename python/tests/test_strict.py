@@ -1,6 +1,7 @@
 """The strict API: kv, services, tests, errors, JSON values."""
 
 import builtins
+import threading
 
 import pytest
 
@@ -139,6 +140,23 @@ def test_shutdown(rt):
     assert info.value.code == "shutting_down"
     with pytest.raises(labrt.ShuttingDownError):
         rt.new_kv()
+
+
+def test_a_runtime_may_be_dropped_on_another_thread():
+    # The runtime goes with its last reference, on whichever thread drops it
+    # (at interpreter exit, too): calls, an iterator and a callback here first.
+    rt = labrt.Runtime()
+    rt.kv.set("k", 1)
+    with rt.kv.events() as events, rt.kv.subscribe(lambda event: None):
+        rt.kv.set("k", 2)
+        assert events.get(timeout=10)["new"] == 2
+    holder = [rt]
+    del rt, events
+    dropper = threading.Thread(target=holder.clear, daemon=True)
+    dropper.start()
+    dropper.join(10)
+    assert not dropper.is_alive()
+    assert not holder
 
 
 def test_default_runtime_is_one_per_process():
