@@ -345,12 +345,12 @@ TEST_CASE("a stop does not wait out httplib's keep-alive timeout", "[http]") {
   CHECK(used.receive(at_once).status == 200);
   raw_conn silent{a.server->port()};
   REQUIRE(stops_at_once(a));
-  for (auto* conn : {&used, &silent}) {
-    char byte = 0;
-    auto n = ::recv(conn->fd.get(), &byte, 1, 0);
-    INFO("recv: " << n << ", errno " << errno);
-    CHECK(n == 0);
-  }
+  char byte = 0;
+  CHECK(::recv(used.fd.get(), &byte, 1, 0) == 0);
+  // Closed too; reset instead if the stop came before it was accepted.
+  auto n = ::recv(silent.fd.get(), &byte, 1, 0);
+  INFO("recv: " << n << ", errno " << errno);
+  CHECK((n == 0 || (n < 0 && errno == ECONNRESET)));
 }
 
 TEST_CASE("a stop that comes before the server runs is not lost", "[http]") {
