@@ -8,6 +8,7 @@
 
 #include "actors/event_hub.hpp"
 #include "actors/kv_store.hpp"
+#include "actors/persistence.hpp"
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
 #include "src/service_rules.hpp"
@@ -84,9 +85,15 @@ caf::expected<Handle> tie_to(const kv_store_actor& anchor, Handle extra) {
 } // namespace
 
 struct runtime::impl {
-  explicit impl(runtime_config config)
+  impl(runtime_config config, std::shared_ptr<store_db> db, kv_image image)
     : cfg(std::move(config)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg) {
-    kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
+    if (db) {
+      store = sys.spawn<caf::detached>(persistence, std::move(db));
+      kv = sys.spawn(durable_kv_store, cfg.bounds, cfg.history_capacity,
+                     std::move(image), store);
+    } else {
+      kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
+    }
     status = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
                        cfg.history_capacity);
     services = status;
@@ -164,6 +171,11 @@ struct runtime::impl {
                     caf::actor_cast<caf::actor>(tests)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    // Last: the kv store may still be waiting for a commit. Its mailbox
+    // answers what is queued before the exit, so no commit is cut short.
+    if (store)
+      caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    store = nullptr;
     hub = nullptr;
     service_monitor = nullptr;
     kv = nullptr;
@@ -176,6 +188,7 @@ struct runtime::impl {
   runtime_config cfg;
   caf::actor_system_config caf_cfg;
   caf::actor_system sys;
+  persistence_actor store; ///< Null without a state_dir.
   kv_store_actor kv;
   service_status_internal_actor status;
   service_status_actor services;
@@ -204,7 +217,22 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (cfg.runner.log_max_bytes == 0)
     return make_error(errc::invalid_argument,
                       "runner.log_max_bytes must be > 0");
-  auto d = std::make_unique<impl>(std::move(cfg));
+  // Read here, before any actor runs: a database that cannot be opened,
+  // read or written is a start error naming the file.
+  std::shared_ptr<store_db> db;
+  kv_image image;
+  if (!cfg.state_dir.empty()) {
+    auto opened = store_db::open(cfg.state_dir);
+    if (!opened)
+      return std::move(opened.error());
+    auto loaded = opened->load_kv();
+    if (!loaded)
+      return std::move(loaded.error());
+    image = std::move(*loaded);
+    db = std::make_shared<store_db>(std::move(*opened));
+  }
+  auto d = std::make_unique<impl>(std::move(cfg), std::move(db),
+                                  std::move(image));
   if (auto err = d->start_hub())
     return err; // ~impl stops what was spawned.
   return std::unique_ptr<runtime>{new runtime(std::move(d))};

@@ -202,6 +202,7 @@ caf::expected<daemon_config> parse_config(const json& doc,
   if (auto err = s.finish())
     return err;
   cfg.state_dir = absolute_from(cfg.state_dir, base_dir);
+  cfg.runtime.state_dir = cfg.state_dir;
   auto monitor = parse_monitor_config(doc);
   if (!monitor)
     return std::move(monitor.error());

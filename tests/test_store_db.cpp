@@ -15,6 +15,7 @@
 #include "tests/proc_support.hpp"
 
 using namespace labrt;
+using labrt::test::fork_child;
 using labrt::test::temp_dir;
 
 namespace {
@@ -43,27 +44,20 @@ std::string raw_query(const std::string& path, const std::string& sql) {
 /// nobody first: root writes through any mode bits, so a read-only file
 /// is only read-only for someone else. Returns "ok" or the rendered error.
 std::string open_as_unprivileged(const std::string& dir) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  auto pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
+  auto child = fork_child([&](int fd) {
     if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0))
-      ::_exit(3);
+      return 3;
     auto db = store_db::open(dir);
     auto text = db ? std::string{"ok"} : render(db.error());
-    auto n = ::write(fds[1], text.data(), text.size());
-    ::_exit(n == static_cast<ssize_t>(text.size()) ? 0 : 4);
-  }
-  ::close(fds[1]);
+    auto n = ::write(fd, text.data(), text.size());
+    return n == static_cast<ssize_t>(text.size()) ? 0 : 4;
+  });
   std::string text;
   char buf[512];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+  for (ssize_t n; (n = ::read(child.from_child.get(), buf, sizeof buf)) > 0;)
     text.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
   int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(::waitpid(child.pid, &status, 0) == child.pid);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
   return text;

@@ -139,6 +139,10 @@ struct runtime_config {
   json service_defaults = json::object();
   runner_config runner;
   monitor_config monitor;
+  /// An existing directory for `labrt.db`: the kv store is loaded from it
+  /// at start and every write is committed there before it is answered.
+  /// Empty: everything lives in memory and ends with the runtime.
+  std::string state_dir;
 };
 
 /// HOST:PORT, an IPv6 host in brackets, a port from 0 to 65535.

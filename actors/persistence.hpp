@@ -1,0 +1,54 @@
+// The persistence actor: the only writer of <state_dir>/labrt.db. Detached,
+// since every SQLite call may block on the disk.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "labrt/atoms.hpp"
+#include "src/store_db.hpp"
+
+namespace labrt {
+
+using persistence_actor = caf::typed_actor<
+  /// Commits kv changes and the store's new revision; replies with it.
+  caf::replies_to<atom::commit, std::vector<kv_write>, uint64_t>::with<uint64_t>,
+  /// {"state": "ok" | "degraded", "error", "file", "commits", "failures"}.
+  caf::replies_to<atom::storage>::with<json>>;
+
+/// The database and what became of the commits. Plain methods: tested
+/// without actors.
+struct persistence_state {
+  static inline const char* name = "labrt.persistence";
+
+  /// Commits, or fails whole with `errc::storage_failed`; a failure marks
+  /// the storage degraded until a later commit succeeds.
+  caf::expected<uint64_t> commit_kv(const std::vector<kv_write>& writes,
+                                    uint64_t revision);
+
+  /// The storage state for /healthz and the metrics.
+  json health() const;
+
+  std::shared_ptr<store_db> db_;
+  caf::error failure_; ///< The last commit's error, none after a success.
+  uint64_t commits_ = 0;
+  uint64_t failures_ = 0;
+
+private:
+  template <class T>
+  caf::expected<T> track(caf::error err, T result);
+};
+
+/// Spawn detached: `sys.spawn<caf::detached>(persistence, db)`.
+persistence_actor::behavior_type
+persistence(persistence_actor::stateful_pointer<persistence_state> self,
+            std::shared_ptr<store_db> db);
+
+} // namespace labrt
