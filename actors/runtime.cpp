@@ -1,6 +1,8 @@
 // Assembles the runtime: the actor system and the managers it spawns.
 #include "labrt/runtime.hpp"
 
+#include <limits>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -88,7 +90,8 @@ struct runtime::impl {
   impl(runtime_config config, std::shared_ptr<store_db> db, kv_image image)
     : cfg(std::move(config)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg) {
     if (db) {
-      store = sys.spawn<caf::detached>(persistence, std::move(db));
+      store = sys.spawn<caf::detached>(persistence, std::move(db),
+                                       cfg.history);
       kv = sys.spawn(durable_kv_store, cfg.bounds, cfg.history_capacity,
                      std::move(image), store);
     } else {
@@ -102,8 +105,26 @@ struct runtime::impl {
     service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
-    if (cfg.runner.enabled)
+    if (cfg.runner.enabled && store)
+      runner = sys.spawn(durable_test_runner, cfg.runner, slot, store);
+    else if (cfg.runner.enabled)
       runner = sys.spawn(test_runner, cfg.runner, slot);
+  }
+
+  /// Subscribes the database to the service manager, so that every status
+  /// transition is recorded; from now on (the defaults are no transition).
+  caf::error record_services() {
+    if (!store)
+      return caf::none;
+    caf::scoped_actor self{sys};
+    caf::error failure;
+    self
+      ->request(services, std::chrono::seconds{10}, atom::subscribe_v,
+                caf::actor_cast<subscriber_actor>(store),
+                std::numeric_limits<uint64_t>::max())
+      .receive([](const subscription&) {},
+               [&](caf::error& err) { failure = std::move(err); });
+    return failure;
   }
 
   /// Spawns the event hub and subscribes it to every source, waiting for
@@ -171,10 +192,14 @@ struct runtime::impl {
                     caf::actor_cast<caf::actor>(tests)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    // Last: the kv store may still be waiting for a commit. Its mailbox
-    // answers what is queued before the exit, so no commit is cut short.
-    if (store)
+    // Last, after a round trip: an exit message overtakes the mailbox, so
+    // the writes queued before (the runner's last records) are done first.
+    if (store) {
+      caf::scoped_actor self{sys};
+      self->request(store, std::chrono::seconds{10}, atom::storage_v)
+        .receive([](const json&) {}, [](const caf::error&) {});
       caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    }
     store = nullptr;
     hub = nullptr;
     service_monitor = nullptr;
@@ -235,6 +260,8 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
                                   std::move(image));
   if (auto err = d->start_hub())
     return err; // ~impl stops what was spawned.
+  if (auto err = d->record_services())
+    return err;
   return std::unique_ptr<runtime>{new runtime(std::move(d))};
 }
 

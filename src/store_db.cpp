@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "labrt/errc.hpp"
+#include "src/store_db_statements.hpp"
 
 namespace labrt {
 
@@ -21,20 +22,30 @@ const char* const migrations[] = {
   "  WITHOUT ROWID;"
   "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL,"
   "  revision INTEGER NOT NULL) WITHOUT ROWID;",
+  // 2: runs and service transitions. Times are ns since the epoch, 0 = not
+  // yet. seq orders the history: a run's end gives it a new, last seq.
+  "CREATE TABLE runs(seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,"
+  "  state TEXT NOT NULL, final INTEGER NOT NULL, outcome TEXT NOT NULL,"
+  "  script TEXT NOT NULL, args TEXT NOT NULL, bin TEXT NOT NULL,"
+  "  topology TEXT NOT NULL, words TEXT NOT NULL,"
+  "  enqueued_at INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+  "  ended_at INTEGER NOT NULL, pid INTEGER NOT NULL,"
+  "  pid_start INTEGER NOT NULL, exit_code INTEGER, signal INTEGER,"
+  "  stopped_by TEXT NOT NULL, timed_out INTEGER NOT NULL,"
+  "  log TEXT NOT NULL, log_bytes INTEGER NOT NULL, record TEXT NOT NULL);"
+  "CREATE INDEX runs_history ON runs(final, seq);"
+  "CREATE INDEX runs_script ON runs(script, seq);"
+  "CREATE INDEX runs_ended ON runs(ended_at);"
+  "CREATE TABLE service_transitions(seq INTEGER PRIMARY KEY,"
+  "  at INTEGER NOT NULL, entry TEXT NOT NULL, old_value TEXT NOT NULL,"
+  "  new_value TEXT NOT NULL, revision INTEGER NOT NULL);"
+  "CREATE INDEX transitions_at ON service_transitions(at);",
 };
 
 constexpr int migration_count = static_cast<int>(std::size(migrations));
 
 } // namespace
 
-struct store_db::statements {
-  sqlite_stmt begin;
-  sqlite_stmt commit;
-  sqlite_stmt kv_put;
-  sqlite_stmt kv_erase;
-  sqlite_stmt meta_put;
-  sqlite_stmt meta_get;
-};
 
 int store_db::latest_version() {
   return migration_count;
@@ -174,6 +185,18 @@ caf::error store_db::prepare() {
      "INSERT INTO meta VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE"
      " SET value = excluded.value"},
     {&stmts_->meta_get, "SELECT value FROM meta WHERE name = ?1"},
+    {&stmts_->run_pid_start, "SELECT pid_start FROM runs WHERE run_id = ?1"},
+    {&stmts_->run_delete, "DELETE FROM runs WHERE run_id = ?1"},
+    {&stmts_->run_insert,
+     "INSERT INTO runs(run_id, state, final, outcome, script, args, bin,"
+     " topology, words, enqueued_at, started_at, ended_at, pid, pid_start,"
+     " exit_code, signal, stopped_by, timed_out, log, log_bytes, record)"
+     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+     " ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+    {&stmts_->run_find, "SELECT record FROM runs WHERE run_id = ?1"},
+    {&stmts_->transition_insert,
+     "INSERT INTO service_transitions(at, entry, old_value, new_value,"
+     " revision) VALUES(?1, ?2, ?3, ?4, ?5)"},
   };
   for (auto& [stmt, sql] : all)
     if (auto rc = sqlite_stmt::prepare(db_, sql, *stmt); rc != SQLITE_OK)

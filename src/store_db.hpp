@@ -10,6 +10,7 @@
 
 #include <caf/expected.hpp>
 
+#include "labrt/run_types.hpp"
 #include "labrt/types.hpp"
 #include "src/sqlite_stmt.hpp"
 
@@ -71,6 +72,34 @@ public:
   /// Applies `writes` in one transaction and records `revision` as the
   /// store's; all or nothing.
   caf::error commit_kv(const std::vector<kv_write>& writes, uint64_t revision);
+
+  /// Writes a run's record when it starts and again when it ends: its
+  /// columns for the history's filters, the pid's start time while it
+  /// runs, and the whole record. An ended run becomes the newest in the
+  /// history.
+  caf::error put_run(const run_record& rec);
+
+  /// The record of run `id`; `errc::not_found` if there is none.
+  caf::expected<run_record> find_run(const std::string& id);
+
+  /// Ended runs, newest first, as history_query says.
+  caf::expected<std::vector<run_record>> history(const history_query& q);
+
+  /// Records a change of a service status entry.
+  caf::error put_transition(const change_event& ev);
+
+  /// What a pruning removed.
+  struct pruned {
+    uint64_t runs = 0;
+    uint64_t transitions = 0;
+    std::vector<std::string> logs; ///< The removed runs' log files.
+  };
+
+  /// Keeps the newest `max_runs` ended runs (0: any number) and nothing
+  /// that ended, or changed, more than `max_days` before `now` (0: any
+  /// age). Deletes rows only: the caller removes the logs.
+  caf::expected<pruned> prune(uint64_t max_runs, uint64_t max_days,
+                              caf::timestamp now);
 
   /// Runs statements that return no rows (tests, maintenance).
   caf::error exec(const std::string& sql);

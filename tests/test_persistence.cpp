@@ -106,7 +106,8 @@ TEST_CASE("a failed commit fails the write and changes nothing") {
   temp_dir dir;
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto db = sys.spawn<caf::detached>(persistence, full_db(dir));
+  auto db = sys.spawn<caf::detached>(persistence, full_db(dir),
+                                     history_retention{});
   auto kv = sys.spawn(durable_kv_store, limits{}, size_t{16}, kv_image{}, db);
   caf::scoped_actor self{sys};
   auto call = [&](auto... xs) {
@@ -187,4 +188,83 @@ TEST_CASE("no revision is handed out twice across a kill -9") {
   auto next = value_of(c.kv().set("after", true));
   CHECK(next > acked.back());
   CHECK(next == snap.revision + 1);
+}
+
+// -- runs -------------------------------------------------------------------
+
+namespace {
+
+runtime_config durable_runner(const temp_dir& dir) {
+  auto cfg = durable(dir);
+  cfg.runner.roots = {scripts_dir};
+  cfg.runner.logs_dir = dir / "logs";
+  cfg.runner.inherit_env = {"PATH"};
+  return cfg;
+}
+
+run_record run_to_end(client& c, const std::string& script,
+                      std::vector<std::string> args = {}) {
+  run_spec spec;
+  spec.script = script;
+  spec.args = std::move(args);
+  auto rec = value_of(c.runner().start(spec));
+  return value_of(c.runner().wait(rec.run_id, std::chrono::seconds{60}));
+}
+
+} // namespace
+
+TEST_CASE("the run history and the logs survive a restart") {
+  temp_dir dir;
+  run_record first;
+  run_record second;
+  {
+    auto rt = start_runtime(durable_runner(dir));
+    client c{*rt};
+    first = run_to_end(c, "exit_with.sh", {"3"});
+    second = run_to_end(c, "both_streams.sh");
+    CHECK(value_of(c.services().set_status("qsfp_service", true)) > 0);
+  }
+  {
+    auto rt = start_runtime(durable_runner(dir));
+    client c{*rt};
+    auto runs = value_of(c.runner().history(history_query{}));
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0].run_id == second.run_id);
+    CHECK(runs[1].run_id == first.run_id);
+    CHECK(runs[1].exit_code == 3);
+    CHECK(std::string{outcome_of(runs[1])} == "failed");
+    history_query failed;
+    failed.outcome = "failed";
+    CHECK(value_of(c.runner().history(failed)).size() == 1);
+    // By id, as GET /api/test/logs?run=ID asks: the log file is still there.
+    auto rec = value_of(c.runner().get(first.run_id));
+    CHECK(rec.log == first.log);
+    CHECK(std::filesystem::exists(rec.log));
+    CHECK(value_of(c.runner().history(1)).front().run_id == second.run_id);
+    CHECK(error_of(c.runner().get("no-such-run")) == errc::not_found);
+  }
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  CHECK(db->query_int("SELECT count(*) FROM service_transitions"
+                      " WHERE entry = 'qsfp_service'")
+        == 1);
+}
+
+TEST_CASE("retention prunes the oldest runs and their logs") {
+  temp_dir dir;
+  auto cfg = durable_runner(dir);
+  cfg.history.max_runs = 2;
+  auto rt = start_runtime(cfg);
+  client c{*rt};
+  auto oldest = run_to_end(c, "exit_with.sh");
+  REQUIRE(std::filesystem::exists(oldest.log));
+  run_to_end(c, "exit_with.sh");
+  auto newest = run_to_end(c, "exit_with.sh");
+  auto runs = value_of(c.runner().history(history_query{}));
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].run_id == newest.run_id);
+  CHECK_FALSE(std::filesystem::exists(oldest.log));
+  CHECK(std::filesystem::exists(newest.log));
+  // The runner's own memory still knows the run until it restarts.
+  CHECK(value_of(c.runner().get(oldest.run_id)).run_id == oldest.run_id);
 }

@@ -211,3 +211,134 @@ TEST_CASE("a state directory that does not exist is a storage error") {
   CHECK_THAT(message_of(db.error()), Catch::Contains(dir / "missing/labrt.db")
                                        && Catch::Contains("cannot open"));
 }
+
+// -- runs and service transitions -----------------------------------------
+
+namespace {
+
+run_record a_run(const std::string& id, const std::string& script,
+                 int32_t exit_code, caf::timestamp ended) {
+  run_record rec;
+  rec.run_id = id;
+  rec.script = script;
+  rec.args = {"--board", "b" + id};
+  rec.topology = "t2";
+  rec.state = run_state::finished;
+  rec.exit_code = exit_code;
+  rec.enqueued_at = ended - std::chrono::seconds{2};
+  rec.started_at = ended - std::chrono::seconds{1};
+  rec.ended_at = ended;
+  rec.log = "/nonexistent/" + id + ".log";
+  return rec;
+}
+
+std::vector<std::string> ids_of(const caf::expected<std::vector<run_record>>& runs) {
+  REQUIRE(runs);
+  std::vector<std::string> result;
+  for (auto& rec : *runs)
+    result.push_back(rec.run_id);
+  return result;
+}
+
+using ids = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("a run's row is written at its start and rewritten at its end") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto rec = a_run("r1", "smoke.sh", 0, caf::make_timestamp());
+  rec.state = run_state::running;
+  rec.pid = ::getpid(); // alive: its start time is read and kept
+  rec.ended_at = {};
+  rec.exit_code = -1;
+  REQUIRE(!db->put_run(rec));
+  CHECK(db->find_run("r1")->state == run_state::running);
+  CHECK(ids_of(db->history({})).empty()); // not ended: no history yet
+  CHECK(*db->query_int("SELECT pid_start FROM runs") > 0);
+  rec.state = run_state::finished;
+  rec.exit_code = 3;
+  rec.ended_at = caf::make_timestamp();
+  rec.stopped_by = "request";
+  REQUIRE(!db->put_run(rec));
+  auto back = db->find_run("r1");
+  REQUIRE(back);
+  CHECK(back->exit_code == 3);
+  CHECK(back->args == rec.args);
+  CHECK(back->stopped_by == "request");
+  CHECK(back->log == rec.log);
+  CHECK(db->query_int("SELECT count(*) FROM runs") == 1);
+  CHECK(*db->query_int("SELECT pid_start FROM runs") > 0);
+  CHECK(code_of(db->find_run("nope").error()) == errc::not_found);
+}
+
+TEST_CASE("history queries filter and page like the in-memory history") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto t0 = caf::make_timestamp();
+  auto at = [&](int s) { return t0 + std::chrono::seconds{s}; };
+  REQUIRE(!db->put_run(a_run("r1", "a.sh", 0, at(1))));
+  REQUIRE(!db->put_run(a_run("r2", "b.sh", 1, at(2))));
+  REQUIRE(!db->put_run(a_run("r3", "a.sh", 1, at(3))));
+  REQUIRE(!db->put_run(a_run("r4", "a.sh", 0, at(4))));
+  history_query q;
+  CHECK(ids_of(db->history(q)) == ids{"r4", "r3", "r2", "r1"});
+  q.limit = 2;
+  CHECK(ids_of(db->history(q)) == ids{"r4", "r3"});
+  q.before = "r3";
+  CHECK(ids_of(db->history(q)) == ids{"r2", "r1"});
+  q = {};
+  q.script = "a.sh";
+  q.outcome = "failed";
+  CHECK(ids_of(db->history(q)) == ids{"r3"});
+  q = {};
+  q.text = "br2 t2";
+  CHECK(ids_of(db->history(q)) == ids{"r2"});
+  q = {};
+  q.since = at(2);
+  q.until = at(4);
+  CHECK(ids_of(db->history(q)) == ids{"r3", "r2"});
+  q = {};
+  q.before = "unknown";
+  CHECK(ids_of(db->history(q)).empty());
+}
+
+TEST_CASE("pruning keeps the newest runs and drops old service transitions") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto now = caf::make_timestamp();
+  auto days_ago = [&](int d) { return now - std::chrono::hours{24 * d}; };
+  REQUIRE(!db->put_run(a_run("old", "a.sh", 0, days_ago(10))));
+  REQUIRE(!db->put_run(a_run("mid", "a.sh", 0, days_ago(5))));
+  REQUIRE(!db->put_run(a_run("new1", "a.sh", 0, days_ago(1))));
+  REQUIRE(!db->put_run(a_run("new2", "a.sh", 0, now)));
+  change_event ev{"service", "qsfp_service", false, true, 1, days_ago(8)};
+  REQUIRE(!db->put_transition(ev));
+  ev.time = days_ago(2);
+  REQUIRE(!db->put_transition(ev));
+  SECTION("by age") {
+    auto gone = db->prune(0, 7, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 1);
+    CHECK(gone->logs == std::vector<std::string>{"/nonexistent/old.log"});
+    CHECK(gone->transitions == 1);
+    CHECK(ids_of(db->history({})) == ids{"new2", "new1", "mid"});
+  }
+  SECTION("by count: transitions older than every kept run go too") {
+    auto gone = db->prune(2, 0, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 2);
+    CHECK(gone->logs.size() == 2);
+    CHECK(gone->transitions == 2);
+    CHECK(ids_of(db->history({})) == ids{"new2", "new1"});
+  }
+  SECTION("nothing to prune") {
+    auto gone = db->prune(10, 30, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 0);
+    CHECK(db->query_int("SELECT count(*) FROM service_transitions") == 2);
+  }
+}

@@ -155,6 +155,10 @@ void http_server::impl::add_test_routes() {
             return fail(res, query.error());
           reply(res, local().runner().history(*query));
         });
+  route("GET", R"(/api/history/([^/]+))", "/api/history/{run_id}",
+        [this](const Request& req, Response& res) {
+          reply(res, local().runner().get(req.matches[1]));
+        });
 }
 
 namespace {
