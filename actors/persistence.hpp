@@ -14,11 +14,12 @@
 
 #include "labrt/atoms.hpp"
 #include "labrt/config.hpp"
+#include "labrt/interfaces.hpp"
 #include "src/store_db.hpp"
 
 namespace labrt {
 
-using persistence_actor = caf::typed_actor<
+using persistence_actor = storage_actor::extend<
   /// Commits kv changes and the store's new revision; replies with it.
   caf::replies_to<atom::commit, std::vector<kv_write>, uint64_t>::with<uint64_t>,
   /// Writes a run's record (at its start and its end); an end prunes.
@@ -27,8 +28,6 @@ using persistence_actor = caf::typed_actor<
   caf::replies_to<atom::get, std::string>::with<run_record>,
   /// Ended runs, newest first.
   caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>,
-  /// {"state": "ok" | "degraded", "error", "file", "commits", "failures"}.
-  caf::replies_to<atom::storage>::with<json>,
   /// A service status change, from the service manager's feed.
   caf::reacts_to<change_event>>;
 

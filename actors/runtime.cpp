@@ -94,6 +94,7 @@ struct runtime::impl {
                                        cfg.history);
       kv = sys.spawn(durable_kv_store, cfg.bounds, cfg.history_capacity,
                      std::move(image), store);
+      storage = store;
     } else {
       kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
     }
@@ -201,6 +202,7 @@ struct runtime::impl {
       caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
     }
     store = nullptr;
+    storage = nullptr;
     hub = nullptr;
     service_monitor = nullptr;
     kv = nullptr;
@@ -214,6 +216,7 @@ struct runtime::impl {
   caf::actor_system_config caf_cfg;
   caf::actor_system sys;
   persistence_actor store; ///< Null without a state_dir.
+  storage_actor storage;
   kv_store_actor kv;
   service_status_internal_actor status;
   service_status_actor services;
@@ -303,6 +306,10 @@ const monitor_actor& runtime::monitor() const noexcept {
 
 const event_hub_actor& runtime::events() const noexcept {
   return impl_->hub;
+}
+
+const storage_actor& runtime::storage() const noexcept {
+  return impl_->storage;
 }
 
 caf::expected<kv_store_actor> runtime::spawn_kv() {
