@@ -1,216 +1,49 @@
 #include "actors/kv_store.hpp"
 
-#include <algorithm>
-
-#include "src/validate.hpp"
-#include "labrt/errc.hpp"
+#include <caf/actor_system.hpp>
+#include <caf/response_promise.hpp>
 
 namespace labrt {
 
-// -- state --------------------------------------------------------------------
-
-caf::error kv_store_state::refuse(caf::error err) {
-  ++log_.refused;
-  return err;
-}
-
-caf::error kv_store_state::check_expected(const std::string& key,
-                                          std::optional<uint64_t> expected) {
-  if (!expected)
-    return caf::none;
-  auto i = slots_.find(key);
-  auto current = i == slots_.end() ? uint64_t{0} : i->second.revision;
-  if (*expected == any_revision ? current != 0 : current == *expected)
-    return caf::none;
-  if (current == 0)
-    return refuse(make_conflict("key '" + key + "' does not exist", 0));
-  return refuse(make_conflict("key '" + key + "' is at revision "
-                                + std::to_string(current) + ", not "
-                                + std::to_string(*expected),
-                              current));
-}
-
-void kv_store_state::store(const std::string& key, json value) {
-  auto [i, added] = slots_.try_emplace(key, slot{nullptr, 0});
-  auto& s = i->second;
-  auto old_value
-    = std::exchange(s.value, std::make_shared<const json>(std::move(value)));
-  s.revision = log_.append(key, std::move(old_value), s.value);
-}
-
-std::vector<const kv_store_state::slot_map::value_type*>
-kv_store_state::sorted(const std::string& prefix) const {
-  std::vector<const slot_map::value_type*> result;
-  result.reserve(prefix.empty() ? slots_.size() : 0);
-  for (auto& kvp : slots_)
-    if (kvp.first.compare(0, prefix.size(), prefix) == 0)
-      result.push_back(&kvp);
-  std::sort(result.begin(), result.end(),
-            [](auto* x, auto* y) { return x->first < y->first; });
-  return result;
-}
-
-json kv_store_state::get(const std::string& key, const json& fallback) {
-  ++log_.reads;
-  auto i = slots_.find(key);
-  return i == slots_.end() ? fallback : *i->second.value;
-}
-
-kv_entry kv_store_state::fetch(const std::string& key) {
-  ++log_.reads;
-  auto i = slots_.find(key);
-  if (i == slots_.end())
-    return {key, nullptr, 0, false};
-  return {key, *i->second.value, i->second.revision, true};
-}
-
-caf::expected<uint64_t> kv_store_state::set(const std::string& key, json value,
-                                            std::optional<uint64_t> expected) {
-  if (auto err = check_key(key, bounds_))
-    return refuse(std::move(err));
-  if (auto err = check_value(value, bounds_))
-    return refuse(std::move(err));
-  if (auto err = check_expected(key, expected))
-    return err;
-  ++log_.writes;
-  store(key, std::move(value));
-  return log_.revision();
-}
-
-caf::expected<uint64_t> kv_store_state::update(json items) {
-  if (!items.is_object())
-    return refuse(make_error(errc::wrong_type,
-                             std::string{"update takes a JSON object, not "}
-                               + type_name(items)));
-  for (auto& [key, value] : items.items()) {
-    if (auto err = check_key(key, bounds_))
-      return refuse(std::move(err));
-    if (auto err = check_value(value, bounds_))
-      return refuse(make_error(code_of(err),
-                               "key '" + key + "': " + message_of(err)));
-  }
-  ++log_.writes;
-  for (auto& [key, value] : items.items())
-    store(key, std::move(value));
-  return log_.revision();
-}
-
-caf::expected<bool> kv_store_state::erase(const std::string& key,
-                                          std::optional<uint64_t> expected) {
-  if (auto err = check_expected(key, expected))
-    return err;
-  auto i = slots_.find(key);
-  if (i == slots_.end())
-    return false;
-  ++log_.writes;
-  auto old_value = std::move(i->second.value);
-  slots_.erase(i);
-  log_.append(key, std::move(old_value), nullptr);
-  return true;
-}
-
-caf::expected<kv_entry>
-kv_store_state::patch(const std::string& key, const json& doc,
-                      patch_format format, std::optional<uint64_t> expected) {
-  if (auto err = check_key(key, bounds_))
-    return refuse(std::move(err));
-  if (auto err = check_expected(key, expected))
-    return err;
-  auto i = slots_.find(key);
-  json result = i == slots_.end() ? json{} : *i->second.value;
-  if (format == patch_format::merge_patch) {
-    result.merge_patch(doc);
-  } else {
-    if (!doc.is_array())
-      return refuse(make_error(errc::patch_failed,
-                               std::string{"a JSON Patch is an array, not "}
-                                 + type_name(doc)));
-    // nlohmann reports malformed or failing ops (including `test`) by throwing.
-    try {
-      result = result.patch(doc);
-    } catch (const json::exception& ex) {
-      return refuse(make_error(errc::patch_failed,
-                               "patch of '" + key + "' failed: " + ex.what()));
-    }
-  }
-  if (auto err = check_value(result, bounds_))
-    return refuse(std::move(err));
-  ++log_.writes;
-  store(key, std::move(result));
-  auto& s = slots_.at(key);
-  return kv_entry{key, *s.value, s.revision, true};
-}
-
-bool kv_store_state::contains(const std::string& key) {
-  ++log_.reads;
-  return slots_.count(key) > 0;
-}
-
-uint64_t kv_store_state::count() {
-  ++log_.reads;
-  return slots_.size();
-}
-
-std::vector<std::string> kv_store_state::keys() {
-  ++log_.reads;
-  std::vector<std::string> result;
-  result.reserve(slots_.size());
-  for (auto* kvp : sorted())
-    result.push_back(kvp->first);
-  return result;
-}
-
-json kv_store_state::values() {
-  ++log_.reads;
-  auto result = json::array();
-  for (auto* kvp : sorted())
-    result.push_back(*kvp->second.value);
-  return result;
-}
-
-json kv_store_state::items() {
-  ++log_.reads;
-  auto result = json::object(); // sorts by itself
-  for (auto& [key, s] : slots_)
-    result[key] = *s.value;
-  return result;
-}
-
-kv_snapshot kv_store_state::snapshot(const std::string& prefix) {
-  ++log_.reads;
-  kv_snapshot result{log_.revision(), {}};
-  auto slots = sorted(prefix);
-  result.entries.reserve(slots.size());
-  for (auto* kvp : slots)
-    result.entries.push_back(
-      kv_entry{kvp->first, *kvp->second.value, kvp->second.revision, true});
-  return result;
-}
-
-uint64_t kv_store_state::clear(const std::string& prefix) {
-  ++log_.writes;
-  // Erasures are logged in key order, as before the store was hashed.
-  std::vector<std::string> gone;
-  for (auto* kvp : sorted(prefix)) {
-    log_.append(kvp->first, kvp->second.value, nullptr);
-    gone.push_back(kvp->first);
-  }
-  if (prefix.empty())
-    slots_.clear();
-  else
-    for (auto& key : gone)
-      slots_.erase(key);
-  return log_.revision();
-}
-
 // -- actor --------------------------------------------------------------------
 
-kv_store_actor::behavior_type
-kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
-         size_t history) {
+namespace {
+
+using kv_self = kv_store_actor::stateful_pointer<kv_store_state>;
+
+/// Applies `p` and answers with `reply()` (the result read after applying).
+/// With a database, `p` is committed first and the mailbox waits for the
+/// commit (await): no later message can see, or build on, a revision that
+/// is not on disk. A failed commit changes nothing and answers its error.
+template <class T, class Reply>
+caf::result<T> commit(kv_self self, caf::expected<kv_store_state::plan> p,
+                      Reply reply) {
+  if (!p)
+    return std::move(p.error());
   auto& st = self->state;
-  st.bounds_ = bounds;
-  st.log_.set_capacity(history);
+  if (!st.db_ || p->changes.empty()) {
+    st.apply(*p);
+    return reply();
+  }
+  auto rp = self->make_response_promise<T>();
+  auto revision = st.log_.revision() + p->changes.size();
+  // No timeout: one that fired could leave on disk a commit the store never
+  // applied, and hand its revision out again. A stuck disk shows as the
+  // facade's timeout and as the persistence actor's storage state.
+  self->request(st.db_, caf::infinite, atom::commit_v, st.writes_of(*p),
+                revision)
+    .await(
+      [self, rp, applied = std::move(*p), reply](uint64_t) mutable {
+        self->state.apply(applied);
+        rp.deliver(reply());
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+kv_store_actor::behavior_type kv_behavior(kv_self self) {
+  auto revision = [self] { return self->state.log_.revision(); };
+  auto erased = [] { return true; };
   return with_feed<kv_store_actor::behavior_type>(
     self,
     [self](atom::get, const std::string& key, const json& fallback) {
@@ -219,28 +52,43 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     [self](atom::fetch, const std::string& key) {
       return self->state.fetch(key);
     },
-    [self](atom::set, const std::string& key, json& value) {
-      return self->state.set(key, std::move(value));
+    [self, revision](atom::set, const std::string& key, json& value) {
+      return commit<uint64_t>(self, self->state.plan_set(key, std::move(value)),
+                              revision);
     },
-    [self](atom::set, const std::string& key, json& value, uint64_t expected) {
-      return self->state.set(key, std::move(value), expected);
+    [self, revision](atom::set, const std::string& key, json& value,
+                     uint64_t expected) {
+      return commit<uint64_t>(
+        self, self->state.plan_set(key, std::move(value), expected), revision);
     },
-    [self](atom::update, json& items) {
-      return self->state.update(std::move(items));
+    [self, revision](atom::update, json& items) {
+      return commit<uint64_t>(self, self->state.plan_update(std::move(items)),
+                              revision);
     },
-    [self](atom::erase, const std::string& key) {
-      return self->state.erase(key);
+    [self, erased](atom::erase, const std::string& key) -> caf::result<bool> {
+      auto p = self->state.plan_erase(key);
+      if (p && p->changes.empty())
+        return false;
+      return commit<bool>(self, std::move(p), erased);
     },
-    [self](atom::erase, const std::string& key, uint64_t expected) {
-      return self->state.erase(key, expected);
+    [self, erased](atom::erase, const std::string& key,
+                   uint64_t expected) -> caf::result<bool> {
+      auto p = self->state.plan_erase(key, expected);
+      if (p && p->changes.empty())
+        return false;
+      return commit<bool>(self, std::move(p), erased);
     },
     [self](atom::patch, const std::string& key, const json& doc,
            patch_format format) {
-      return self->state.patch(key, doc, format);
+      return commit<kv_entry>(self, self->state.plan_patch(key, doc, format),
+                              [self, key] { return self->state.entry(key); });
     },
     [self](atom::patch, const std::string& key, const json& doc,
            patch_format format, uint64_t expected) {
-      return self->state.patch(key, doc, format, expected);
+      return commit<kv_entry>(self,
+                              self->state.plan_patch(key, doc, format,
+                                                     expected),
+                              [self, key] { return self->state.entry(key); });
     },
     [self](atom::contains, const std::string& key) {
       return self->state.contains(key);
@@ -253,10 +101,35 @@ kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
     [self](atom::snapshot, const std::string& prefix) {
       return self->state.snapshot(prefix);
     },
-    [self](atom::clear) { return self->state.clear(); },
-    [self](atom::clear, const std::string& prefix) {
-      return self->state.clear(prefix);
+    [self, revision](atom::clear) {
+      return commit<uint64_t>(self, self->state.plan_clear(), revision);
+    },
+    [self, revision](atom::clear, const std::string& prefix) {
+      return commit<uint64_t>(self, self->state.plan_clear(prefix), revision);
     });
+}
+
+} // namespace
+
+kv_store_actor::behavior_type
+kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
+         size_t history) {
+  auto& st = self->state;
+  st.bounds_ = bounds;
+  st.log_.set_capacity(history);
+  return kv_behavior(self);
+}
+
+kv_store_actor::behavior_type
+durable_kv_store(kv_store_actor::stateful_pointer<kv_store_state> self,
+                 limits bounds, size_t history, kv_image image,
+                 persistence_actor db) {
+  auto& st = self->state;
+  st.bounds_ = bounds;
+  st.log_.set_capacity(history);
+  st.load(std::move(image));
+  st.db_ = std::move(db);
+  return kv_behavior(self);
 }
 
 } // namespace labrt

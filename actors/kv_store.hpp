@@ -10,7 +10,9 @@
 #include <caf/expected.hpp>
 
 #include "src/change_log.hpp"
+#include "src/store_db.hpp"
 #include "actors/feed.hpp"
+#include "actors/persistence.hpp"
 #include "labrt/config.hpp"
 #include "labrt/interfaces.hpp"
 
@@ -29,6 +31,14 @@ struct kv_store_state {
     uint64_t revision;
   };
   using slot_map = std::unordered_map<std::string, slot>;
+
+  /// A checked mutation, not yet applied: its changes in order, each a key
+  /// and its new value (null: erased). Applied, change i gets revision
+  /// `log_.revision() + 1 + i`. The actor commits a plan to the database
+  /// before it applies it, so nothing the store shows is missing on disk.
+  struct plan {
+    std::vector<std::pair<std::string, json_ptr>> changes;
+  };
 
   /// The value of `key`, or `fallback`.
   json get(const std::string& key, const json& fallback);
@@ -55,6 +65,30 @@ struct kv_store_state {
                                 patch_format format,
                                 std::optional<uint64_t> expected = {});
 
+  /// The checks of set, update, erase, patch and clear, and what each
+  /// would change. An erase of an absent key plans nothing.
+  caf::expected<plan> plan_set(const std::string& key, json value,
+                               std::optional<uint64_t> expected = {});
+  caf::expected<plan> plan_update(json items);
+  caf::expected<plan> plan_erase(const std::string& key,
+                                 std::optional<uint64_t> expected = {});
+  caf::expected<plan> plan_patch(const std::string& key, const json& doc,
+                                 patch_format format,
+                                 std::optional<uint64_t> expected = {});
+  plan plan_clear(const std::string& prefix = {});
+
+  /// Makes `p` the store's state: one write, a change per entry.
+  void apply(const plan& p);
+
+  /// `p`'s changes as database rows, with the revisions `apply` will give.
+  std::vector<kv_write> writes_of(const plan& p) const;
+
+  /// Starts from what the database holds; before any change.
+  void load(kv_image image);
+
+  /// `key` as stored; it must exist.
+  kv_entry entry(const std::string& key) const;
+
   bool contains(const std::string& key);
   uint64_t count();
   std::vector<std::string> keys();
@@ -71,12 +105,15 @@ struct kv_store_state {
   slot_map slots_;
   change_log log_{"kv"};
   feed feed_;
+  /// The database writer; null without a state_dir (memory only).
+  persistence_actor db_;
 
 private:
   caf::error refuse(caf::error err);
   caf::error check_expected(const std::string& key,
                             std::optional<uint64_t> expected);
-  void store(const std::string& key, json value);
+  void store(const std::string& key, json_ptr value);
+  void remove(const std::string& key);
   /// The slots whose key starts with `prefix`, in key order.
   std::vector<const slot_map::value_type*>
   sorted(const std::string& prefix = {}) const;
@@ -86,5 +123,12 @@ private:
 kv_store_actor::behavior_type
 kv_store(kv_store_actor::stateful_pointer<kv_store_state> self, limits bounds,
          size_t history);
+
+/// The same, loaded from `image` and committing every change to `db`
+/// before it is applied and acknowledged.
+kv_store_actor::behavior_type
+durable_kv_store(kv_store_actor::stateful_pointer<kv_store_state> self,
+                 limits bounds, size_t history, kv_image image,
+                 persistence_actor db);
 
 } // namespace labrt

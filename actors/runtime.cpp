@@ -1,6 +1,8 @@
 // Assembles the runtime: the actor system and the managers it spawns.
 #include "labrt/runtime.hpp"
 
+#include <limits>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/logger.hpp>
@@ -9,6 +11,7 @@
 
 #include "actors/event_hub.hpp"
 #include "actors/kv_store.hpp"
+#include "actors/persistence.hpp"
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
 #include "src/service_rules.hpp"
@@ -100,9 +103,17 @@ caf::expected<Handle> tie_to(const kv_store_actor& anchor, Handle extra) {
 } // namespace
 
 struct runtime::impl {
-  explicit impl(runtime_config config)
+  impl(runtime_config config, std::shared_ptr<store_db> db, kv_image image)
     : cfg(std::move(config)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg) {
-    kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
+    if (db) {
+      store = sys.spawn<caf::detached>(persistence, std::move(db),
+                                       cfg.history);
+      kv = sys.spawn(durable_kv_store, cfg.bounds, cfg.history_capacity,
+                     std::move(image), store);
+      storage = store;
+    } else {
+      kv = sys.spawn(kv_store, cfg.bounds, cfg.history_capacity);
+    }
     status = sys.spawn(service_status, cfg.service_defaults, cfg.bounds,
                        cfg.history_capacity);
     services = status;
@@ -111,8 +122,26 @@ struct runtime::impl {
     service_monitor = sys.spawn(labrt::monitor, status, cfg.monitor.services,
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
-    if (cfg.runner.enabled)
+    if (cfg.runner.enabled && store)
+      runner = sys.spawn(durable_test_runner, cfg.runner, slot, store);
+    else if (cfg.runner.enabled)
       runner = sys.spawn(test_runner, cfg.runner, slot);
+  }
+
+  /// Subscribes the database to the service manager, so that every status
+  /// transition is recorded; from now on (the defaults are no transition).
+  caf::error record_services() {
+    if (!store)
+      return caf::none;
+    caf::scoped_actor self{sys};
+    caf::error failure;
+    self
+      ->request(services, std::chrono::seconds{10}, atom::subscribe_v,
+                caf::actor_cast<subscriber_actor>(store),
+                std::numeric_limits<uint64_t>::max())
+      .receive([](const subscription&) {},
+               [&](caf::error& err) { failure = std::move(err); });
+    return failure;
   }
 
   /// Spawns the event hub and subscribes it to every source, waiting for
@@ -181,6 +210,16 @@ struct runtime::impl {
                     caf::actor_cast<caf::actor>(tests)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    // Last, after a round trip: an exit message overtakes the mailbox, so
+    // the writes queued before (the runner's last records) are done first.
+    if (store) {
+      caf::scoped_actor self{sys};
+      self->request(store, std::chrono::seconds{10}, atom::storage_v)
+        .receive([](const json&) {}, [](const caf::error&) {});
+      caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    }
+    store = nullptr;
+    storage = nullptr;
     hub = nullptr;
     service_monitor = nullptr;
     kv = nullptr;
@@ -193,6 +232,8 @@ struct runtime::impl {
   runtime_config cfg;
   caf::actor_system_config caf_cfg;
   caf::actor_system sys;
+  persistence_actor store; ///< Null without a state_dir.
+  storage_actor storage;
   kv_store_actor kv;
   service_status_internal_actor status;
   service_status_actor services;
@@ -224,9 +265,26 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (cfg.runner.log_max_bytes == 0)
     return make_error(errc::invalid_argument,
                       "runner.log_max_bytes must be > 0");
-  auto d = std::make_unique<impl>(std::move(cfg));
+  // Read here, before any actor runs: a database that cannot be opened,
+  // read or written is a start error naming the file.
+  std::shared_ptr<store_db> db;
+  kv_image image;
+  if (!cfg.state_dir.empty()) {
+    auto opened = store_db::open(cfg.state_dir);
+    if (!opened)
+      return std::move(opened.error());
+    auto loaded = opened->load_kv();
+    if (!loaded)
+      return std::move(loaded.error());
+    image = std::move(*loaded);
+    db = std::make_shared<store_db>(std::move(*opened));
+  }
+  auto d = std::make_unique<impl>(std::move(cfg), std::move(db),
+                                  std::move(image));
   if (auto err = d->start_hub())
     return err; // ~impl stops what was spawned.
+  if (auto err = d->record_services())
+    return err;
   return std::unique_ptr<runtime>{new runtime(std::move(d))};
 }
 
@@ -268,6 +326,10 @@ const monitor_actor& runtime::monitor() const noexcept {
 
 const event_hub_actor& runtime::events() const noexcept {
   return impl_->hub;
+}
+
+const storage_actor& runtime::storage() const noexcept {
+  return impl_->storage;
 }
 
 caf::expected<kv_store_actor> runtime::spawn_kv() {

@@ -24,6 +24,7 @@ void start_next(self_ptr self);
 /// Tells every subscriber the current run's record.
 void publish_run(self_ptr self) {
   auto& st = self->state;
+  save_run(self, st.current_->rec);
   for (auto& [addr, sub] : st.subs_)
     self->send(sub.sink, run_update{st.current_->rec});
 }
@@ -270,6 +271,7 @@ void on_exit_request(self_ptr self, caf::exit_msg& msg) {
     st.queue_.pop_front();
     rec.state = run_state::cancelled;
     rec.error = "the runtime shut down";
+    save_run(self, rec);
     st.remember(std::move(rec));
   }
   publish_queue(self);
@@ -359,6 +361,7 @@ caf::result<run_record> cancel(self_ptr self, const std::string& id) {
   auto rec = self->state.cancel(id);
   if (!rec)
     return std::move(rec.error());
+  save_run(self, *rec);
   publish_queue(self);
   return std::move(*rec);
 }
@@ -375,13 +378,6 @@ caf::result<run_record> current(self_ptr self) {
   if (!s.current_)
     return make_error(errc::not_running, "no run is in progress");
   return s.current_->rec;
-}
-
-caf::result<run_record> get(self_ptr self, const std::string& id) {
-  auto rec = self->state.find(id);
-  if (!rec)
-    return std::move(rec.error());
-  return std::move(*rec);
 }
 
 } // namespace
@@ -412,14 +408,18 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
       return stop(self, id, by);
     },
     [self](atom::get) { return current(self); },
-    [self](atom::get, const std::string& id) { return get(self, id); },
+    [self](atom::get, const std::string& id) { return find_run(self, id); },
     [self](atom::wait, const std::string& id) { return wait(self, id); },
     [self](atom::enqueue, run_spec& spec) { return enqueue(self, spec); },
     [self](atom::list) { return self->state.queued(); },
     [self](atom::cancel, const std::string& id) { return cancel(self, id); },
-    [self](atom::history, uint64_t n) { return self->state.history(n); },
+    [self](atom::history, uint64_t n) {
+      history_query q;
+      q.limit = n;
+      return query_history(self, q);
+    },
     [self](atom::history, const history_query& q) {
-      return self->state.history(q);
+      return query_history(self, q);
     },
     [self](atom::subscribe, run_output_actor& sink) {
       return subscribe(self, sink);

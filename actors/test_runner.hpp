@@ -15,6 +15,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/persistence.hpp"
 #include "actors/run_watcher.hpp"
 #include "actors/test_execution.hpp"
 #include "src/run_dir.hpp"
@@ -127,6 +128,10 @@ struct test_runner_state {
 
   runner_config cfg_;
   test_execution_internal_actor tests_;
+  /// The database writer, which then also answers history queries; null
+  /// without a state_dir (the history is the bounded one in memory).
+  persistence_actor db_;
+  uint64_t unsaved_ = 0; ///< Records the database did not take.
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
@@ -174,5 +179,26 @@ void forget_run_dir(
 test_runner_internal_actor::behavior_type
 test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self,
             runner_config cfg, test_execution_internal_actor tests);
+
+using runner_self = test_runner_internal_actor::stateful_pointer<test_runner_state>;
+
+/// The same, writing every run's record to `db` as it starts, changes
+/// state and ends, and reading the history from there.
+test_runner_internal_actor::behavior_type
+durable_test_runner(runner_self self, runner_config cfg,
+                    test_execution_internal_actor tests, persistence_actor db);
+
+// actors/test_runner_db.cpp: the runner's handlers that use the database.
+
+/// Sends `rec` to the database, if there is one, without waiting.
+void save_run(runner_self self, const run_record& rec);
+
+/// A run's record: the current or a queued run, one in memory, else the
+/// database's.
+caf::result<run_record> find_run(runner_self self, const std::string& id);
+
+/// The history: the database's, else the one in memory.
+caf::result<std::vector<run_record>> query_history(runner_self self,
+                                                   const history_query& q);
 
 } // namespace labrt

@@ -331,7 +331,8 @@ json test_runner_state::metrics() const {
     {"started", started_}, {"failed", failed_}, {"refused", refused_},
     {"stopped", stopped_}, {"timed_out", timed_out_}, {"batches", batches_},
     {"lines", lines_}, {"lines_dropped", lines_dropped_},
-    {"subscribers", subs_.size()}, {"history", history_.size()}};
+    {"subscribers", subs_.size()}, {"history", history_.size()},
+    {"unsaved", unsaved_}};
 }
 
 } // namespace labrt

@@ -43,6 +43,12 @@ public:
     observer_ = std::move(f);
   }
 
+  /// Continues the numbering after `rev` (a store loaded from disk); only
+  /// before the first append.
+  void start_at(uint64_t rev) noexcept {
+    revision_ = rev;
+  }
+
   /// Records a change under the next revision and returns that revision.
   uint64_t append(std::string key, json_ptr old_value, json_ptr new_value);
 

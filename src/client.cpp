@@ -12,6 +12,13 @@ client::client(runtime& rt, std::chrono::milliseconds timeout)
 
 client::~client() = default;
 
+caf::expected<json> client::storage() {
+  auto& store = impl_->rt.storage();
+  if (!store)
+    return json{{"state", "memory"}};
+  return impl_->call<json>(store, atom::storage_v);
+}
+
 kv_facade client::kv(kv_store_actor store) {
   return kv_facade{*this, caf::actor_cast<feed_actor>(std::move(store))};
 }

@@ -175,6 +175,14 @@ caf::error parse_scheduler(const json& sched, scheduler_config& cfg) {
   return s.finish();
 }
 
+/// The `history` section: retention of runs and service transitions.
+caf::error parse_history(const json& section, history_retention& cfg) {
+  config_section s{"history", section};
+  s.integer("max_runs", cfg.max_runs, 0, 100'000'000, "runs")
+    .integer("max_days", cfg.max_days, 0, 100'000, "days");
+  return s.finish();
+}
+
 caf::expected<daemon_config> parse_config(const json& doc,
                                           const std::string& base_dir) {
   if (!doc.is_object())
@@ -192,6 +200,9 @@ caf::expected<daemon_config> parse_config(const json& doc,
     .field("scheduler", [&](const json& value, const std::string&) {
       return parse_scheduler(value, cfg.runtime.scheduler);
     })
+    .field("history", [&](const json& value, const std::string&) {
+      return parse_history(value, cfg.runtime.history);
+    })
     .field("service_defaults", [&](const json& value, const std::string& field) {
       if (!value.is_object())
         return config_error(field, "must be an object of status entries");
@@ -204,6 +215,7 @@ caf::expected<daemon_config> parse_config(const json& doc,
   if (auto err = s.finish())
     return err;
   cfg.state_dir = absolute_from(cfg.state_dir, base_dir);
+  cfg.runtime.state_dir = cfg.state_dir;
   auto monitor = parse_monitor_config(doc);
   if (!monitor)
     return std::move(monitor.error());

@@ -21,6 +21,7 @@ const char* to_string(errc x) {
     case errc::system_error: return "system_error";
     case errc::timeout: return "timeout";
     case errc::shutting_down: return "shutting_down";
+    case errc::storage_failed: return "storage_failed";
   }
   return "unknown";
 }

@@ -25,10 +25,13 @@ namespace labrt::test {
 
 /// A runtime and its API on an ephemeral port, served by a thread.
 struct api {
-  explicit api(http_config http = {}) {
+  /// With `state_dir`, a durable runtime on it (the directory must exist).
+  explicit api(http_config http = {}, const std::string& state_dir = {}) {
     runtime_config cfg;
+    cfg.state_dir = state_dir;
     cfg.runner.roots = {scripts_dir};
-    cfg.runner.logs_dir = dir / "logs";
+    // As the daemon does: the logs of a durable runtime outlive this api.
+    cfg.runner.logs_dir = state_dir.empty() ? dir / "logs" : state_dir + "/logs";
     cfg.runner.grace_ms = 500;
     cfg.runner.inherit_env = {"PATH"};
     cfg.event_hub = true;

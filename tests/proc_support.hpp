@@ -30,6 +30,28 @@ namespace labrt::test {
 inline const std::string scripts_dir = LABRT_TEST_SCRIPTS_DIR;
 #endif
 
+/// A forked child that ran `body(fd)`, fd being the write end of a pipe to
+/// the parent, and exited with what it returned. Fork only while the test
+/// process has no other thread (no runtime alive).
+struct forked_child {
+  pid_t pid = -1;
+  unique_fd from_child; ///< The read end of the pipe.
+};
+
+template <class Body>
+forked_child fork_child(Body body) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  auto pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::_exit(body(fds[1]));
+  }
+  ::close(fds[1]);
+  return {pid, unique_fd{fds[0]}};
+}
+
 /// A fresh directory under /tmp, removed with everything in it at scope
 /// exit.
 struct temp_dir {

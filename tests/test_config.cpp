@@ -225,3 +225,24 @@ TEST_CASE("the scheduler section sets how idle workers wait", "[config]") {
   CHECK(mentions(problem_with(R"({"scheduler": {"polls": 1}})"),
                  "scheduler.polls is not a known setting"));
 }
+
+TEST_CASE("the history section sets the retention of runs", "[config]") {
+  auto cfg = parse_config(json::parse(R"({"runner": {"roots": ["/"]},
+    "state_dir": "state", "history": {"max_runs": 500, "max_days": 30}})"),
+                          "/base");
+  REQUIRE(cfg);
+  CHECK(cfg->runtime.history.max_runs == 500);
+  CHECK(cfg->runtime.history.max_days == 30);
+  CHECK(cfg->runtime.state_dir == "/base/state");
+  auto defaults = parse_config(json::parse(R"({"runner": {"roots": ["/"]}})"),
+                               "/base");
+  REQUIRE(defaults);
+  CHECK(defaults->runtime.history.max_runs == history_retention{}.max_runs);
+  CHECK(defaults->runtime.state_dir.empty());
+  CHECK(mentions(problem_with(R"({"history": {"max_runs": -1}})"),
+                 "history.max_runs must be an integer from 0"));
+  CHECK(mentions(problem_with(R"({"history": {"max_days": 1.5}})"),
+                 "history.max_days must be an integer"));
+  CHECK(mentions(problem_with(R"({"history": {"keep": 1}})"),
+                 "history.keep is not a known setting"));
+}

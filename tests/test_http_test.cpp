@@ -332,3 +332,36 @@ TEST_CASE("a start that cannot spawn gets 400 and leaves nothing open",
   CHECK(status.value("run_id", json{}) == history[0].at("run_id"));
   CHECK(zombie_children().empty());
 }
+
+TEST_CASE("a run's record and log are served after a restart", "[http]") {
+  temp_dir state{"labrt-state"};
+  std::string id;
+  std::string log_path;
+  {
+    api a{{}, state.path};
+    auto cli = a.connect();
+    auto started = post(cli, "/api/test/start",
+                        json{{"script", "exit_with.sh"}, {"args", {"4"}}});
+    REQUIRE(started);
+    REQUIRE(started->status == 201);
+    id = json::parse(started->body).at("run_id");
+    client c{*a.rt};
+    auto ended = c.runner().wait(id, deadline);
+    REQUIRE(ended);
+    log_path = ended->log;
+  }
+  api a{{}, state.path};
+  auto cli = a.connect();
+  auto rec = body_of(cli.Get(("/api/history/" + id).c_str()));
+  CHECK(rec.at("exit_code") == 4);
+  CHECK(rec.at("outcome") == "failed");
+  CHECK(rec.at("log") == log_path);
+  auto history = body_of(cli.Get("/api/history?outcome=failed"));
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].at("run_id") == id);
+  auto log = cli.Get(("/api/test/logs?run=" + id).c_str());
+  REQUIRE(log);
+  CHECK(log->status == 200);
+  CHECK(log->get_header_value("X-Run-Id") == id);
+  require_error(cli.Get("/api/history/no-such-run"), 404, "not_found");
+}

@@ -216,3 +216,17 @@ TEST_CASE("a second labctl serve on a state_dir in use exits 2", "[labctl]") {
   });
   CHECK(third.code == 2);
 }
+
+TEST_CASE("labctl serve on a corrupt database exits 2 naming the file",
+          "[labctl]") {
+  temp_dir dir{"labrt-labctl"};
+  std::filesystem::create_directory(dir / "state");
+  std::ofstream{dir / "state/labrt.db"} << std::string(8192, '#');
+  auto r = run_labctl(
+    {"serve", "--config", write_daemon_config(dir, "db", dir / "state")});
+  INFO(r.err);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, dir / "state/labrt.db"));
+  CHECK(has(r.err, "file is not a database"));
+  CHECK_FALSE(has(r.err, "serving on"));
+}

@@ -214,6 +214,10 @@ public:
     return monitor_;
   }
 
+  /// The state of the runtime's database (storage_actor);
+  /// {"state": "memory"} without a state_dir.
+  caf::expected<json> storage();
+
   /// The facades of managers that runtime::spawn_kv, spawn_services and
   /// spawn_test_execution made.
   kv_facade kv(kv_store_actor store);

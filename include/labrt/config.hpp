@@ -123,6 +123,15 @@ struct scheduler_config {
 };
 
 /// Everything `runtime` needs to start.
+/// How much of the run history the database keeps (config section
+/// `history`): what is older or beyond goes, with its log file.
+struct history_retention {
+  /// The newest ended runs kept; 0 = every one.
+  uint64_t max_runs = 10000;
+  /// Days an ended run, or a service transition, is kept; 0 = for ever.
+  uint64_t max_days = 0;
+};
+
 struct runtime_config {
   /// CAF scheduler threads; 0 means one on up to two cores, else one per
   /// core (see scheduler_threads).
@@ -146,6 +155,12 @@ struct runtime_config {
   json service_defaults = json::object();
   runner_config runner;
   monitor_config monitor;
+  /// An existing directory for `labrt.db`: the kv store is loaded from it
+  /// at start and every write is committed there before it is answered.
+  /// Empty: everything lives in memory and ends with the runtime.
+  std::string state_dir;
+  /// Pruned at start and after every run's end; only with a state_dir.
+  history_retention history;
 };
 
 /// HOST:PORT, an IPv6 host in brackets, a port from 0 to 65535.

@@ -26,6 +26,7 @@ enum class errc : uint8_t {
   system_error,         ///< A system call failed (errno in the message).
   timeout,              ///< A facade call got no answer in time.
   shutting_down,        ///< The runtime is stopping.
+  storage_failed,       ///< The database refused: corrupt, read-only, full.
 };
 
 /// The CAF error category of labrt errors.

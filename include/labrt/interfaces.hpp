@@ -207,4 +207,11 @@ using event_hub_actor = caf::typed_actor<
   caf::replies_to<atom::metrics>::with<json>>::
   extend_with<subscriber_actor>::extend_with<run_output_actor>;
 
+/// The database's writer, as runtime::storage() shows it (null without a
+/// state_dir).
+using storage_actor = caf::typed_actor<
+  /// {"state": "ok" | "degraded", "file", "error" (while degraded: the last
+  /// failed commit's), "commits", "failures", "pruned_runs"}.
+  caf::replies_to<atom::storage>::with<json>>;
+
 } // namespace labrt

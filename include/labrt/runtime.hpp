@@ -42,6 +42,8 @@ public:
   const monitor_actor& monitor() const noexcept;
   /// Every change and run output line as one numbered stream.
   const event_hub_actor& events() const noexcept;
+  /// The state of `<state_dir>/labrt.db`; null without a state_dir.
+  const storage_actor& storage() const noexcept;
 
   /// Spawns another manager in this runtime, with its own state, revisions
   /// and feed: for embedders that want one manager per object of theirs (the

@@ -36,6 +36,7 @@ _CODES = [
     ("system_error", "SystemCallError", ()),
     ("timeout", "TimeoutError", (builtins.TimeoutError,)),
     ("shutting_down", "ShuttingDownError", ()),
+    ("storage_failed", "StorageFailedError", ()),
 ]
 
 BY_VALUE = {}

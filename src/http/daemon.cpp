@@ -112,7 +112,10 @@ int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
   auto rt = runtime::make(cfg.runtime);
   if (!rt) {
     log << "labrt: " << message_of(rt.error()) << std::endl;
-    return code_of(rt.error()) == errc::invalid_argument ? 2 : 1;
+    // A corrupt or unwritable database, like a bad config, needs a person.
+    auto code = code_of(rt.error());
+    return code == errc::invalid_argument || code == errc::storage_failed ? 2
+                                                                          : 1;
   }
   if (!cfg.runtime.runner.runs_dir.empty() && (*rt)->runner()) {
     // The runner answers once it took back the runs the last daemon left:

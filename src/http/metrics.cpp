@@ -215,6 +215,21 @@ std::string render_runtime_metrics(client& c, size_t streams_open) {
     write_family(out, "labrt_service_instances", "gauge",
                  "Running processes of a watched service.", instances);
   }
+  if (auto st = c.storage(); st && st->value("state", "") != "memory") {
+    auto degraded = st->value("state", "") == "degraded";
+    auto labels = degraded ? "{error=\"" + label_value(st->value("error", ""))
+                               + "\"}"
+                           : std::string{};
+    write_family(out, "labrt_storage_degraded", "gauge",
+                 "1 while the last commit to labrt.db failed (error: why).",
+                 {{labels, degraded ? "1" : "0"}});
+    write_family(out, "labrt_storage_commits", "counter",
+                 "Commits to labrt.db.",
+                 {{"", std::to_string(st->value("commits", uint64_t{0}))}});
+    write_family(out, "labrt_storage_failures", "counter",
+                 "Commits to labrt.db that failed.",
+                 {{"", std::to_string(st->value("failures", uint64_t{0}))}});
+  }
   write_family(out, "labrt_http_streams_open", "gauge",
                "Open event streams and followed logs.",
                {{"", std::to_string(streams_open)}});

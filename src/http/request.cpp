@@ -30,6 +30,7 @@ int status_of(errc code) {
     case errc::value_too_large:
       return 413;
     case errc::shutting_down:
+    case errc::storage_failed:
       return 503;
     case errc::timeout:
       return 504;

@@ -80,7 +80,16 @@ caf::expected<history_query> history_query_of(const Request& req) {
 
 void http_server::impl::add_routes() {
   route("GET", "/healthz", "/healthz", [this](const Request&, Response& res) {
-    reply(res, 200, {{"status", "ok"}, {"name", name}});
+    // Still 200 when degraded: the daemon lives, and a restart would not
+    // mend the disk.
+    json body{{"status", "ok"}, {"name", name}};
+    auto storage = local().storage();
+    if (!storage)
+      storage = json{{"state", "degraded"}, {"error", render(storage.error())}};
+    if (storage->value("state", "") == "degraded")
+      body["status"] = "degraded";
+    body["storage"] = std::move(*storage);
+    reply(res, 200, body);
   });
   route("GET", "/", "/", [](const Request&, Response& res) {
     res.set_content(dashboard_html, "text/html; charset=utf-8");
@@ -154,6 +163,10 @@ void http_server::impl::add_test_routes() {
           if (!query)
             return fail(res, query.error());
           reply(res, local().runner().history(*query));
+        });
+  route("GET", R"(/api/history/([^/]+))", "/api/history/{run_id}",
+        [this](const Request& req, Response& res) {
+          reply(res, local().runner().get(req.matches[1]));
         });
 }
 

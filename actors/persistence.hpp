@@ -1,0 +1,74 @@
+// The persistence actor: the only writer of <state_dir>/labrt.db. Detached,
+// since every SQLite call may block on the disk.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "labrt/atoms.hpp"
+#include "labrt/config.hpp"
+#include "labrt/interfaces.hpp"
+#include "src/store_db.hpp"
+
+namespace labrt {
+
+using persistence_actor = storage_actor::extend<
+  /// Commits kv changes and the store's new revision; replies with it.
+  caf::replies_to<atom::commit, std::vector<kv_write>, uint64_t>::with<uint64_t>,
+  /// Writes a run's record (at its start and its end); an end prunes.
+  caf::replies_to<atom::commit, run_record>::with<bool>,
+  /// The record of a run; not_found if the database has none.
+  caf::replies_to<atom::get, std::string>::with<run_record>,
+  /// Ended runs, newest first.
+  caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>,
+  /// A service status change, from the service manager's feed.
+  caf::reacts_to<change_event>>;
+
+/// The database and what became of the commits. Plain methods: tested
+/// without actors.
+struct persistence_state {
+  static inline const char* name = "labrt.persistence";
+
+  /// Commits, or fails whole with `errc::storage_failed`; a failure marks
+  /// the storage degraded until a later commit succeeds.
+  caf::expected<uint64_t> commit_kv(const std::vector<kv_write>& writes,
+                                    uint64_t revision);
+
+  /// Writes `rec`; after an ended run, prunes by `retention_`.
+  caf::expected<bool> save_run(const run_record& rec);
+
+  /// Records a service status change.
+  void save_transition(const change_event& ev);
+
+  /// Applies `retention_`: rows first, then the removed runs' log files.
+  void prune();
+
+  /// The storage state for /healthz and the metrics.
+  json health() const;
+
+  std::shared_ptr<store_db> db_;
+  history_retention retention_;
+  uint64_t pruned_runs_ = 0;
+  caf::error failure_; ///< The last commit's error, none after a success.
+  uint64_t commits_ = 0;
+  uint64_t failures_ = 0;
+
+private:
+  template <class T>
+  caf::expected<T> track(caf::error err, T result);
+};
+
+/// Spawn detached: `sys.spawn<caf::detached>(persistence, db, retention)`.
+/// Prunes once at start.
+persistence_actor::behavior_type
+persistence(persistence_actor::stateful_pointer<persistence_state> self,
+            std::shared_ptr<store_db> db, history_retention retention);
+
+} // namespace labrt

@@ -1,0 +1,187 @@
+// labrt-bench-durable: what the database costs.
+//
+//   labrt-bench-durable [--sets N] [--runs R] [--queries Q] [--dir DIR]
+//
+// 1. kv set latency through labrt::client, one thread, N sets (default
+//    20000) on 100 keys: a runtime without a state_dir, then one with (every
+//    set committed before it is answered), in the same run, same order.
+// 2. History: R ended runs (default 100000) written to labrt.db, then Q
+//    queries (default 1000) for a page of 100 through the client (runner ->
+//    persistence actor -> SQLite): newest, by script, by outcome, a
+//    `before` page deep in the history, and by words (a full scan).
+// DIR (default a new directory under /tmp) must be on the disk to measure.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "labrt/client.hpp"
+#include "labrt/errc.hpp"
+#include "labrt/runtime.hpp"
+#include "src/store_db.hpp"
+
+namespace {
+
+using namespace labrt;
+using clock_type = std::chrono::steady_clock;
+
+struct figures {
+  double p50_us = 0;
+  double p99_us = 0;
+  double max_us = 0;
+};
+
+figures summarize(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) {
+    return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))];
+  };
+  return {at(0.50), at(0.99), us.back()};
+}
+
+template <class F>
+figures time_each(size_t n, F f) {
+  std::vector<double> us;
+  us.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto t0 = clock_type::now();
+    f(i);
+    us.push_back(std::chrono::duration<double, std::micro>(clock_type::now()
+                                                           - t0)
+                   .count());
+  }
+  return summarize(std::move(us));
+}
+
+void row(const char* what, const figures& f) {
+  std::printf("| %s | %.1f | %.1f | %.1f |\n", what, f.p50_us, f.p99_us,
+              f.max_us);
+}
+
+[[noreturn]] void die(const std::string& what, const caf::error& err) {
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), render(err).c_str());
+  std::exit(1);
+}
+
+figures kv_sets(const std::string& state_dir, size_t n) {
+  runtime_config cfg;
+  cfg.state_dir = state_dir;
+  auto rt = runtime::make(cfg);
+  if (!rt)
+    die("runtime", rt.error());
+  client c{**rt};
+  for (size_t i = 0; i < 1000; ++i) // warm-up
+    static_cast<void>(c.kv().set("warm", static_cast<uint64_t>(i)));
+  return time_each(n, [&](size_t i) {
+    auto rev = c.kv().set("key-" + std::to_string(i % 100),
+                          json{{"i", i}, {"text", "some value"}});
+    if (!rev)
+      die("set", rev.error());
+  });
+}
+
+void fill_history(const std::string& dir, size_t runs) {
+  auto db = store_db::open(dir);
+  if (!db)
+    die("open", db.error());
+  // Filling is not what is measured: no syncs for it.
+  if (auto err = db->exec("PRAGMA synchronous = OFF"))
+    die("pragma", err);
+  const char* scripts[] = {"link_test.sh", "qsfp_bringup.sh", "smoke.py",
+                           "stress.sh"};
+  auto t0 = caf::make_timestamp() - std::chrono::hours{24 * 30};
+  for (size_t i = 0; i < runs; ++i) {
+    run_record rec;
+    rec.run_id = "r" + std::to_string(i);
+    rec.state = run_state::finished;
+    rec.script = scripts[i % 4];
+    rec.args = {"--board", "b" + std::to_string(i % 50)};
+    rec.topology = "t" + std::to_string(i % 7);
+    rec.exit_code = i % 10 == 0 ? 1 : 0;
+    rec.enqueued_at = t0 + std::chrono::seconds{i * 20};
+    rec.started_at = rec.enqueued_at + std::chrono::seconds{1};
+    rec.ended_at = rec.started_at + std::chrono::seconds{15};
+    rec.log = dir + "/logs/" + rec.run_id + ".log";
+    rec.out_bytes = 4096;
+    if (auto err = db->put_run(rec))
+      die("put_run", err);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  size_t sets = 20000;
+  size_t runs = 100000;
+  size_t queries = 1000;
+  std::string base;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--sets"))
+      sets = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--runs"))
+      runs = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--queries"))
+      queries = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir"))
+      base = argv[i + 1];
+  }
+  if (base.empty()) {
+    char tmpl[] = "/tmp/labrt-bench-durable-XXXXXX";
+    if (!::mkdtemp(tmpl))
+      return 1;
+    base = tmpl;
+  }
+  std::filesystem::create_directories(base + "/kv");
+  std::filesystem::create_directories(base + "/history");
+
+  std::printf("## kv set through labrt::client, 1 thread, %zu sets\n\n", sets);
+  std::printf("| runtime | p50 us | p99 us | max us |\n| --- | --- | --- | --- |\n");
+  auto memory = kv_sets("", sets);
+  row("in memory (no state_dir)", memory);
+  auto durable = kv_sets(base + "/kv", sets);
+  row("durable (state_dir, WAL, synchronous=NORMAL)", durable);
+  std::printf("\np50 ratio durable / memory: %.2f\n\n",
+              durable.p50_us / memory.p50_us);
+
+  std::printf("## history, %zu runs in labrt.db, pages of 100, %zu queries "
+              "each\n\n",
+              runs, queries);
+  fill_history(base + "/history", runs);
+  runtime_config cfg;
+  cfg.state_dir = base + "/history";
+  cfg.history.max_runs = 0; // keep all: pruning is not what is measured
+  cfg.runner.roots = {base};
+  auto rt = runtime::make(cfg);
+  if (!rt)
+    die("runtime", rt.error());
+  client c{**rt};
+  std::printf("| query | p50 us | p99 us | max us |\n| --- | --- | --- | --- |\n");
+  auto page = [&](const char* what, history_query q) {
+    q.limit = 100;
+    row(what, time_each(queries, [&](size_t) {
+          auto got = c.runner().history(q);
+          if (!got || got->empty())
+            die(what, got ? make_error(errc::not_found, "empty page")
+                          : got.error());
+        }));
+  };
+  page("newest", {});
+  history_query q;
+  q.script = "smoke.py";
+  page("script=smoke.py", q);
+  q = {};
+  q.outcome = "failed";
+  page("outcome=failed", q);
+  q = {};
+  q.before = "r" + std::to_string(runs / 2);
+  page("before=<the middle run>", q);
+  q = {};
+  q.text = "b7 t3";
+  page("q=\"b7 t3\" (scan)", q);
+  std::filesystem::remove_all(base);
+  return 0;
+}

@@ -1,0 +1,265 @@
+#include "src/store_db.hpp"
+
+#include <ctime>
+#include <iterator>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include "labrt/errc.hpp"
+#include "src/store_db_statements.hpp"
+
+namespace labrt {
+
+namespace {
+
+/// The schema, one step per version: migrations[i] takes user_version i to
+/// i + 1. Append only; a shipped step never changes.
+const char* const migrations[] = {
+  // 1: the kv store, and the store's revision (which erasures also advance,
+  // so it is not the largest row revision).
+  "CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+  "  WITHOUT ROWID;"
+  "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+  "  revision INTEGER NOT NULL) WITHOUT ROWID;",
+  // 2: runs and service transitions. Times are ns since the epoch, 0 = not
+  // yet. seq orders the history: a run's end gives it a new, last seq.
+  "CREATE TABLE runs(seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,"
+  "  state TEXT NOT NULL, final INTEGER NOT NULL, outcome TEXT NOT NULL,"
+  "  script TEXT NOT NULL, args TEXT NOT NULL, bin TEXT NOT NULL,"
+  "  topology TEXT NOT NULL, words TEXT NOT NULL,"
+  "  enqueued_at INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+  "  ended_at INTEGER NOT NULL, pid INTEGER NOT NULL,"
+  "  pid_start INTEGER NOT NULL, exit_code INTEGER, signal INTEGER,"
+  "  stopped_by TEXT NOT NULL, timed_out INTEGER NOT NULL,"
+  "  log TEXT NOT NULL, log_bytes INTEGER NOT NULL, record TEXT NOT NULL);"
+  "CREATE INDEX runs_history ON runs(final, seq);"
+  "CREATE INDEX runs_script ON runs(script, seq);"
+  "CREATE INDEX runs_ended ON runs(ended_at);"
+  "CREATE TABLE service_transitions(seq INTEGER PRIMARY KEY,"
+  "  at INTEGER NOT NULL, entry TEXT NOT NULL, old_value TEXT NOT NULL,"
+  "  new_value TEXT NOT NULL, revision INTEGER NOT NULL);"
+  "CREATE INDEX transitions_at ON service_transitions(at);",
+};
+
+constexpr int migration_count = static_cast<int>(std::size(migrations));
+
+} // namespace
+
+
+int store_db::latest_version() {
+  return migration_count;
+}
+
+store_db::store_db(std::string path, sqlite3* db)
+  : path_(std::move(path)), db_(db), stmts_(std::make_unique<statements>()) {
+}
+
+store_db::store_db(store_db&& other) noexcept
+  : path_(std::move(other.path_)),
+    db_(std::exchange(other.db_, nullptr)),
+    stmts_(std::move(other.stmts_)) {
+}
+
+store_db& store_db::operator=(store_db&& other) noexcept {
+  if (this != &other) {
+    stmts_ = std::move(other.stmts_);
+    sqlite3_close_v2(db_);
+    db_ = std::exchange(other.db_, nullptr);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+store_db::~store_db() {
+  // Statements first: a connection with live statements does not close.
+  stmts_.reset();
+  sqlite3_close_v2(db_);
+}
+
+caf::expected<store_db> store_db::open(const std::string& state_dir) {
+  auto path = state_dir + "/" + file_name;
+  sqlite3* db = nullptr;
+  auto rc = sqlite3_open_v2(path.c_str(), &db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                              | SQLITE_OPEN_NOMUTEX,
+                            nullptr);
+  store_db result{path, db}; // closes db on every return below
+  if (rc != SQLITE_OK)
+    return result.fail("cannot open", rc);
+  sqlite3_extended_result_codes(db, 1);
+  // SQLite silently opens an unwritable file read-only; a daemon that
+  // cannot commit must not start.
+  if (sqlite3_db_readonly(db, "main") == 1)
+    return result.fail("cannot open for writing", SQLITE_READONLY);
+  if (auto err = result.configure())
+    return err;
+  if (auto err = result.migrate())
+    return err;
+  if (auto err = result.prepare())
+    return err;
+  // One write at every start, so a file that cannot take a commit (read-only
+  // directory, full disk) fails at start rather than at the first change.
+  rc = result.stmts_->meta_put.bind(1, std::string{"opened"})
+         .bind(2, static_cast<int64_t>(::time(nullptr)))
+         .run();
+  if (rc != SQLITE_DONE)
+    return result.fail("cannot write", rc);
+  return result;
+}
+
+caf::error store_db::fail(const std::string& what, int rc) {
+  return storage_error(path_, what, rc, db_);
+}
+
+caf::error store_db::exec(const std::string& sql) {
+  auto rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? caf::error{} : fail("cannot run '" + sql + "'", rc);
+}
+
+caf::expected<int64_t> store_db::query_int(const std::string& sql) {
+  sqlite_stmt stmt;
+  auto rc = sqlite_stmt::prepare(db_, sql.c_str(), stmt);
+  if (rc != SQLITE_OK)
+    return fail("cannot read", rc);
+  rc = stmt.step();
+  if (rc != SQLITE_ROW)
+    return fail("cannot read", rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+  auto result = stmt.int_at(0);
+  stmt.reset();
+  return result;
+}
+
+caf::error store_db::configure() {
+  // The first statement reads the header: a file that is no database fails
+  // here.
+  sqlite3_busy_timeout(db_, 1000);
+  sqlite_stmt wal;
+  auto rc = sqlite_stmt::prepare(db_, "PRAGMA journal_mode = WAL", wal);
+  if (rc == SQLITE_OK)
+    rc = wal.step();
+  if (rc != SQLITE_ROW)
+    return fail("cannot read", rc);
+  if (wal.text_at(0) != "wal")
+    return fail("cannot switch to WAL (journal mode " + wal.text_at(0) + ")",
+                SQLITE_CANTOPEN);
+  wal.reset();
+  return exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+}
+
+caf::error store_db::migrate() {
+  auto version = query_int("PRAGMA user_version");
+  if (!version)
+    return version.error();
+  if (*version > migration_count)
+    return make_error(errc::storage_failed,
+                      path_ + ": schema version " + std::to_string(*version)
+                        + " is newer than this labrt's ("
+                        + std::to_string(migration_count)
+                        + "): written by a later release");
+  for (auto v = *version; v < migration_count; ++v) {
+    // user_version is part of the transaction: a step applies whole or not.
+    auto step = std::string{"BEGIN IMMEDIATE;"} + migrations[v]
+                + "PRAGMA user_version = " + std::to_string(v + 1) + ";COMMIT";
+    auto rc = sqlite3_exec(db_, step.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK)
+      return rollback(fail("cannot migrate the schema to version "
+                             + std::to_string(v + 1),
+                           rc));
+  }
+  return {};
+}
+
+caf::error store_db::prepare() {
+  struct {
+    sqlite_stmt* stmt;
+    const char* sql;
+  } all[] = {
+    {&stmts_->begin, "BEGIN IMMEDIATE"},
+    {&stmts_->commit, "COMMIT"},
+    {&stmts_->kv_put,
+     "INSERT INTO kv VALUES(?1, ?2, ?3) ON CONFLICT(key) DO UPDATE"
+     " SET value = excluded.value, revision = excluded.revision"},
+    {&stmts_->kv_erase, "DELETE FROM kv WHERE key = ?1"},
+    {&stmts_->meta_put,
+     "INSERT INTO meta VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE"
+     " SET value = excluded.value"},
+    {&stmts_->meta_get, "SELECT value FROM meta WHERE name = ?1"},
+    {&stmts_->run_pid_start, "SELECT pid_start FROM runs WHERE run_id = ?1"},
+    {&stmts_->run_delete, "DELETE FROM runs WHERE run_id = ?1"},
+    {&stmts_->run_insert,
+     "INSERT INTO runs(run_id, state, final, outcome, script, args, bin,"
+     " topology, words, enqueued_at, started_at, ended_at, pid, pid_start,"
+     " exit_code, signal, stopped_by, timed_out, log, log_bytes, record)"
+     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+     " ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
+    {&stmts_->run_find, "SELECT record FROM runs WHERE run_id = ?1"},
+    {&stmts_->transition_insert,
+     "INSERT INTO service_transitions(at, entry, old_value, new_value,"
+     " revision) VALUES(?1, ?2, ?3, ?4, ?5)"},
+  };
+  for (auto& [stmt, sql] : all)
+    if (auto rc = sqlite_stmt::prepare(db_, sql, *stmt); rc != SQLITE_OK)
+      return fail(std::string{"cannot prepare '"} + sql + "'", rc);
+  return {};
+}
+
+caf::error store_db::rollback(caf::error err) {
+  // A failed COMMIT (SQLITE_FULL, I/O) may have rolled back already.
+  if (sqlite3_get_autocommit(db_) == 0)
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return err;
+}
+
+caf::expected<kv_image> store_db::load_kv() {
+  kv_image result;
+  auto& get = stmts_->meta_get;
+  get.bind(1, std::string{"kv_revision"});
+  auto rc = get.step();
+  if (rc == SQLITE_ROW)
+    result.revision = static_cast<uint64_t>(get.int_at(0));
+  get.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail("cannot read the kv revision", rc);
+  sqlite_stmt rows;
+  rc = sqlite_stmt::prepare(db_, "SELECT key, value, revision FROM kv", rows);
+  if (rc != SQLITE_OK)
+    return fail("cannot read the kv store", rc);
+  while ((rc = rows.step()) == SQLITE_ROW) {
+    auto value = json::parse(rows.text_at(1), nullptr, false);
+    if (value.is_discarded())
+      return fail("cannot read key '" + rows.text_at(0) + "'", SQLITE_CORRUPT);
+    result.rows.push_back({rows.text_at(0), std::move(value),
+                           static_cast<uint64_t>(rows.int_at(2))});
+  }
+  if (rc != SQLITE_DONE)
+    return fail("cannot read the kv store", rc);
+  return result;
+}
+
+caf::error store_db::commit_kv(const std::vector<kv_write>& writes,
+                               uint64_t revision) {
+  auto& s = *stmts_;
+  if (auto rc = s.begin.run(); rc != SQLITE_DONE)
+    return rollback(fail("cannot begin a kv commit", rc));
+  for (auto& w : writes) {
+    auto rc = w.erased ? s.kv_erase.bind(1, w.key).run()
+                       : s.kv_put.bind(1, w.key)
+                           .bind(2, w.value)
+                           .bind(3, static_cast<int64_t>(w.revision))
+                           .run();
+    if (rc != SQLITE_DONE)
+      return rollback(fail("cannot write key '" + w.key + "'", rc));
+  }
+  auto rc = s.meta_put.bind(1, std::string{"kv_revision"})
+              .bind(2, static_cast<int64_t>(revision))
+              .run();
+  if (rc == SQLITE_DONE)
+    rc = s.commit.run();
+  if (rc != SQLITE_DONE)
+    return rollback(fail("cannot commit kv revision " + std::to_string(revision),
+                         rc));
+  return {};
+}
+
+} // namespace labrt

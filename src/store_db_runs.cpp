@@ -1,0 +1,235 @@
+// store_db's runs and service transitions: the history and its retention.
+#include "src/store_db.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <sstream>
+
+#include <sqlite3.h>
+
+#include "labrt/errc.hpp"
+#include "src/proc_stat.hpp"
+#include "src/store_db_statements.hpp"
+
+namespace labrt {
+
+namespace {
+
+int64_t ns_of(caf::timestamp t) {
+  return static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+/// What ?q searches, as the in-memory history does.
+std::string words_of(const run_record& rec) {
+  auto result = rec.script + " " + rec.bin + " " + rec.topology;
+  for (auto& arg : rec.args)
+    result += " " + arg;
+  return result;
+}
+
+/// Ended: outcome_of names how.
+bool ended(const run_record& rec) {
+  return *outcome_of(rec) != '\0';
+}
+
+int64_t to_int(uint64_t x) {
+  return static_cast<int64_t>(
+    std::min<uint64_t>(x, std::numeric_limits<int64_t>::max()));
+}
+
+} // namespace
+
+caf::error store_db::put_run(const run_record& rec) {
+  auto& s = *stmts_;
+  if (auto rc = s.begin.run(); rc != SQLITE_DONE)
+    return rollback(fail("cannot begin a run write", rc));
+  // The pid's start time tells the pid apart from a later process that
+  // reuses it; it can only be read while the run lives, so it is kept.
+  int64_t pid_start = 0;
+  s.run_pid_start.bind(1, rec.run_id);
+  if (s.run_pid_start.step() == SQLITE_ROW)
+    pid_start = s.run_pid_start.int_at(0);
+  s.run_pid_start.reset();
+  proc_stat stat;
+  if (pid_start == 0 && rec.pid > 0 && !ended(rec)
+      && read_proc_stat(rec.pid, stat))
+    pid_start = static_cast<int64_t>(stat.start_ticks);
+  auto rc = s.run_delete.bind(1, rec.run_id).run();
+  if (rc == SQLITE_DONE) {
+    auto& ins = s.run_insert;
+    ins.bind(1, rec.run_id)
+      .bind(2, std::string{to_string(rec.state)})
+      .bind(3, int64_t{ended(rec) ? 1 : 0})
+      .bind(4, std::string{outcome_of(rec)})
+      .bind(5, rec.script)
+      .bind(6, json(rec.args).dump())
+      .bind(7, rec.bin)
+      .bind(8, rec.topology)
+      .bind(9, words_of(rec))
+      .bind(10, ns_of(rec.enqueued_at))
+      .bind(11, ns_of(rec.started_at))
+      .bind(12, ns_of(rec.ended_at))
+      .bind(13, int64_t{rec.pid})
+      .bind(14, pid_start)
+      .bind(17, rec.stopped_by)
+      .bind(18, int64_t{rec.timed_out ? 1 : 0})
+      .bind(19, rec.log)
+      .bind(20, to_int(rec.out_bytes + rec.err_bytes - std::min(
+                          rec.log_cut_bytes, rec.out_bytes + rec.err_bytes)))
+      .bind(21, json(rec).dump());
+    if (rec.exit_code >= 0)
+      ins.bind(15, int64_t{rec.exit_code});
+    if (rec.signal != 0)
+      ins.bind(16, int64_t{rec.signal});
+    rc = ins.run();
+  }
+  if (rc == SQLITE_DONE)
+    rc = s.commit.run();
+  if (rc != SQLITE_DONE)
+    return rollback(fail("cannot write run " + rec.run_id, rc));
+  return {};
+}
+
+caf::expected<run_record> store_db::find_run(const std::string& id) {
+  auto& find = stmts_->run_find;
+  find.bind(1, id);
+  auto rc = find.step();
+  if (rc == SQLITE_DONE) {
+    find.reset();
+    return make_error(errc::not_found, "no run '" + id + "'");
+  }
+  if (rc != SQLITE_ROW) {
+    find.reset();
+    return fail("cannot read run " + id, rc);
+  }
+  auto doc = json::parse(find.text_at(0), nullptr, false);
+  find.reset();
+  if (doc.is_discarded() || !doc.is_object())
+    return fail("cannot read run " + id, SQLITE_CORRUPT);
+  return doc.get<run_record>();
+}
+
+caf::expected<std::vector<run_record>>
+store_db::history(const history_query& q) {
+  // Only the filters a query uses are in its SQL, so each shape of query
+  // gets the plan of its own index.
+  std::string sql = "SELECT record FROM runs WHERE final = 1";
+  std::vector<std::string> texts;
+  std::vector<int64_t> numbers;
+  std::vector<bool> is_text;
+  auto text = [&](const char* clause, const std::string& x) {
+    sql += clause;
+    texts.push_back(x);
+    is_text.push_back(true);
+  };
+  auto number = [&](const char* clause, int64_t x) {
+    sql += clause;
+    numbers.push_back(x);
+    is_text.push_back(false);
+  };
+  if (!q.script.empty())
+    text(" AND script = ?", q.script);
+  if (!q.outcome.empty())
+    text(" AND outcome = ?", q.outcome);
+  if (q.since.time_since_epoch().count() != 0)
+    number(" AND ended_at >= ?", ns_of(q.since));
+  if (q.until.time_since_epoch().count() != 0)
+    number(" AND ended_at < ?", ns_of(q.until));
+  if (!q.before.empty())
+    text(" AND seq < (SELECT seq FROM runs WHERE run_id = ?)", q.before);
+  std::istringstream words{q.text};
+  for (std::string word; words >> word;)
+    text(" AND instr(words, ?) > 0", word);
+  number(" ORDER BY seq DESC LIMIT ?", to_int(q.limit));
+  sqlite_stmt stmt;
+  auto rc = sqlite_stmt::prepare(db_, sql.c_str(), stmt);
+  if (rc != SQLITE_OK)
+    return fail("cannot query the history", rc);
+  size_t t = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < is_text.size(); ++i)
+    if (is_text[i])
+      stmt.bind(static_cast<int>(i + 1), texts[t++]);
+    else
+      stmt.bind(static_cast<int>(i + 1), numbers[n++]);
+  std::vector<run_record> result;
+  while ((rc = stmt.step()) == SQLITE_ROW) {
+    auto doc = json::parse(stmt.text_at(0), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+      return fail("cannot read the history", SQLITE_CORRUPT);
+    result.push_back(doc.get<run_record>());
+  }
+  if (rc != SQLITE_DONE)
+    return fail("cannot query the history", rc);
+  return result;
+}
+
+caf::error store_db::put_transition(const change_event& ev) {
+  auto rc = stmts_->transition_insert.bind(1, ns_of(ev.time))
+              .bind(2, ev.key)
+              .bind(3, ev.old_value.dump())
+              .bind(4, ev.new_value.dump())
+              .bind(5, to_int(ev.revision))
+              .run();
+  if (rc != SQLITE_DONE)
+    return fail("cannot record service entry " + ev.key, rc);
+  return {};
+}
+
+caf::expected<store_db::pruned>
+store_db::prune(uint64_t max_runs, uint64_t max_days, caf::timestamp now) {
+  int64_t cutoff = 0; // Ended, or changed, before this: gone.
+  if (max_days > 0)
+    cutoff = ns_of(now - std::chrono::hours{24} * max_days);
+  // The last seq beyond max_runs, and when the oldest run kept ended:
+  // service transitions older than every kept run go with the runs.
+  int64_t last_seq = 0;
+  if (max_runs > 0) {
+    auto seq = query_int("SELECT coalesce((SELECT seq FROM runs WHERE final = 1"
+                         " ORDER BY seq DESC LIMIT 1 OFFSET "
+                         + std::to_string(max_runs) + "), 0)");
+    if (!seq)
+      return seq.error();
+    last_seq = *seq;
+    if (last_seq > 0) {
+      auto oldest = query_int("SELECT coalesce(min(ended_at), 0) FROM runs"
+                              " WHERE final = 1 AND seq > "
+                              + std::to_string(last_seq));
+      if (!oldest)
+        return oldest.error();
+      cutoff = std::max(cutoff, *oldest);
+    }
+  }
+  pruned result;
+  if (cutoff == 0 && last_seq == 0)
+    return result;
+  auto where = " WHERE final = 1 AND (seq <= " + std::to_string(last_seq)
+               + " OR ended_at < " + std::to_string(cutoff) + ")";
+  if (auto rc = stmts_->begin.run(); rc != SQLITE_DONE)
+    return rollback(fail("cannot begin pruning", rc));
+  sqlite_stmt logs;
+  auto rc = sqlite_stmt::prepare(
+    db_, ("SELECT log FROM runs" + where + " AND log != ''").c_str(), logs);
+  if (rc == SQLITE_OK)
+    while ((rc = logs.step()) == SQLITE_ROW)
+      result.logs.push_back(logs.text_at(0));
+  if (rc == SQLITE_DONE)
+    rc = sqlite3_exec(db_, ("DELETE FROM runs" + where).c_str(), nullptr,
+                      nullptr, nullptr);
+  result.runs = static_cast<uint64_t>(sqlite3_changes(db_));
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db_,
+                      ("DELETE FROM service_transitions WHERE at < "
+                       + std::to_string(cutoff))
+                        .c_str(),
+                      nullptr, nullptr, nullptr);
+  result.transitions = static_cast<uint64_t>(sqlite3_changes(db_));
+  if (rc == SQLITE_OK)
+    rc = stmts_->commit.run();
+  if (rc != SQLITE_DONE && rc != SQLITE_OK)
+    return rollback(fail("cannot prune the history", rc));
+  return result;
+}
+
+} // namespace labrt

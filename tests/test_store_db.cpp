@@ -1,0 +1,344 @@
+// store_db on real files: schema, WAL, kv commits, and the storage failures
+// an operator meets (corrupt file, read-only file or directory, full disk).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "labrt/errc.hpp"
+#include "src/store_db.hpp"
+#include "tests/proc_support.hpp"
+
+using namespace labrt;
+using labrt::test::fork_child;
+using labrt::test::temp_dir;
+
+namespace {
+
+std::vector<kv_write> one_write(const std::string& key, const json& value,
+                                uint64_t revision) {
+  return {kv_write{key, value.dump(), revision, false}};
+}
+
+/// Runs `sql` on the file with a connection of its own, as another reader
+/// would; returns the first column of the first row.
+std::string raw_query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string result;
+  if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
+    result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return result;
+}
+
+/// store_db::open(dir) in a child process that, if it runs as root, becomes
+/// nobody first: root writes through any mode bits, so a read-only file
+/// is only read-only for someone else. Returns "ok" or the rendered error.
+std::string open_as_unprivileged(const std::string& dir) {
+  auto child = fork_child([&](int fd) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0))
+      return 3;
+    auto db = store_db::open(dir);
+    auto text = db ? std::string{"ok"} : render(db.error());
+    auto n = ::write(fd, text.data(), text.size());
+    return n == static_cast<ssize_t>(text.size()) ? 0 : 4;
+  });
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = ::read(child.from_child.get(), buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<size_t>(n));
+  int status = 0;
+  REQUIRE(::waitpid(child.pid, &status, 0) == child.pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("a new database is in WAL mode with synchronous NORMAL at the latest "
+          "schema") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  CHECK(db->path() == dir / "labrt.db");
+  CHECK(db->query_int("PRAGMA synchronous") == 1); // NORMAL
+  CHECK(raw_query(db->path(), "PRAGMA journal_mode") == "wal");
+  CHECK(raw_query(db->path(), "PRAGMA user_version")
+        == std::to_string(store_db::latest_version()));
+  auto image = db->load_kv();
+  INFO((image ? "" : render(image.error())));
+  REQUIRE(image);
+  CHECK(image->rows.empty());
+  CHECK(image->revision == 0);
+}
+
+TEST_CASE("kv rows and the store revision survive a reopen") {
+  temp_dir dir;
+  {
+    auto db = store_db::open(dir.path);
+    REQUIRE(db);
+    REQUIRE(!db->commit_kv(one_write("a", json{{"x", 1}}, 1), 1));
+    REQUIRE(!db->commit_kv({kv_write{"b", "\"two\"", 2, false},
+                            kv_write{"c", "3", 3, false}},
+                           3));
+    // An erasure advances the store's revision past every row's.
+    REQUIRE(!db->commit_kv({kv_write{"c", "", 4, true}}, 4));
+  }
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto image = db->load_kv();
+  INFO((image ? "" : render(image.error())));
+  REQUIRE(image);
+  CHECK(image->revision == 4);
+  REQUIRE(image->rows.size() == 2);
+  std::sort(image->rows.begin(), image->rows.end(),
+            [](auto& x, auto& y) { return x.key < y.key; });
+  CHECK(image->rows[0].key == "a");
+  CHECK(image->rows[0].value == json{{"x", 1}});
+  CHECK(image->rows[0].revision == 1);
+  CHECK(image->rows[1].key == "b");
+  CHECK(image->rows[1].value == "two");
+  CHECK(image->rows[1].revision == 2);
+}
+
+TEST_CASE("an old schema is migrated and a newer one refused") {
+  temp_dir dir;
+  auto path = dir / "labrt.db";
+  // A version-0 file: some SQLite database labrt never wrote.
+  CHECK(raw_query(path, "CREATE TABLE other(x)").empty());
+  {
+    auto db = store_db::open(dir.path);
+    REQUIRE(db);
+  }
+  CHECK(raw_query(path, "PRAGMA user_version")
+        == std::to_string(store_db::latest_version()));
+  CHECK(raw_query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'")
+        == "1");
+  CHECK(raw_query(path, "PRAGMA user_version = 999").empty());
+  auto db = store_db::open(dir.path);
+  REQUIRE(!db);
+  CHECK(code_of(db.error()) == errc::storage_failed);
+  CHECK_THAT(message_of(db.error()), Catch::Contains(path)
+                                       && Catch::Contains("999")
+                                       && Catch::Contains("newer"));
+}
+
+TEST_CASE("a corrupt file is a storage error naming the file") {
+  temp_dir dir;
+  auto path = dir / "labrt.db";
+  {
+    std::ofstream out{path};
+    for (int i = 0; i < 512; ++i)
+      out << "this is no database, only garbage ";
+  }
+  auto db = store_db::open(dir.path);
+  REQUIRE(!db);
+  CHECK(code_of(db.error()) == errc::storage_failed);
+  CHECK_THAT(message_of(db.error()),
+             Catch::Contains(path) && Catch::Contains("file is not a database")
+               && Catch::Contains("corrupt"));
+}
+
+TEST_CASE("a read-only file is refused at open") {
+  temp_dir dir;
+  REQUIRE(store_db::open(dir.path));
+  REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+  REQUIRE(::chmod((dir / "labrt.db").c_str(), 0444) == 0);
+  auto text = open_as_unprivileged(dir.path);
+  CHECK_THAT(text, Catch::StartsWith("storage_failed: ")
+                     && Catch::Contains(dir / "labrt.db")
+                     && Catch::Contains("read-only"));
+}
+
+TEST_CASE("a read-only directory is refused at open") {
+  temp_dir dir;
+  REQUIRE(store_db::open(dir.path));
+  // The file may be written, but WAL needs its -wal and -shm beside it.
+  REQUIRE(::chmod((dir / "labrt.db").c_str(), 0666) == 0);
+  REQUIRE(::chmod(dir.path.c_str(), 0555) == 0);
+  auto text = open_as_unprivileged(dir.path);
+  REQUIRE(::chmod(dir.path.c_str(), 0700) == 0);
+  CHECK_THAT(text, Catch::StartsWith("storage_failed: ")
+                     && Catch::Contains(dir / "labrt.db")
+                     && Catch::Contains("read-only"));
+}
+
+TEST_CASE("a full disk fails the commit whole and clearly and the database "
+          "goes on") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  REQUIRE(!db->commit_kv(one_write("kept", 1, 1), 1));
+  // The file may not grow past its size now, as on a full disk.
+  auto pages = db->query_int("PRAGMA page_count");
+  REQUIRE(pages);
+  REQUIRE(!db->exec("PRAGMA max_page_count = " + std::to_string(*pages)));
+  auto err = db->commit_kv({kv_write{"small", "2", 2, false},
+                            kv_write{"big", json(std::string(1 << 20, 'x')).dump(),
+                                     3, false}},
+                           3);
+  REQUIRE(err);
+  CHECK(code_of(err) == errc::storage_failed);
+  CHECK_THAT(message_of(err), Catch::Contains(dir / "labrt.db")
+                                && Catch::Contains("disk is full"));
+  auto image = db->load_kv();
+  INFO((image ? "" : render(image.error())));
+  REQUIRE(image);
+  CHECK(image->revision == 1);
+  REQUIRE(image->rows.size() == 1); // not "small" either
+  CHECK(image->rows[0].key == "kept");
+  // Room again: the same connection commits.
+  REQUIRE(!db->exec("PRAGMA max_page_count = 1073741823"));
+  CHECK(!db->commit_kv(one_write("small", 2, 2), 2));
+  CHECK(db->load_kv()->revision == 2);
+}
+
+TEST_CASE("a state directory that does not exist is a storage error") {
+  temp_dir dir;
+  auto db = store_db::open(dir / "missing");
+  REQUIRE(!db);
+  CHECK(code_of(db.error()) == errc::storage_failed);
+  CHECK_THAT(message_of(db.error()), Catch::Contains(dir / "missing/labrt.db")
+                                       && Catch::Contains("cannot open"));
+}
+
+// -- runs and service transitions -----------------------------------------
+
+namespace {
+
+run_record a_run(const std::string& id, const std::string& script,
+                 int32_t exit_code, caf::timestamp ended) {
+  run_record rec;
+  rec.run_id = id;
+  rec.script = script;
+  rec.args = {"--board", "b" + id};
+  rec.topology = "t2";
+  rec.state = run_state::finished;
+  rec.exit_code = exit_code;
+  rec.enqueued_at = ended - std::chrono::seconds{2};
+  rec.started_at = ended - std::chrono::seconds{1};
+  rec.ended_at = ended;
+  rec.log = "/nonexistent/" + id + ".log";
+  return rec;
+}
+
+std::vector<std::string> ids_of(const caf::expected<std::vector<run_record>>& runs) {
+  REQUIRE(runs);
+  std::vector<std::string> result;
+  for (auto& rec : *runs)
+    result.push_back(rec.run_id);
+  return result;
+}
+
+using ids = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("a run's row is written at its start and rewritten at its end") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto rec = a_run("r1", "smoke.sh", 0, caf::make_timestamp());
+  rec.state = run_state::running;
+  rec.pid = ::getpid(); // alive: its start time is read and kept
+  rec.ended_at = {};
+  rec.exit_code = -1;
+  REQUIRE(!db->put_run(rec));
+  CHECK(db->find_run("r1")->state == run_state::running);
+  CHECK(ids_of(db->history({})).empty()); // not ended: no history yet
+  CHECK(*db->query_int("SELECT pid_start FROM runs") > 0);
+  rec.state = run_state::finished;
+  rec.exit_code = 3;
+  rec.ended_at = caf::make_timestamp();
+  rec.stopped_by = "request";
+  REQUIRE(!db->put_run(rec));
+  auto back = db->find_run("r1");
+  REQUIRE(back);
+  CHECK(back->exit_code == 3);
+  CHECK(back->args == rec.args);
+  CHECK(back->stopped_by == "request");
+  CHECK(back->log == rec.log);
+  CHECK(db->query_int("SELECT count(*) FROM runs") == 1);
+  CHECK(*db->query_int("SELECT pid_start FROM runs") > 0);
+  CHECK(code_of(db->find_run("nope").error()) == errc::not_found);
+}
+
+TEST_CASE("history queries filter and page like the in-memory history") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto t0 = caf::make_timestamp();
+  auto at = [&](int s) { return t0 + std::chrono::seconds{s}; };
+  REQUIRE(!db->put_run(a_run("r1", "a.sh", 0, at(1))));
+  REQUIRE(!db->put_run(a_run("r2", "b.sh", 1, at(2))));
+  REQUIRE(!db->put_run(a_run("r3", "a.sh", 1, at(3))));
+  REQUIRE(!db->put_run(a_run("r4", "a.sh", 0, at(4))));
+  history_query q;
+  CHECK(ids_of(db->history(q)) == ids{"r4", "r3", "r2", "r1"});
+  q.limit = 2;
+  CHECK(ids_of(db->history(q)) == ids{"r4", "r3"});
+  q.before = "r3";
+  CHECK(ids_of(db->history(q)) == ids{"r2", "r1"});
+  q = {};
+  q.script = "a.sh";
+  q.outcome = "failed";
+  CHECK(ids_of(db->history(q)) == ids{"r3"});
+  q = {};
+  q.text = "br2 t2";
+  CHECK(ids_of(db->history(q)) == ids{"r2"});
+  q = {};
+  q.since = at(2);
+  q.until = at(4);
+  CHECK(ids_of(db->history(q)) == ids{"r3", "r2"});
+  q = {};
+  q.before = "unknown";
+  CHECK(ids_of(db->history(q)).empty());
+}
+
+TEST_CASE("pruning keeps the newest runs and drops old service transitions") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto now = caf::make_timestamp();
+  auto days_ago = [&](int d) { return now - std::chrono::hours{24 * d}; };
+  REQUIRE(!db->put_run(a_run("old", "a.sh", 0, days_ago(10))));
+  REQUIRE(!db->put_run(a_run("mid", "a.sh", 0, days_ago(5))));
+  REQUIRE(!db->put_run(a_run("new1", "a.sh", 0, days_ago(1))));
+  REQUIRE(!db->put_run(a_run("new2", "a.sh", 0, now)));
+  change_event ev{"service", "qsfp_service", false, true, 1, days_ago(8)};
+  REQUIRE(!db->put_transition(ev));
+  ev.time = days_ago(2);
+  REQUIRE(!db->put_transition(ev));
+  SECTION("by age") {
+    auto gone = db->prune(0, 7, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 1);
+    CHECK(gone->logs == std::vector<std::string>{"/nonexistent/old.log"});
+    CHECK(gone->transitions == 1);
+    CHECK(ids_of(db->history({})) == ids{"new2", "new1", "mid"});
+  }
+  SECTION("by count: transitions older than every kept run go too") {
+    auto gone = db->prune(2, 0, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 2);
+    CHECK(gone->logs.size() == 2);
+    CHECK(gone->transitions == 2);
+    CHECK(ids_of(db->history({})) == ids{"new2", "new1"});
+  }
+  SECTION("nothing to prune") {
+    auto gone = db->prune(10, 30, now);
+    REQUIRE(gone);
+    CHECK(gone->runs == 0);
+    CHECK(db->query_int("SELECT count(*) FROM service_transitions") == 2);
+  }
+}
