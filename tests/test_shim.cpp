@@ -216,9 +216,14 @@ TEST_CASE_METHOD(shim_lab, "a chatty run survives kill -9 of the daemon and is r
   CHECK(check_no_gap(dir / ("logs/" + run + ".log")) > seen);
   CHECK(find_by_cookie(cookie).empty());
   second.kill9();
-  // Its directory is gone: a third daemon adopts nothing twice.
+  // Its directory is gone: a third daemon adopts nothing twice, and the
+  // database holds the run once, as it ended.
   daemon_proc third{config};
-  CHECK(third.get("/api/history").empty());
+  auto history = third.get("/api/history");
+  INFO(history.dump());
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].at("run_id") == run);
+  CHECK(history[0].at("exit_code") == 3);
   CHECK(third.get("/api/test/status").value("running", false) == false);
 }
 
