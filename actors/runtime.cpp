@@ -154,8 +154,14 @@ struct runtime::impl {
       std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch())
         .count());
-    hub = sys.spawn(event_hub, cfg.event_capacity, cfg.event_max_bytes,
-                    first_id);
+    // On a thread of its own: CAF's worker runs an actor woken from another
+    // scheduled actor before every actor woken from outside (its queue is
+    // LIFO for them), so runner -> hub -> runner output traffic on the worker
+    // starved the API's requests for as long as a run printed. Detached, the
+    // hub's answers wake the runner from outside, behind those requests, and
+    // its JSON work is off the worker.
+    hub = sys.spawn<caf::detached>(event_hub, cfg.event_capacity,
+                                   cfg.event_max_bytes, first_id);
     caf::scoped_actor self{sys};
     caf::error failure;
     auto on_error = [&](caf::error& err) { failure = std::move(err); };

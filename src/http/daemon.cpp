@@ -51,6 +51,10 @@ void log_events(runtime& rt, std::ostream& log,
       // kv writes are lab software's business and may come by the thousand.
       if (ev.kind == "kv")
         continue;
+      // Run output gets no line: not worth parsing, and a flood brings a
+      // large batch after another.
+      if (ev.kind == "output")
+        continue;
       note(words.line(ev.kind, json::parse(ev.data, nullptr, false)));
     }
   }
