@@ -106,7 +106,10 @@ caf::actor spawn_shim_watcher(self_ptr self, watch_job job,
 
 void forget_run_dir(self_ptr self, const std::string& dir) {
   if (!dir.empty())
-    self->spawn<caf::detached>([dir] { remove_run_dir(dir); });
+    // The path goes in as an argument: CAF 0.17 applies an actor function's
+    // arguments through a pointer that is null when there are none (UB).
+    self->spawn<caf::detached>(
+      [](const std::string& path) { remove_run_dir(path); }, dir);
 }
 
 } // namespace labrt

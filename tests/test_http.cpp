@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -96,10 +97,11 @@ TEST_CASE("metrics in Prometheus text format", "[http]") {
   CHECK(text.find("labrt_manager_writes_total{manager=\"kv\"}")
         != std::string::npos);
   CHECK(text.find("labrt_runner_started_total") != std::string::npos);
-  // The heap in use: a positive byte count.
+  // The heap in use: a byte count (0 under ASan, whose allocator malloc's
+  // own statistics do not see).
   auto at = text.find("\nlabrt_process_heap_in_use_bytes ");
   REQUIRE(at != std::string::npos);
-  CHECK(std::stoull(text.substr(at + 33)) > 0);
+  CHECK(std::isdigit(static_cast<unsigned char>(text.at(at + 33))));
   CHECK(text.find("\nlabrt_process_heap_free_bytes ") != std::string::npos);
 }
 
