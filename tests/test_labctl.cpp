@@ -314,15 +314,20 @@ TEST_CASE("watch rides through a daemon restart and says what it missed",
   http_config again;
   again.listen = "127.0.0.1:" + std::to_string(first->server->port());
   std::unique_ptr<api> second;
+  bool written = false;
   bool restarted = false;
   bool stopped = false;
   auto r = run_labctl(
     {"--server", first->server->url(), "watch"},
     [&](pid_t pid, const labctl_result& out) {
-      if (!restarted && has(out.err, "(Ctrl-C to stop)\n")) {
+      if (!written && has(out.err, "(Ctrl-C to stop)\n")) {
+        written = true;
+        first->connect().Put("/api/kv/before", "1", "application/json");
+      }
+      // Once watch has the event (and its id), not before: a stop may end
+      // the stream before it is sent.
+      if (!restarted && has(out.out, " kv before = 1 (revision ")) {
         restarted = true;
-        auto cli = first->connect();
-        cli.Put("/api/kv/before", "1", "application/json");
         first.reset(); // Its stream ends; watch reconnects to the next.
         second = std::make_unique<api>(again);
         second->connect().Put("/api/kv/after", "2", "application/json");

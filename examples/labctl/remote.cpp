@@ -206,9 +206,11 @@ int watch(api_client& api, const client_options& opt,
           // is missed.
           open = true;
           std::cerr << "labctl: watching " << api.server()
-                    << (ever_open ? " again from event " + std::to_string(after)
-                        : since ? " from event " + std::to_string(*since)
-                                : std::string{" from now"})
+                    << (ever_open && after != labrt::events_from_now
+                          ? " again from event " + std::to_string(after)
+                        : ever_open ? std::string{" again from now"}
+                        : since     ? " from event " + std::to_string(*since)
+                                    : std::string{" from now"})
                     << " (Ctrl-C to stop)" << std::endl;
           ever_open = true;
         }
