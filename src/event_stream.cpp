@@ -39,6 +39,8 @@ struct event_stream::impl {
   caf::scoped_actor self;
   /// The hub while this stream monitors it.
   caf::actor_addr monitored;
+  /// The id the stream starts after.
+  uint64_t start = 0;
   /// The acknowledgement of the batch handed out last.
   std::optional<caf::response_promise> ack;
 };
@@ -63,7 +65,10 @@ caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
   bool ok = false;
   d->self->varargs_receive(
     cond, handle.id(),
-    [&](uint64_t) { ok = true; },
+    [&](uint64_t last) {
+      ok = true;
+      d->start = after == events_from_now ? last : after;
+    },
     [&](caf::error& err) { failure = std::move(err); },
     caf::after(timeout) >> [] {});
   if (!ok) {
@@ -79,6 +84,10 @@ event_stream::event_stream(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 event_stream::event_stream(event_stream&&) noexcept = default;
 event_stream& event_stream::operator=(event_stream&&) noexcept = default;
 event_stream::~event_stream() = default;
+
+uint64_t event_stream::start() const {
+  return impl_->start;
+}
 
 caf::expected<event_batch> event_stream::next(std::chrono::milliseconds
                                                 timeout) {

@@ -89,6 +89,40 @@ TEST_CASE("sse codec: an id that is not a number is no id, not a crash",
   CHECK(events[2].id == UINT64_MAX);
 }
 
+TEST_CASE("sse codec: an id without data moves the last id, as in a browser",
+          "[http]") {
+  sse::parser parser;
+  CHECK_FALSE(parser.last_id());
+  CHECK(parser.feed("retry: 1000\nid: 0\n\n").empty());
+  CHECK(parser.last_id() == uint64_t{0});
+  CHECK(parser.feed("id: 7\n\nid: 8\nevent: kv\ndata: {}\n").empty());
+  CHECK(parser.last_id() == uint64_t{7}); // The second frame is not complete.
+  CHECK(parser.feed("\n").size() == 1);
+  CHECK(parser.last_id() == uint64_t{8});
+}
+
+TEST_CASE("events: a stream from now starts with the id it starts after",
+          "[http]") {
+  api server;
+  auto cli = server.connect();
+  REQUIRE(cli.Put("/api/kv/a", "1", "application/json"));
+  // Once the hub holds the write's event, "now" is at least its id.
+  auto held = read_events(cli, {}, [](const std::vector<sse_event>& evs) {
+    return !evs.empty() && evs.back().kind == "kv";
+  });
+  REQUIRE_FALSE(held.empty());
+  std::string head;
+  cli.Get("/api/events?after=" + std::to_string(events_from_now),
+          [&](const char* data, size_t n) {
+            head.append(data, n);
+            return head.find("\n\n") == std::string::npos;
+          });
+  sse::parser parser;
+  parser.feed(head);
+  REQUIRE(parser.last_id());
+  CHECK(*parser.last_id() >= held.back().id);
+}
+
 TEST_CASE("events: an id from before a restart is told it missed events",
           "[http]") {
   // Ids come from the clock, so the restarted daemon's are larger, and a

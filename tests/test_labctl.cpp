@@ -346,3 +346,34 @@ TEST_CASE("watch rides through a daemon restart and says what it missed",
   // The restarted daemon cannot replay the old one's events, and says so.
   CHECK(has(r.out, "missed"));
 }
+
+TEST_CASE("watch that saw no event still misses nothing across a restart",
+          "[labctl]") {
+  auto first = std::make_unique<api>();
+  http_config again;
+  again.listen = "127.0.0.1:" + std::to_string(first->server->port());
+  std::unique_ptr<api> second;
+  bool restarted = false;
+  bool stopped = false;
+  auto r = run_labctl(
+    {"--server", first->server->url(), "watch"},
+    [&](pid_t pid, const labctl_result& out) {
+      // The stream's first bytes say where "now" is: the event written by
+      // the next daemon before watch reconnects is still shown.
+      if (!restarted && has(out.err, "(Ctrl-C to stop)\n")) {
+        restarted = true;
+        first.reset();
+        second = std::make_unique<api>(again);
+        second->connect().Put("/api/kv/early", "3", "application/json");
+      }
+      if (!stopped && has(out.out, " kv early = 3 (revision ")) {
+        stopped = true;
+        ::kill(pid, SIGINT);
+      }
+    },
+    deadline);
+  INFO(r.out << r.err);
+  CHECK(r.code == 128 + SIGINT);
+  CHECK(has(r.err, " again from event "));
+  CHECK(has(r.out, " kv early = 3 (revision "));
+}

@@ -214,11 +214,9 @@ int watch(api_client& api, const client_options& opt,
                     << " (Ctrl-C to stop)" << std::endl;
           ever_open = true;
         }
-        for (auto& ev : parser.feed({data, n})) {
-          if (ev.id != 0)
-            after = ev.id;
+        for (auto& ev : parser.feed({data, n}))
           print_event(words, ev, opt.as_json);
-        }
+        after = parser.last_id().value_or(after);
         return true;
       });
     // A refusal (a bad token, say) is final; so is no server at the start.

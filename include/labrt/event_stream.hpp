@@ -33,6 +33,10 @@ public:
   /// `errc::shutting_down` once the runtime stops.
   caf::expected<event_batch> next(std::chrono::milliseconds timeout);
 
+  /// The id this stream starts after: `after`, or for events_from_now the
+  /// hub's last id when it opened.
+  uint64_t start() const;
+
   struct impl;
 
 private:

@@ -2,6 +2,7 @@
 // server, labctl, the tests and the benchmarks share (target labrt::http).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,8 +22,15 @@ public:
   /// Takes the next chunk; returns the events it completed.
   std::vector<event> feed(std::string_view chunk);
 
+  /// The last `id:` seen in a completed frame, with or without data, as a
+  /// browser's EventSource keeps it for Last-Event-ID; none before any.
+  std::optional<uint64_t> last_id() const {
+    return last_id_;
+  }
+
 private:
   std::string buffer_;
+  std::optional<uint64_t> last_id_;
 };
 
 } // namespace labrt::sse

@@ -8,11 +8,13 @@ namespace {
 
 /// Our ids are decimal numbers; anything else (a foreign or broken stream)
 /// is no id rather than an exception in the reader.
-uint64_t id_of(std::string_view text) {
+std::optional<uint64_t> id_of(std::string_view text) {
   uint64_t id = 0;
   auto end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, id);
-  return ec == std::errc{} && ptr == end ? id : 0;
+  if (ec != std::errc{} || ptr != end)
+    return std::nullopt;
+  return id;
 }
 
 } // namespace
@@ -32,12 +34,15 @@ std::vector<event> parser::feed(std::string_view chunk) {
   for (auto end = buffer_.find("\n\n", start); end != std::string::npos;
        end = buffer_.find("\n\n", start)) {
     event ev{0, "message", {}};
+    std::optional<uint64_t> id;
     bool has_data = false;
     for (auto pos = start; pos < end;) {
       auto eol = std::min(buffer_.find('\n', pos), end);
       std::string_view line{buffer_.data() + pos, eol - pos};
-      if (line.rfind("id: ", 0) == 0)
-        ev.id = id_of(line.substr(4));
+      if (line.rfind("id: ", 0) == 0) {
+        id = id_of(line.substr(4));
+        ev.id = id.value_or(0);
+      }
       else if (line.rfind("event: ", 0) == 0)
         ev.kind = line.substr(7);
       else if (line.rfind("data: ", 0) == 0) {
@@ -46,6 +51,8 @@ std::vector<event> parser::feed(std::string_view chunk) {
       }
       pos = eol + 1;
     }
+    if (id)
+      last_id_ = id;
     if (has_data)
       result.push_back(std::move(ev));
     start = end + 2;

@@ -45,15 +45,21 @@ void http_server::impl::add_stream_routes() {
           auto idle = std::make_shared<std::chrono::steady_clock::time_point>(
             std::chrono::steady_clock::now());
           res.set_header("Cache-Control", "no-cache");
+          bool from_now = after == events_from_now;
           res.set_chunked_content_provider(
             "text/event-stream",
-            [st, idle, first = std::make_shared<bool>(true)](
+            [st, idle, from_now, first = std::make_shared<bool>(true)](
               size_t, httplib::DataSink& sink) {
               std::string out;
               if (*first) {
-                // Sends the headers at once and sets the reconnect delay.
+                // Sends the headers at once and sets the reconnect delay. A
+                // client "from now" learns where now is, so that it resumes
+                // from there even if no event comes before a restart.
                 *first = false;
-                out = "retry: 1000\n\n";
+                out = "retry: 1000\n";
+                if (from_now)
+                  out += "id: " + std::to_string(st->start()) + '\n';
+                out += '\n';
                 return sink.write(out.data(), out.size());
               }
               // Short waits, so that a stopping server is noticed quickly.
