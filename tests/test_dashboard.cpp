@@ -58,15 +58,6 @@ struct served {
   std::thread thread;
 };
 
-/// Whether the page comes to satisfy `cond`; otherwise notes what it shows.
-bool shows(
-  browser& b, const std::string& cond, std::chrono::milliseconds timeout) {
-  if (b.wait_for(cond, timeout))
-    return true;
-  UNSCOPED_INFO("the page shows:\n" << b.text());
-  return false;
-}
-
 /// The selector of a service row in a given state.
 std::string service_is(const std::string& name, bool up) {
   return "document.querySelector('[data-service=\"" + name + "\"][data-up=\""

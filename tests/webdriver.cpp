@@ -210,4 +210,11 @@ std::string browser::text() {
   return run("return document.body.innerText;").get<std::string>();
 }
 
+bool shows(browser& b, const std::string& cond, std::chrono::milliseconds timeout) {
+  if (b.wait_for(cond, timeout))
+    return true;
+  UNSCOPED_INFO("the page shows:\n" << b.text());
+  return false;
+}
+
 } // namespace labrt::test
