@@ -194,12 +194,13 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
     REQUIRE(removed);
     CHECK(removed->status == 200);
     CHECK(shows(b, in_queue + " === null", browser_deadline));
-    // Stop: idle again, and the run is in the history.
+    // Stop: idle again, and the run is in the history, stopped by request.
     b.click("#stop");
     CHECK(shows(b,
       "document.getElementById('run-state').dataset.state === 'idle'"
       " && document.querySelector('#history [data-run-id=\""
-        + run_id + "\"]')",
+        + run_id + "\"][data-outcome=stopped]')"
+        ".textContent.includes('by request')",
       browser_deadline));
   }
   CHECK(driver.shutdown()); // No browser process is left behind.

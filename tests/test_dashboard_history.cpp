@@ -33,9 +33,12 @@ std::string view_is(const std::string& id, const std::string& state) {
     + "'";
 }
 
-std::string enqueue(
-  httplib::Client& cli, const std::string& script, const json& args) {
-  auto res = post(cli, "/api/test/queue", {{"script", script}, {"args", args}});
+/// Queues a run (`more` adds to its spec); its id.
+std::string enqueue(httplib::Client& cli, const std::string& script,
+  const json& args, json more = json::object()) {
+  more["script"] = script;
+  more["args"] = args;
+  auto res = post(cli, "/api/test/queue", more);
   REQUIRE(res);
   REQUIRE(res->status == 201);
   return json::parse(res->body).at("run_id").get<std::string>();
@@ -117,7 +120,17 @@ TEST_CASE(
     CHECK(shows(
       b, listed + " === '" + failed + " " + passed + "'", browser_deadline));
 
-    // (4) A long log: the page shows its last 256 KiB and says so; the raw
+    // (4) Other outcomes: a signal nobody sent, a timeout.
+    auto segv = enqueue(cli, "segv.sh", json::array());
+    auto slow = enqueue(cli, "sleep.sh", {"30"}, {{"timeout_ms", 300}});
+    REQUIRE(shows(b,
+      row(segv) + ".dataset.outcome === 'crashed' && " + row(segv)
+        + ".textContent.includes('SIGSEGV') && " + row(slow)
+        + ".dataset.outcome === 'timed_out' && " + row(slow)
+        + ".textContent.includes('timed out')",
+      browser_deadline));
+
+    // (5) A long log: the page shows its last 256 KiB and says so; the raw
     // link serves it all, with the token.
     auto flood = enqueue(cli, "flood.sh", {"400000"});
     REQUIRE(
@@ -141,7 +154,7 @@ TEST_CASE(
     CHECK(whole->status == 200);
     CHECK(whole->body.size() >= 800000);
 
-    // (5) A log that is gone says so rather than showing an empty box.
+    // (6) A log that is gone says so rather than showing an empty box.
     auto rec = body_of(cli.Get(("/api/history/" + passed).c_str()));
     REQUIRE(fs::remove(rec.at("log").get<std::string>()));
     b.click("#history tr[data-run-id=\"" + passed + "\"]");
@@ -151,9 +164,10 @@ TEST_CASE(
           ".includes('is gone')",
       browser_deadline));
 
-    std::string older = flood + " " + failed + " " + passed;
+    std::string older
+      = flood + " " + slow + " " + segv + " " + failed + " " + passed;
     if (durable) {
-      // (6) A restart on the same state and port: the stream's old event
+      // (7) A restart on the same state and port: the stream's old event
       // id gets `missed`, the page reloads, the list is the same, and runs
       // of the new daemon come in live.
       auto port = server->server->port();
@@ -167,14 +181,14 @@ TEST_CASE(
       server = std::make_unique<api>(http, dir / "state"); // cli's port
       CHECK(shows(b,
         "document.getElementById('conn').dataset.state === 'live' && " + listed
-          + " === '" + flood + " " + failed + " " + passed + "'",
+          + " === '" + older + "'",
         browser_deadline));
       auto after = enqueue(cli, "exit_with.sh", {"0"});
       older = after + " " + older;
       CHECK(shows(b, listed + " === '" + older + "'", browser_deadline));
     }
 
-    // (7) Pages of 20: the newest live, the older ones through the API.
+    // (8) Pages of 20: the newest live, the older ones through the API.
     std::string newest;
     for (int i = 0; i < 20; ++i)
       newest = enqueue(cli, "exit_with.sh", {"0"}) + (i ? " " : "") + newest;
