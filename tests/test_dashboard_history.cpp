@@ -81,6 +81,11 @@ TEST_CASE(
       " && document.getElementById('history').textContent"
       ".includes('no runs yet')",
       browser_deadline));
+    // Script errors from here on are kept: none may happen.
+    b.run("window.errors = [];"
+          "addEventListener('error', (e) => errors.push(e.message));"
+          "addEventListener('unhandledrejection',"
+          " (e) => errors.push(String(e.reason))); return true;");
 
     // (1) Two runs end while the page is open: both listed live, newest
     // first, each with its outcome.
@@ -207,6 +212,7 @@ TEST_CASE(
       listed + " === '" + newest + "'"
         + " && document.getElementById('h-newer').disabled",
       browser_deadline));
+    CHECK(b.run("return errors.join('\\n');") == "");
   }
   CHECK(driver.shutdown()); // No browser process is left behind.
 }
