@@ -58,15 +58,6 @@ struct served {
   std::thread thread;
 };
 
-/// Whether the page comes to satisfy `cond`; otherwise notes what it shows.
-bool shows(
-  browser& b, const std::string& cond, std::chrono::milliseconds timeout) {
-  if (b.wait_for(cond, timeout))
-    return true;
-  UNSCOPED_INFO("the page shows:\n" << b.text());
-  return false;
-}
-
 /// The selector of a service row in a given state.
 std::string service_is(const std::string& name, bool up) {
   return "document.querySelector('[data-service=\"" + name + "\"][data-up=\""
@@ -203,12 +194,13 @@ TEST_CASE("the dashboard shows live services and runs in a real browser",
     REQUIRE(removed);
     CHECK(removed->status == 200);
     CHECK(shows(b, in_queue + " === null", browser_deadline));
-    // Stop: idle again, and the run is in the history.
+    // Stop: idle again, and the run is in the history, stopped by request.
     b.click("#stop");
     CHECK(shows(b,
       "document.getElementById('run-state').dataset.state === 'idle'"
       " && document.querySelector('#history [data-run-id=\""
-        + run_id + "\"]')",
+        + run_id + "\"][data-outcome=stopped]')"
+        ".textContent.includes('by request')",
       browser_deadline));
   }
   CHECK(driver.shutdown()); // No browser process is left behind.

@@ -123,7 +123,7 @@ void chromedriver::drain_output(std::promise<uint16_t>& ready) {
 browser::browser(uint16_t driver_port, const fs::path& profile)
   : cli("127.0.0.1", driver_port) {
   cli.set_connection_timeout(browser_deadline);
-  cli.set_read_timeout(browser_deadline);
+  cli.set_read_timeout(browser_deadline + std::chrono::seconds{20});
   json args = {"--headless", "--no-sandbox", "--disable-gpu",
     "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -136,9 +136,12 @@ browser::browser(uint16_t driver_port, const fs::path& profile)
           {{"binary", "/usr/bin/chromium"}, {"args", args}}}}}}}};
   auto created = command("POST", "/session", caps);
   session = created.at("sessionId").get<std::string>();
-  // Limits each execute/async wait below on the browser's side too.
+  // Limits each execute/async wait below on the browser's side too, later
+  // than the wait's own end: a condition that never holds answers false
+  // (and the page's text), not a script timeout.
+  auto script_ms = std::chrono::milliseconds{browser_deadline}.count() + 10000;
   command("POST", "/session/" + session + "/timeouts",
-    {{"script", 60000}, {"pageLoad", 60000}});
+    {{"script", script_ms}, {"pageLoad", 60000}});
 }
 
 browser::~browser() {
@@ -208,6 +211,13 @@ void browser::click(const std::string& css) {
 
 std::string browser::text() {
   return run("return document.body.innerText;").get<std::string>();
+}
+
+bool shows(browser& b, const std::string& cond, std::chrono::milliseconds timeout) {
+  if (b.wait_for(cond, timeout))
+    return true;
+  UNSCOPED_INFO("the page shows:\n" << b.text());
+  return false;
 }
 
 } // namespace labrt::test

@@ -88,4 +88,7 @@ struct browser {
   std::string session;
 };
 
+/// Whether the page comes to satisfy `cond`; otherwise notes what it shows.
+bool shows(browser& b, const std::string& cond, std::chrono::milliseconds timeout);
+
 } // namespace labrt::test
