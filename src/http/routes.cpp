@@ -8,7 +8,7 @@
 
 namespace labrt {
 
-extern const char* const dashboard_html; // Generated from dashboard.html.
+extern const char* const dashboard_html; // Generated from dashboard.{html,js}.
 
 using namespace http;
 
