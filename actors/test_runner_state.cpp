@@ -166,23 +166,15 @@ void test_runner_state::apply_end(run_record& rec, const run_ended& end) {
                    ? end.ended_at
                    : caf::make_timestamp();
   rec.duration_ms = ms_between(rec.started_at, rec.ended_at);
-  rec.exit_code = end.exit_code;
-  rec.signal = end.signal;
-  rec.signal_name = end.signal_name;
-  rec.core_dumped = end.core_dumped;
-  rec.timed_out = end.timed_out;
-  if (rec.stopped_by.empty())
-    rec.stopped_by = end.stopped_by;
-  rec.leftovers = end.leftovers;
-  rec.out_bytes = end.out_bytes;
-  rec.err_bytes = end.err_bytes;
-  rec.log_cut_bytes = end.log_cut_bytes;
-  rec.lines_dropped = end.lines_dropped;
-  if (!end.error.empty()) {
-    if (!rec.error.empty())
-      rec.error += "; ";
-    rec.error += end.error;
-  }
+  // A stop the runner asked for names who asked; an error noted while the
+  // run went on stays in front of the end's own.
+  auto by = std::move(rec.stopped_by);
+  auto noted = std::move(rec.error);
+  static_cast<run_end&>(rec) = end;
+  if (!by.empty())
+    rec.stopped_by = std::move(by);
+  if (!noted.empty())
+    rec.error = end.error.empty() ? noted : noted + "; " + end.error;
 }
 
 run_record test_runner_state::close_found(const found_run& found) {

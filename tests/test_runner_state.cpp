@@ -106,6 +106,16 @@ TEST_CASE("runner state logic without actors", "[test_runner]") {
   CHECK(fields["exit_code"] == 4);
   CHECK(fields["timed_out"] == true);
   CHECK(fields["stopped_by"] == "timeout");
+  // Who the runner was asked by, and what it noted, stay ahead of the end's.
+  auto asked = *rec;
+  asked.stopped_by = "SIGINT";
+  asked.error = "test_execution: refused";
+  end.error = "3 leftovers killed";
+  end.leftovers = 3;
+  test_runner_state::apply_end(asked, end);
+  CHECK(asked.stopped_by == "SIGINT");
+  CHECK(asked.error == "test_execution: refused; 3 leftovers killed");
+  CHECK(asked.leftovers == 3);
   // Bounded history, newest first; queue cancel.
   st.remember(*rec);
   st.remember(*rec2);
