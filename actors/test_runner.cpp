@@ -119,9 +119,9 @@ caf::result<run_record> enqueue(self_ptr self, run_spec& spec) {
     return err;
   auto rp = self->make_response_promise<run_record>();
   admit(self, std::move(spec), rp, true,
-        [self, rp](run_record rec, run_spec admitted, auto done) mutable {
-          done();
-          queue_run(self, std::move(rec), std::move(admitted), std::move(rp));
+        [self, rp](run_record rec, run_spec admitted, auto done) {
+          keep_queued(self, std::move(rec), std::move(admitted), rp,
+                      std::move(done));
         });
   return rp;
 }
@@ -130,9 +130,9 @@ caf::result<run_record> cancel(self_ptr self, const std::string& id) {
   auto rec = self->state.cancel(id);
   if (!rec)
     return std::move(rec.error());
-  save_run(self, *rec);
   publish_queue(self);
-  return std::move(*rec);
+  // Answered once the database dropped it: a cancelled run never returns.
+  return commit_run(self, std::move(*rec));
 }
 
 std::string subscribe(self_ptr self, run_output_actor& sink) {
@@ -165,7 +165,9 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
   st.admission_ = self->spawn<caf::detached>(run_admission, st.cfg_.roots,
                                              st.cfg_.logs_dir);
   if (!st.cfg_.runs_dir.empty())
-    adopt_left_runs(self);
+    adopt_left_runs(self); // Then restores the queue.
+  else
+    restore_queue(self);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
     s.subs_.erase(msg.source);

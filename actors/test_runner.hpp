@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -148,6 +149,8 @@ struct test_runner_state {
   /// entry being committed.
   size_t admitting_ = 0;
   size_t admitting_bytes_ = 0;
+  /// The queue the database kept, restored once the left runs are adopted.
+  std::vector<queued_run> restore_;
   run_admission_actor admission_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
   std::deque<run_record> history_;
@@ -198,10 +201,13 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
 using runner_self = test_runner_internal_actor::stateful_pointer<test_runner_state>;
 
 /// The same, writing every run's record to `db` as it starts, changes
-/// state and ends, and reading the history from there.
+/// state and ends, and each queued run before it is acknowledged, reading
+/// the history from there; `queue` is what the database kept of the queue
+/// (store_db::load_queue).
 test_runner_internal_actor::behavior_type
 durable_test_runner(runner_self self, runner_config cfg,
-                    test_execution_internal_actor tests, persistence_actor db);
+                    test_execution_internal_actor tests, persistence_actor db,
+                    std::vector<queued_run> queue);
 
 // actors/test_runner_run.cpp: a run's steps, one message each.
 
@@ -232,18 +238,34 @@ void tell_watcher(runner_self self, const std::string& by, int64_t grace_ms);
 void start_next(runner_self self);
 
 /// An admitted run joins the queue (and starts if nothing runs); `rp` gets
-/// its record. While the runner stops it is cancelled instead.
+/// its record. While the runner stops it is cancelled instead, or left to
+/// the database when the runner leaves runs alive.
 void queue_run(runner_self self, run_record rec, run_spec spec,
                test_runner_state::promise rp);
 
-/// Cancels the queue and stops or abandons the current run; quits once
-/// nothing runs.
+/// Cancels the queue (or leaves it to the database, see durability) and
+/// stops or abandons the current run; quits once nothing runs.
 void on_exit_request(runner_self self, caf::exit_msg& msg);
 
 // actors/test_runner_db.cpp: the runner's handlers that use the database.
 
 /// Sends `rec` to the database, if there is one, without waiting.
 void save_run(runner_self self, const run_record& rec);
+
+/// The same, answering `rec` once the database took it (at once without
+/// one), or an error saying it did not.
+caf::result<run_record> commit_run(runner_self self, run_record rec);
+
+/// Commits a queued run to the database (if there is one) before it joins
+/// the queue (queue_run); `done` runs first either way. A failed commit
+/// refuses the run.
+void keep_queued(runner_self self, run_record rec, run_spec spec,
+                 test_runner_state::promise rp, std::function<void()> done);
+
+/// Puts back the queue the database kept (restore_) behind what the
+/// adoption of left runs took, skipping runs that started before the
+/// restart; then starts the next run if nothing runs.
+void restore_queue(runner_self self);
 
 /// A run's record: the current or a queued run, one in memory, else the
 /// database's.

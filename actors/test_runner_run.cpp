@@ -256,6 +256,10 @@ void queue_run(runner_self self, run_record rec, run_spec spec,
                test_runner_state::promise rp) {
   auto& st = self->state;
   if (st.shutting_down_) {
+    if (st.db_ && !st.cfg_.stop_on_shutdown) {
+      rp.deliver(std::move(rec)); // Committed: the next daemon runs it.
+      return;
+    }
     rec.state = run_state::cancelled;
     rec.error = "the runtime shut down";
     save_run(self, rec);
@@ -278,9 +282,14 @@ void on_exit_request(runner_self self, caf::exit_msg& msg) {
     return;
   st.shutting_down_ = true;
   st.exit_reason_ = msg.reason;
+  // Runs left alive and a database: the queue waits there for the next
+  // daemon, as after a crash.
+  bool kept = st.db_ && !st.cfg_.stop_on_shutdown;
   while (!st.queue_.empty()) {
     auto rec = std::move(st.queue_.front().first);
     st.queue_.pop_front();
+    if (kept)
+      continue;
     rec.state = run_state::cancelled;
     rec.error = "the runtime shut down";
     save_run(self, rec);
