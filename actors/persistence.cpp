@@ -31,6 +31,11 @@ caf::expected<bool> persistence_state::save_run(const run_record& rec) {
   return saved;
 }
 
+caf::expected<bool> persistence_state::save_queued(const run_record& rec,
+                                                   const run_spec& spec) {
+  return track(db_->put_queued(rec, spec), true);
+}
+
 void persistence_state::save_transition(const change_event& ev) {
   // Nobody waits for it: a failure shows in health() only.
   static_cast<void>(track(db_->put_transition(ev), true));
@@ -74,6 +79,9 @@ persistence(persistence_actor::stateful_pointer<persistence_state> self,
     },
     [self](atom::commit, const run_record& rec) {
       return self->state.save_run(rec);
+    },
+    [self](atom::enqueue, const run_record& rec, const run_spec& spec) {
+      return self->state.save_queued(rec, spec);
     },
     [self](atom::get, const std::string& id) {
       return self->state.db_->find_run(id);

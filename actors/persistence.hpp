@@ -24,6 +24,9 @@ using persistence_actor = storage_actor::extend<
   caf::replies_to<atom::commit, std::vector<kv_write>, uint64_t>::with<uint64_t>,
   /// Writes a run's record (at its start and its end); an end prunes.
   caf::replies_to<atom::commit, run_record>::with<bool>,
+  /// Adds a run to the end of the kept queue (writing its record later
+  /// takes it off).
+  caf::replies_to<atom::enqueue, run_record, run_spec>::with<bool>,
   /// The record of a run; not_found if the database has none.
   caf::replies_to<atom::get, std::string>::with<run_record>,
   /// Ended runs, newest first.
@@ -43,6 +46,9 @@ struct persistence_state {
 
   /// Writes `rec`; after an ended run, prunes by `retention_`.
   caf::expected<bool> save_run(const run_record& rec);
+
+  /// Adds a run to the kept queue.
+  caf::expected<bool> save_queued(const run_record& rec, const run_spec& spec);
 
   /// Records a service status change.
   void save_transition(const change_event& ev);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "src/process.hpp"
+#include "src/script_path.hpp"
 
 namespace labrt {
 
@@ -51,6 +52,16 @@ caf::expected<std::shared_ptr<run_channel>> run_channel::make() {
     return std::move(credit.error());
   return std::make_shared<run_channel>(
     run_channel{std::move(*wake), std::move(*credit)});
+}
+
+run_admission_actor::behavior_type
+run_admission(std::vector<std::string> roots, std::string logs_dir) {
+  return {
+    [roots, logs_dir](atom::get, const std::string& script,
+                      bool logs_there) {
+      return admit_script(roots, script, logs_there ? logs_dir : "");
+    },
+  };
 }
 
 } // namespace labrt

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
@@ -70,5 +71,15 @@ void shim_watcher(caf::blocking_actor* self, test_runner_internal_actor runner,
 /// Answers one atom::list with what scan_run_dirs finds in `runs_dir`, then
 /// quits. Detached: it reads files and may kill what lost runs left.
 caf::behavior run_scanner(caf::event_based_actor* self, std::string runs_dir);
+
+/// The file work of admitting a run, off the scheduler: given the script
+/// and whether its log goes to the logs_dir, admit_script's real path. One
+/// per runner, so its answers come in the order asked.
+using run_admission_actor = caf::typed_actor<
+  caf::replies_to<atom::get, std::string, bool>::with<std::string>>;
+
+/// Spawn detached, with the runner's roots and logs_dir.
+run_admission_actor::behavior_type
+run_admission(std::vector<std::string> roots, std::string logs_dir);
 
 } // namespace labrt

@@ -103,7 +103,8 @@ caf::expected<Handle> tie_to(const kv_store_actor& anchor, Handle extra) {
 } // namespace
 
 struct runtime::impl {
-  impl(runtime_config config, std::shared_ptr<store_db> db, kv_image image)
+  impl(runtime_config config, std::shared_ptr<store_db> db, kv_image image,
+       std::vector<queued_run> queue)
     : cfg(std::move(config)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg) {
     if (db) {
       store = sys.spawn<caf::detached>(persistence, std::move(db),
@@ -123,7 +124,8 @@ struct runtime::impl {
                                 std::chrono::milliseconds{
                                   cfg.monitor.interval_ms});
     if (cfg.runner.enabled && store)
-      runner = sys.spawn(durable_test_runner, cfg.runner, slot, store);
+      runner = sys.spawn(durable_test_runner, cfg.runner, slot, store,
+                         std::move(queue));
     else if (cfg.runner.enabled)
       runner = sys.spawn(test_runner, cfg.runner, slot);
   }
@@ -275,6 +277,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   // read or written is a start error naming the file.
   std::shared_ptr<store_db> db;
   kv_image image;
+  std::vector<queued_run> queue;
   if (!cfg.state_dir.empty()) {
     auto opened = store_db::open(cfg.state_dir);
     if (!opened)
@@ -283,10 +286,14 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
     if (!loaded)
       return std::move(loaded.error());
     image = std::move(*loaded);
+    auto kept = opened->load_queue();
+    if (!kept)
+      return std::move(kept.error());
+    queue = std::move(*kept);
     db = std::make_shared<store_db>(std::move(*opened));
   }
   auto d = std::make_unique<impl>(std::move(cfg), std::move(db),
-                                  std::move(image));
+                                  std::move(image), std::move(queue));
   if (auto err = d->start_hub())
     return err; // ~impl stops what was spawned.
   if (auto err = d->record_services())

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,9 +68,12 @@ struct test_runner_state {
   /// A refusal naming the current run (errc::already_running).
   caf::error busy_error() const;
 
-  /// Checks a spec and resolves its script against the roots: a queued
-  /// record with a fresh run id and log path, or the reason to refuse.
-  caf::expected<run_record> admit(const run_spec& spec);
+  /// Why `spec` is refused before any file is looked at, or no error.
+  caf::error check(const run_spec& spec);
+
+  /// A queued record of `spec` with a fresh run id and log path, its script
+  /// found at `path` (run_admission's answer).
+  run_record admit(const run_spec& spec, std::string path);
 
   /// What the watcher of `rec` needs: argv, environment, cookie, limits.
   watch_job make_job(const run_record& rec, const run_spec& spec) const;
@@ -107,8 +111,15 @@ struct test_runner_state {
   /// The finished runs `q` asks for, newest first.
   std::vector<run_record> history(const history_query& q) const;
 
-  /// What the queued runs hold (run_footprint of records and specs).
+  /// What the queued runs hold (run_footprint of records and specs),
+  /// those still being admitted included.
   size_t queue_bytes() const;
+
+  /// Why the queue cannot take `spec` (full by runs or bytes), or no error.
+  caf::error queue_room(const run_spec& spec) const;
+
+  /// Counts `n` runs of `bytes` each in (1) or out (-1) of admission.
+  void admitting(int n, size_t bytes);
 
   /// The queued runs in order.
   std::vector<run_record> queued() const;
@@ -134,6 +145,13 @@ struct test_runner_state {
   uint64_t unsaved_ = 0; ///< Records the database did not take.
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
+  /// Enqueued runs not in queue_ yet: their script being resolved, their
+  /// entry being committed.
+  size_t admitting_ = 0;
+  size_t admitting_bytes_ = 0;
+  /// The queue the database kept, restored once the left runs are adopted.
+  std::vector<queued_run> restore_;
+  run_admission_actor admission_;
   std::vector<std::string> queue_seen_; ///< Run ids at the last queue_changed.
   std::deque<run_record> history_;
   size_t history_bytes_ = 0; ///< run_footprint of history_.
@@ -183,15 +201,71 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
 using runner_self = test_runner_internal_actor::stateful_pointer<test_runner_state>;
 
 /// The same, writing every run's record to `db` as it starts, changes
-/// state and ends, and reading the history from there.
+/// state and ends, and each queued run before it is acknowledged, reading
+/// the history from there; `queue` is what the database kept of the queue
+/// (store_db::load_queue).
 test_runner_internal_actor::behavior_type
 durable_test_runner(runner_self self, runner_config cfg,
-                    test_execution_internal_actor tests, persistence_actor db);
+                    test_execution_internal_actor tests, persistence_actor db,
+                    std::vector<queued_run> queue);
+
+// actors/test_runner_run.cpp: a run's steps, one message each.
+
+/// Tells every subscriber the current run's record (and the database).
+void publish_run(runner_self self);
+
+/// Tells the subscribers the queue if it changed.
+void publish_queue(runner_self self);
+
+/// Sends a batch to every subscriber that has room for it.
+void on_output(runner_self self, output_batch& batch);
+
+/// A run takes the slot in test_execution; nothing is spawned before that.
+void reserve(runner_self self, run_record rec, run_spec spec,
+             std::optional<test_runner_state::promise> rp);
+
+void on_started(runner_self self, run_started& msg);
+
+void on_ended(runner_self self, run_ended& msg);
+
+/// The watcher died without reporting an end: never hang the run.
+void on_watcher_down(runner_self self, const caf::error& reason);
+
+/// Stops the current run: `by` names who asked.
+void tell_watcher(runner_self self, const std::string& by, int64_t grace_ms);
+
+/// Starts the first queued run if nothing runs.
+void start_next(runner_self self);
+
+/// An admitted run joins the queue (and starts if nothing runs); `rp` gets
+/// its record. While the runner stops it is cancelled instead, or left to
+/// the database when the runner leaves runs alive.
+void queue_run(runner_self self, run_record rec, run_spec spec,
+               test_runner_state::promise rp);
+
+/// Cancels the queue (or leaves it to the database, see durability) and
+/// stops or abandons the current run; quits once nothing runs.
+void on_exit_request(runner_self self, caf::exit_msg& msg);
 
 // actors/test_runner_db.cpp: the runner's handlers that use the database.
 
 /// Sends `rec` to the database, if there is one, without waiting.
 void save_run(runner_self self, const run_record& rec);
+
+/// The same, answering `rec` once the database took it (at once without
+/// one), or an error saying it did not.
+caf::result<run_record> commit_run(runner_self self, run_record rec);
+
+/// Commits a queued run to the database (if there is one) before it joins
+/// the queue (queue_run); `done` runs first either way. A failed commit
+/// refuses the run.
+void keep_queued(runner_self self, run_record rec, run_spec spec,
+                 test_runner_state::promise rp, std::function<void()> done);
+
+/// Puts back the queue the database kept (restore_) behind what the
+/// adoption of left runs took, skipping runs that started before the
+/// restart; then starts the next run if nothing runs.
+void restore_queue(runner_self self);
 
 /// A run's record: the current or a queued run, one in memory, else the
 /// database's.

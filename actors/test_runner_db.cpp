@@ -16,6 +16,59 @@ void save_run(runner_self self, const run_record& rec) {
       .then([](bool) {}, [self](caf::error&) { ++self->state.unsaved_; });
 }
 
+caf::result<run_record> commit_run(runner_self self, run_record rec) {
+  if (!self->state.db_)
+    return rec;
+  auto rp = self->make_response_promise<run_record>();
+  self->request(self->state.db_, 30s, atom::commit_v, rec)
+    .then([rp, rec](bool) mutable { rp.deliver(rec); },
+          [self, rp, id = rec.run_id](caf::error& err) mutable {
+            ++self->state.unsaved_;
+            rp.deliver(make_error(errc::storage_failed,
+              "run " + id + " is " + to_string(run_state::cancelled)
+                + " but the database did not record it, so a restart may"
+                  " bring it back: " + message_of(err)));
+          });
+  return rp;
+}
+
+void keep_queued(runner_self self, run_record rec, run_spec spec,
+                 test_runner_state::promise rp, std::function<void()> done) {
+  auto& st = self->state;
+  if (!st.db_) {
+    done();
+    queue_run(self, std::move(rec), std::move(spec), std::move(rp));
+    return;
+  }
+  // Acknowledged once committed; the database answers in the order asked,
+  // so the queue keeps the order of the requests.
+  self->request(st.db_, 30s, atom::enqueue_v, rec, spec)
+    .then(
+      [self, rec, spec, rp, done](bool) mutable {
+        done();
+        queue_run(self, std::move(rec), std::move(spec), std::move(rp));
+      },
+      [self, rp, done](caf::error& err) mutable {
+        done();
+        ++self->state.refused_;
+        rp.deliver(std::move(err));
+      });
+}
+
+void restore_queue(runner_self self) {
+  auto& st = self->state;
+  auto kept = std::move(st.restore_);
+  st.restore_.clear();
+  for (auto& entry : kept) {
+    // Adopted or closed above: it started before the restart.
+    if (st.find(entry.rec.run_id))
+      continue;
+    entry.rec.state = run_state::queued;
+    st.queue_.emplace_back(std::move(entry.rec), std::move(entry.spec));
+  }
+  start_next(self);
+}
+
 caf::result<run_record> find_run(runner_self self, const std::string& id) {
   auto rec = self->state.find(id);
   if (!rec && self->state.db_ && code_of(rec.error()) == errc::not_found)
@@ -34,8 +87,10 @@ caf::result<std::vector<run_record>> query_history(runner_self self,
 
 test_runner_internal_actor::behavior_type
 durable_test_runner(runner_self self, runner_config cfg,
-                    test_execution_internal_actor tests, persistence_actor db) {
+                    test_execution_internal_actor tests, persistence_actor db,
+                    std::vector<queued_run> queue) {
   self->state.db_ = std::move(db);
+  self->state.restore_ = std::move(queue);
   return test_runner(self, std::move(cfg), std::move(tests));
 }
 

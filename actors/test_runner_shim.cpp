@@ -74,9 +74,11 @@ void adopt_found(self_ptr self, std::vector<found_run>& found) {
       continue; // Left for the next start rather than closed as untrue.
     auto rec = test_runner_state::close_found(f);
     st.count_end(rec);
+    save_run(self, rec);
     st.remember(std::move(rec));
     forget_run_dir(self, f.dir);
   }
+  restore_queue(self);
 }
 
 } // namespace
@@ -87,8 +89,9 @@ void adopt_left_runs(self_ptr self) {
                                             self->state.cfg_.runs_dir);
   self->request(scanner, 60s, atom::list_v)
     .await([self](std::vector<found_run>& found) { adopt_found(self, found); },
-           [](caf::error&) {
+           [self](caf::error&) {
              // Runs left behind stay in their directories for the next start.
+             restore_queue(self);
            });
 }
 

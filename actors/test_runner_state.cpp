@@ -6,9 +6,10 @@
 #include <sstream>
 #include <utility>
 
+#include <caf/send.hpp>
+
 #include "labrt/errc.hpp"
 #include "src/json_fields.hpp"
-#include "src/script_path.hpp"
 
 namespace labrt {
 
@@ -30,6 +31,8 @@ test_runner_state::~test_runner_state() {
     caf::anon_send(current_->watcher, atom::abandon_v);
     current_->chan->wake.notify();
   }
+  if (admission_)
+    caf::anon_send_exit(admission_, caf::exit_reason::user_shutdown);
 }
 
 caf::error test_runner_state::busy_error() const {
@@ -54,41 +57,35 @@ std::string test_runner_state::next_run_id() {
   return compact + "-" + std::to_string(++seq_);
 }
 
-caf::expected<run_record> test_runner_state::admit(const run_spec& spec) {
-  auto refuse = [this](caf::error err) -> caf::expected<run_record> {
-    ++refused_;
-    return err;
-  };
+caf::error test_runner_state::check(const run_spec& spec) {
+  caf::error err;
   if (shutting_down_)
-    return refuse(make_error(errc::shutting_down, "the runner is stopping"));
-  if (spec.script.empty())
-    return refuse(make_error(errc::invalid_argument, "script is empty"));
-  if (auto err = check_run_spec(spec))
-    return refuse(std::move(err));
-  auto path = resolve_script(cfg_.roots, spec.script);
-  if (!path)
-    return refuse(std::move(path.error()));
+    err = make_error(errc::shutting_down, "the runner is stopping");
+  else if (spec.script.empty())
+    err = make_error(errc::invalid_argument, "script is empty");
+  else
+    err = check_run_spec(spec);
+  if (err)
+    ++refused_;
+  return err;
+}
+
+run_record test_runner_state::admit(const run_spec& spec, std::string path) {
   run_record rec;
   rec.run_id = next_run_id();
   rec.state = run_state::queued;
   rec.script = spec.script;
-  rec.path = *path;
+  rec.path = std::move(path);
   rec.args = spec.args;
   rec.bin = spec.bin;
   rec.topology = spec.topology;
   rec.topology_file = spec.topology_file;
   rec.cookie = cookie_base_ + "-" + rec.run_id;
   rec.enqueued_at = caf::make_timestamp();
-  if (!spec.log.empty()) {
+  if (!spec.log.empty())
     rec.log = spec.log;
-  } else if (!cfg_.logs_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(cfg_.logs_dir, ec);
-    if (ec)
-      return refuse(make_error(errc::system_error,
-        "cannot create logs_dir '" + cfg_.logs_dir + "': " + ec.message()));
+  else if (!cfg_.logs_dir.empty())
     rec.log = (fs::path{cfg_.logs_dir} / (rec.run_id + ".log")).string();
-  }
   return rec;
 }
 
@@ -166,23 +163,15 @@ void test_runner_state::apply_end(run_record& rec, const run_ended& end) {
                    ? end.ended_at
                    : caf::make_timestamp();
   rec.duration_ms = ms_between(rec.started_at, rec.ended_at);
-  rec.exit_code = end.exit_code;
-  rec.signal = end.signal;
-  rec.signal_name = end.signal_name;
-  rec.core_dumped = end.core_dumped;
-  rec.timed_out = end.timed_out;
-  if (rec.stopped_by.empty())
-    rec.stopped_by = end.stopped_by;
-  rec.leftovers = end.leftovers;
-  rec.out_bytes = end.out_bytes;
-  rec.err_bytes = end.err_bytes;
-  rec.log_cut_bytes = end.log_cut_bytes;
-  rec.lines_dropped = end.lines_dropped;
-  if (!end.error.empty()) {
-    if (!rec.error.empty())
-      rec.error += "; ";
-    rec.error += end.error;
-  }
+  // A stop the runner asked for names who asked; an error noted while the
+  // run went on stays in front of the end's own.
+  auto by = std::move(rec.stopped_by);
+  auto noted = std::move(rec.error);
+  static_cast<run_end&>(rec) = end;
+  if (!by.empty())
+    rec.stopped_by = std::move(by);
+  if (!noted.empty())
+    rec.error = end.error.empty() ? noted : noted + "; " + end.error;
 }
 
 run_record test_runner_state::close_found(const found_run& found) {
@@ -276,10 +265,31 @@ test_runner_state::history(const history_query& q) const {
 }
 
 size_t test_runner_state::queue_bytes() const {
-  size_t n = 0;
+  size_t n = admitting_bytes_;
   for (auto& [rec, spec] : queue_)
     n += run_footprint(rec) + run_footprint(spec);
   return n;
+}
+
+caf::error test_runner_state::queue_room(const run_spec& spec) const {
+  if (queue_.size() + admitting_ >= cfg_.queue_capacity)
+    return make_error(errc::invalid_argument,
+      "the queue is full (" + std::to_string(cfg_.queue_capacity) + " runs)");
+  if (queue_bytes() + run_footprint(spec) > run_limits::max_queue_bytes)
+    return make_error(errc::invalid_argument,
+      "the queue is full (its runs hold "
+        + std::to_string(run_limits::max_queue_bytes) + " bytes)");
+  return {};
+}
+
+void test_runner_state::admitting(int n, size_t bytes) {
+  if (n > 0) {
+    ++admitting_;
+    admitting_bytes_ += bytes;
+  } else {
+    --admitting_;
+    admitting_bytes_ -= bytes;
+  }
 }
 
 std::vector<run_record> test_runner_state::queued() const {

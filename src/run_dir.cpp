@@ -133,31 +133,17 @@ run_started started_from_json(const json& j) {
 }
 
 json ended_to_json(const run_ended& x) {
-  return {{"run_id", x.run_id}, {"exit_code", x.exit_code},
-          {"signal", x.signal}, {"signal_name", x.signal_name},
-          {"core_dumped", x.core_dumped}, {"timed_out", x.timed_out},
-          {"stopped_by", x.stopped_by}, {"leftovers", x.leftovers},
-          {"out_bytes", x.out_bytes}, {"err_bytes", x.err_bytes},
-          {"log_cut_bytes", x.log_cut_bytes},
-          {"lines_dropped", x.lines_dropped}, {"error", x.error},
-          {"lost", x.lost}, {"ended_at_ns", ns_of(x.ended_at)}};
+  json j = static_cast<const run_end&>(x);
+  j["run_id"] = x.run_id;
+  j["lost"] = x.lost;
+  j["ended_at_ns"] = ns_of(x.ended_at);
+  return j;
 }
 
 run_ended ended_from_json(const json& j) {
   run_ended x;
+  static_cast<run_end&>(x) = j.get<run_end>();
   x.run_id = j.value("run_id", "");
-  x.exit_code = j.value("exit_code", -1);
-  x.signal = j.value("signal", 0);
-  x.signal_name = j.value("signal_name", "");
-  x.core_dumped = j.value("core_dumped", false);
-  x.timed_out = j.value("timed_out", false);
-  x.stopped_by = j.value("stopped_by", "");
-  x.leftovers = j.value("leftovers", 0);
-  x.out_bytes = j.value("out_bytes", uint64_t{0});
-  x.err_bytes = j.value("err_bytes", uint64_t{0});
-  x.log_cut_bytes = j.value("log_cut_bytes", uint64_t{0});
-  x.lines_dropped = j.value("lines_dropped", uint64_t{0});
-  x.error = j.value("error", "");
   x.lost = j.value("lost", false);
   x.ended_at = time_of(j.value("ended_at_ns", int64_t{0}));
   return x;

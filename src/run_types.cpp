@@ -216,6 +216,32 @@ void from_json(const json& j, run_spec& x) {
   x = std::move(result);
 }
 
+void to_json(json& j, const run_end& x) {
+  j = {{"exit_code", x.exit_code}, {"signal", x.signal},
+    {"signal_name", x.signal_name}, {"core_dumped", x.core_dumped},
+    {"timed_out", x.timed_out}, {"stopped_by", x.stopped_by},
+    {"leftovers", x.leftovers}, {"out_bytes", x.out_bytes},
+    {"err_bytes", x.err_bytes}, {"log_cut_bytes", x.log_cut_bytes},
+    {"lines_dropped", x.lines_dropped}, {"error", x.error}};
+}
+
+void from_json(const json& j, run_end& x) {
+  run_end r;
+  r.exit_code = j.value("exit_code", -1);
+  r.signal = j.value("signal", 0);
+  r.signal_name = j.value("signal_name", "");
+  r.core_dumped = j.value("core_dumped", false);
+  r.timed_out = j.value("timed_out", false);
+  r.stopped_by = j.value("stopped_by", "");
+  r.leftovers = j.value("leftovers", 0);
+  r.out_bytes = j.value("out_bytes", uint64_t{0});
+  r.err_bytes = j.value("err_bytes", uint64_t{0});
+  r.log_cut_bytes = j.value("log_cut_bytes", uint64_t{0});
+  r.lines_dropped = j.value("lines_dropped", uint64_t{0});
+  r.error = j.value("error", "");
+  x = std::move(r);
+}
+
 void to_json(json& j, const run_record& x) {
   bool exited = x.signal == 0 && x.exit_code >= 0;
   j = {{"run_id", x.run_id}, {"state", to_string(x.state)},

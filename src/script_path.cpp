@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <deque>
+#include <filesystem>
 
 #include "labrt/errc.hpp"
 #include "src/sys_util.hpp"
@@ -253,6 +254,20 @@ caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
   if (!script)
     return std::move(script.error());
   return std::move(script->path);
+}
+
+caf::expected<std::string> admit_script(const std::vector<std::string>& roots,
+                                        const std::string& name,
+                                        const std::string& logs_dir) {
+  auto path = resolve_script(roots, name);
+  if (!path || logs_dir.empty())
+    return path;
+  std::error_code ec;
+  std::filesystem::create_directories(logs_dir, ec);
+  if (ec)
+    return make_error(errc::system_error, "cannot create logs_dir '" + logs_dir
+                                            + "': " + ec.message());
+  return path;
 }
 
 } // namespace labrt

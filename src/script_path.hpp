@@ -37,4 +37,11 @@ caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
 caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
                                           const std::string& name);
 
+/// The file work of admitting a run: the script's real path, as
+/// resolve_script, and `logs_dir` created when it is not empty (the run's log
+/// goes there), errc::system_error naming it if that fails.
+caf::expected<std::string> admit_script(const std::vector<std::string>& roots,
+                                        const std::string& name,
+                                        const std::string& logs_dir);
+
 } // namespace labrt

@@ -40,6 +40,9 @@ const char* const migrations[] = {
   "  at INTEGER NOT NULL, entry TEXT NOT NULL, old_value TEXT NOT NULL,"
   "  new_value TEXT NOT NULL, revision INTEGER NOT NULL);"
   "CREATE INDEX transitions_at ON service_transitions(at);",
+  // 3: the queue, in order; record and spec as JSON (run_record, run_spec).
+  "CREATE TABLE queue(seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,"
+  "  record TEXT NOT NULL, spec TEXT NOT NULL);",
 };
 
 constexpr int migration_count = static_cast<int>(std::size(migrations));
@@ -194,6 +197,9 @@ caf::error store_db::prepare() {
      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
      " ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
     {&stmts_->run_find, "SELECT record FROM runs WHERE run_id = ?1"},
+    {&stmts_->queue_insert,
+     "INSERT INTO queue(run_id, record, spec) VALUES(?1, ?2, ?3)"},
+    {&stmts_->queue_delete, "DELETE FROM queue WHERE run_id = ?1"},
     {&stmts_->transition_insert,
      "INSERT INTO service_transitions(at, entry, old_value, new_value,"
      " revision) VALUES(?1, ?2, ?3, ?4, ?5)"},

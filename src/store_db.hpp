@@ -42,6 +42,13 @@ struct kv_image {
   uint64_t revision = 0;
 };
 
+/// A run waiting in the queue, as the database keeps it: its record and
+/// what it needs to start.
+struct queued_run {
+  run_record rec;
+  run_spec spec;
+};
+
 /// An open labrt.db. WAL with synchronous=NORMAL: a commit survives a crash
 /// of the process; a power loss may lose the last commits, never the file.
 class store_db {
@@ -78,6 +85,13 @@ public:
   /// runs, and the whole record. An ended run becomes the newest in the
   /// history.
   caf::error put_run(const run_record& rec);
+
+  /// Adds a run to the end of the queue. Its entry goes when put_run writes
+  /// the run (started, failed or cancelled), in the same transaction.
+  caf::error put_queued(const run_record& rec, const run_spec& spec);
+
+  /// The queue, first to start first, without the runs put_run wrote.
+  caf::expected<std::vector<queued_run>> load_queue();
 
   /// The record of run `id`; `errc::not_found` if there is none.
   caf::expected<run_record> find_run(const std::string& id);

@@ -56,6 +56,8 @@ caf::error store_db::put_run(const run_record& rec) {
       && read_proc_stat(rec.pid, stat))
     pid_start = static_cast<int64_t>(stat.start_ticks);
   auto rc = s.run_delete.bind(1, rec.run_id).run();
+  if (rc == SQLITE_DONE) // It left the queue: started, failed or cancelled.
+    rc = s.queue_delete.bind(1, rec.run_id).run();
   if (rc == SQLITE_DONE) {
     auto& ins = s.run_insert;
     ins.bind(1, rec.run_id)

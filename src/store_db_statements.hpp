@@ -13,6 +13,8 @@ struct store_db::statements {
   sqlite_stmt run_insert;
   sqlite_stmt run_find;
   sqlite_stmt transition_insert;
+  sqlite_stmt queue_insert;
+  sqlite_stmt queue_delete;
   sqlite_stmt kv_put;
   sqlite_stmt kv_erase;
   sqlite_stmt meta_put;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,16 +30,34 @@ using namespace labrt;
 using namespace labrt::test;
 namespace fs = std::filesystem;
 
+namespace {
+
+/// A runtime whose monitor watches a copy of sleep named qsfp_service every
+/// `interval_ms`, and an actor subscribed to its service manager.
+struct watched_qsfp {
+  temp_dir dir;
+  std::string exe = copy_sleep(dir, "qsfp_service");
+  std::unique_ptr<runtime> rt;
+  std::optional<caf::scoped_actor> self;
+
+  explicit watched_qsfp(int64_t interval_ms = 200)
+    : rt(start_runtime(
+        monitor_config_with({exe_rule("qsfp_service", exe)}, interval_ms))) {
+    self.emplace(rt->system());
+    subscribe(*self, rt->services());
+  }
+};
+
+} // namespace
+
 TEST_CASE("a watched service is seen within one interval, its death within "
           "100 ms",
   "[monitor]") {
-  temp_dir dir;
-  auto exe = copy_sleep(dir, "qsfp_service");
   constexpr int64_t interval_ms = 300;
-  auto rt = start_runtime(
-    monitor_config_with({exe_rule("qsfp_service", exe)}, interval_ms));
-  caf::scoped_actor self{rt->system()};
-  subscribe(self, rt->services());
+  watched_qsfp lab{interval_ms};
+  auto& exe = lab.exe;
+  auto& rt = lab.rt;
+  auto& self = *lab.self;
   // The first pass reports it down.
   wait_record(
     self, "qsfp_service", [](const service_record& r) { return !r.running; });
@@ -70,12 +89,9 @@ TEST_CASE("a watched service is seen within one interval, its death within "
 }
 
 TEST_CASE("two instances give two pids", "[monitor]") {
-  temp_dir dir;
-  auto exe = copy_sleep(dir, "qsfp_service");
-  auto rt
-    = start_runtime(monitor_config_with({exe_rule("qsfp_service", exe)}, 200));
-  caf::scoped_actor self{rt->system()};
-  subscribe(self, rt->services());
+  watched_qsfp lab;
+  auto& exe = lab.exe;
+  auto& self = *lab.self;
   proc a{{exe, "1000"}};
   proc b{{exe, "1001"}};
   std::vector<int32_t> both{a.pid(), b.pid()};
@@ -95,12 +111,9 @@ TEST_CASE("two instances give two pids", "[monitor]") {
 }
 
 TEST_CASE("a zombie named qsfp_service is not running", "[monitor]") {
-  temp_dir dir;
-  auto exe = copy_sleep(dir, "qsfp_service");
-  auto rt
-    = start_runtime(monitor_config_with({exe_rule("qsfp_service", exe)}, 200));
-  caf::scoped_actor self{rt->system()};
-  subscribe(self, rt->services());
+  watched_qsfp lab;
+  auto& exe = lab.exe;
+  auto& self = *lab.self;
   // Orphans re-parent to this process, so that the test can reap the zombie
   // once its parent is gone (PID 1 here does not reap promptly).
   REQUIRE(set_child_subreaper());
@@ -124,7 +137,7 @@ TEST_CASE("a zombie named qsfp_service is not running", "[monitor]") {
   CHECK(ident.state == 'Z');
   CHECK(ident.comm == "qsfp_service");
   auto recs = value_of(
-    ask<std::vector<service_record>>(self, rt->monitor(), atom::scan_v));
+    ask<std::vector<service_record>>(self, lab.rt->monitor(), atom::scan_v));
   REQUIRE(recs.size() == 1);
   CHECK_FALSE(recs[0].running);
   auto once = value_of(scan_services({exe_rule("qsfp_service", exe)}));

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 
 #include "actors/test_runner.hpp"
 #include "src/proc_tree.hpp"
+#include "src/script_path.hpp"
 
 using namespace labrt;
 using namespace labrt::test;
@@ -61,16 +64,26 @@ TEST_CASE("runner state logic without actors", "[test_runner]") {
   run_spec spec;
   spec.script = "exit_with.sh";
   spec.args = {"4"};
-  auto rec = st.admit(spec);
-  REQUIRE(rec);
+  CHECK_FALSE(st.check(spec));
+  // The file work, which the runner leaves to its run_admission actor.
+  auto path = admit_script(st.cfg_.roots, spec.script, st.cfg_.logs_dir);
+  REQUIRE(path);
+  CHECK(std::filesystem::is_directory(st.cfg_.logs_dir));
+  auto rec = std::optional<run_record>{st.admit(spec, *path)};
   CHECK(rec->state == run_state::queued);
+  CHECK(rec->path == *path);
   CHECK(rec->log == dir / "logs" + ("/" + rec->run_id + ".log"));
   CHECK(rec->cookie == "cookie-" + rec->run_id);
-  auto rec2 = st.admit(spec);
-  REQUIRE(rec2);
+  auto rec2 = std::optional<run_record>{st.admit(spec, *path)};
   CHECK(rec2->run_id != rec->run_id);
-  spec.script = "../etc/passwd";
-  CHECK(code_of(st.admit(spec).error()) == errc::forbidden);
+  CHECK(code_of(admit_script(st.cfg_.roots, "../etc/passwd", "").error())
+        == errc::forbidden);
+  spec.script.clear();
+  CHECK(code_of(st.check(spec)) == errc::invalid_argument);
+  st.shutting_down_ = true;
+  spec.script = "exit_with.sh";
+  CHECK(code_of(st.check(spec)) == errc::shutting_down);
+  st.shutting_down_ = false;
   run_spec with_env;
   with_env.script = "exit_with.sh";
   with_env.args = {"4"};
@@ -106,6 +119,16 @@ TEST_CASE("runner state logic without actors", "[test_runner]") {
   CHECK(fields["exit_code"] == 4);
   CHECK(fields["timed_out"] == true);
   CHECK(fields["stopped_by"] == "timeout");
+  // Who the runner was asked by, and what it noted, stay ahead of the end's.
+  auto asked = *rec;
+  asked.stopped_by = "SIGINT";
+  asked.error = "test_execution: refused";
+  end.error = "3 leftovers killed";
+  end.leftovers = 3;
+  test_runner_state::apply_end(asked, end);
+  CHECK(asked.stopped_by == "SIGINT");
+  CHECK(asked.error == "test_execution: refused; 3 leftovers killed");
+  CHECK(asked.leftovers == 3);
   // Bounded history, newest first; queue cancel.
   st.remember(*rec);
   st.remember(*rec2);

@@ -242,6 +242,14 @@ std::vector<std::string> ids_of(const caf::expected<std::vector<run_record>>& ru
 
 using ids = std::vector<std::string>;
 
+ids ids_of_queue(const caf::expected<std::vector<queued_run>>& queue) {
+  REQUIRE(queue);
+  ids result;
+  for (auto& q : *queue)
+    result.push_back(q.rec.run_id);
+  return result;
+}
+
 } // namespace
 
 TEST_CASE("a run's row is written at its start and rewritten at its end") {
@@ -341,4 +349,58 @@ TEST_CASE("pruning keeps the newest runs and drops old service transitions") {
     CHECK(gone->runs == 0);
     CHECK(db->query_int("SELECT count(*) FROM service_transitions") == 2);
   }
+}
+
+TEST_CASE("the queue keeps its order and a run's write takes it off") {
+  temp_dir dir;
+  auto queued = [](const std::string& id) {
+    auto rec = a_run(id, "smoke.sh", -1, caf::make_timestamp());
+    rec.state = run_state::queued;
+    rec.ended_at = {};
+    run_spec spec;
+    spec.script = "smoke.sh";
+    spec.args = rec.args;
+    spec.env = {{"BOARD", id}};
+    spec.timeout_ms = 5000;
+    return queued_run{rec, spec};
+  };
+  auto queue_ids = [&](store_db& db, std::vector<const char*> add) {
+    for (auto id : add) {
+      auto q = queued(id);
+      REQUIRE(!db.put_queued(q.rec, q.spec));
+    }
+    return ids_of_queue(db.load_queue());
+  };
+  {
+    auto db = store_db::open(dir.path);
+    REQUIRE(db);
+    CHECK(queue_ids(*db, {"q1", "q2", "q3"}) == ids{"q1", "q2", "q3"});
+    // q2 starts, q3 is cancelled: their records take them off the queue.
+    auto started = queued("q2").rec;
+    started.state = run_state::running;
+    REQUIRE(!db->put_run(started));
+    auto cancelled = queued("q3").rec;
+    cancelled.state = run_state::cancelled;
+    REQUIRE(!db->put_run(cancelled));
+    CHECK(queue_ids(*db, {"q4"}) == ids{"q1", "q4"});
+  }
+  // A database of schema 2 (before the queue) is migrated, its runs kept.
+  CHECK(raw_query(dir / "labrt.db", "DROP TABLE queue").empty());
+  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version = 2").empty());
+  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version") == "2");
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version") == "3");
+  CHECK(db->query_int("SELECT count(*) FROM runs") == 2);
+  CHECK(queue_ids(*db, {}).empty());
+  CHECK(queue_ids(*db, {"q5", "q6"}) == ids{"q5", "q6"});
+  auto back = db->load_queue();
+  REQUIRE(back);
+  CHECK((*back)[0].rec.state == run_state::queued);
+  CHECK((*back)[0].spec.env.at("BOARD") == "q5");
+  CHECK((*back)[0].spec.timeout_ms == 5000);
+  CHECK((*back)[1].rec.args == queued("q6").rec.args);
+  // The same run queued twice is refused: one entry a run.
+  auto again = queued("q5");
+  CHECK(code_of(db->put_queued(again.rec, again.spec)) == errc::storage_failed);
 }

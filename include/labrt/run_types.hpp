@@ -95,24 +95,9 @@ enum class run_state : uint8_t {
 
 const char* to_string(run_state x);
 
-/// Everything known about one run; the final one is kept in the history.
-struct run_record {
-  std::string run_id;
-  run_state state = run_state::queued;
-  std::string script; ///< As requested.
-  std::string path;   ///< Resolved real path (empty until resolved).
-  std::vector<std::string> args;
-  std::string bin;
-  std::string topology;
-  std::string topology_file;
-  int32_t pid = 0; ///< 0 until spawned.
-  int32_t pgid = 0;
-  std::string cookie; ///< LABRT_RUN_COOKIE of every process of the run.
-  std::string log;    ///< Log file path, empty if none.
-  caf::timestamp enqueued_at;
-  caf::timestamp started_at; ///< Zero until it started.
-  caf::timestamp ended_at;   ///< Zero until it ended.
-  int64_t duration_ms = 0;
+/// How a run ended, as its watcher (or shim) saw it: one struct for the
+/// runner's record and for the message that reports the end.
+struct run_end {
   int32_t exit_code = -1; ///< -1 unless it exited normally.
   int32_t signal = 0;     ///< Terminating signal, 0 if none.
   std::string signal_name;
@@ -131,13 +116,46 @@ struct run_record {
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_end& x) {
+  return f(caf::meta::type_name("run_end"), x.exit_code, x.signal,
+    x.signal_name, x.core_dumped, x.timed_out, x.stopped_by, x.leftovers,
+    x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped, x.error);
+}
+
+/// Every field as it is, -1 and "" included (the shim's status file and
+/// socket messages): keys exit_code, signal, signal_name, core_dumped,
+/// timed_out, stopped_by, leftovers, out_bytes, err_bytes, log_cut_bytes,
+/// lines_dropped, error. from_json takes a missing key as its default.
+void to_json(json& j, const run_end& x);
+void from_json(const json& j, run_end& x);
+
+/// Everything known about one run; the final one is kept in the history.
+/// Its run_end fields are those of the end, once it ended.
+struct run_record : run_end {
+  std::string run_id;
+  run_state state = run_state::queued;
+  std::string script; ///< As requested.
+  std::string path;   ///< Resolved real path (empty until resolved).
+  std::vector<std::string> args;
+  std::string bin;
+  std::string topology;
+  std::string topology_file;
+  int32_t pid = 0; ///< 0 until spawned.
+  int32_t pgid = 0;
+  std::string cookie; ///< LABRT_RUN_COOKIE of every process of the run.
+  std::string log;    ///< Log file path, empty if none.
+  caf::timestamp enqueued_at;
+  caf::timestamp started_at; ///< Zero until it started.
+  caf::timestamp ended_at;   ///< Zero until it ended.
+  int64_t duration_ms = 0;
+};
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_record& x) {
   return f(caf::meta::type_name("run_record"), x.run_id, x.state, x.script,
     x.path, x.args, x.bin, x.topology, x.topology_file, x.pid, x.pgid, x.cookie,
-    x.log, x.enqueued_at, x.started_at, x.ended_at, x.duration_ms, x.exit_code,
-    x.signal, x.signal_name, x.core_dumped, x.timed_out, x.stopped_by,
-    x.leftovers, x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped,
-    x.error);
+    x.log, x.enqueued_at, x.started_at, x.ended_at, x.duration_ms,
+    static_cast<run_end&>(x));
 }
 
 /// How an ended run came out: "passed" (exit code 0), "failed" (another
@@ -263,21 +281,9 @@ typename Inspector::result_type inspect(Inspector& f, run_started& x) {
 }
 
 /// From a run watcher to its runner: nothing of the run is left, every
-/// process of it reaped. Fills the end fields of the runner's record.
-struct run_ended {
+/// process of it reaped. Its run_end fills the end of the runner's record.
+struct run_ended : run_end {
   std::string run_id;
-  int32_t exit_code = -1;
-  int32_t signal = 0;
-  std::string signal_name;
-  bool core_dumped = false;
-  bool timed_out = false;
-  std::string stopped_by;
-  int32_t leftovers = 0;
-  uint64_t out_bytes = 0;
-  uint64_t err_bytes = 0;
-  uint64_t log_cut_bytes = 0;
-  uint64_t lines_dropped = 0;
-  std::string error;
   /// Nothing tells how it ended (its shim died without a status).
   bool lost = false;
   /// When it ended, if that was before the runner learnt of it; else zero.
@@ -286,10 +292,8 @@ struct run_ended {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
-  return f(caf::meta::type_name("run_ended"), x.run_id, x.exit_code, x.signal,
-    x.signal_name, x.core_dumped, x.timed_out, x.stopped_by, x.leftovers,
-    x.out_bytes, x.err_bytes, x.log_cut_bytes, x.lines_dropped, x.error,
-    x.lost, x.ended_at);
+  return f(caf::meta::type_name("run_ended"), x.run_id,
+    static_cast<run_end&>(x), x.lost, x.ended_at);
 }
 
 } // namespace labrt

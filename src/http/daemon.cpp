@@ -160,6 +160,10 @@ int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
     // Stopped here rather than by runtime::shutdown, so that the event log
     // still sees the run end.
     client c{**rt};
+    // The queue first: the end of the stopped run must not start the next.
+    if (auto queued = c.runner().queue())
+      for (auto& run : *queued)
+        static_cast<void>(c.runner().cancel(run.run_id));
     auto rec = c.runner().stop("", "shutdown");
     if (rec)
       log << to_iso8601(caf::make_timestamp()) << " stopped run "
