@@ -98,20 +98,24 @@ kv_store_actor::behavior_type kv_behavior(kv_self self) {
     },
     [self, &st, revision](atom::set, const std::string& key, json& value) {
       return write<uint64_t>(
-        self, [&st, key, value] { return st.plan_set(key, value); }, revision);
+        self, [&st, key, value = std::move(value)]() mutable {
+          return st.plan_set(key, std::move(value));
+        }, revision);
     },
     [self, &st, revision](atom::set, const std::string& key, json& value,
                           uint64_t expected) {
       return write<uint64_t>(
         self,
-        [&st, key, value, expected] {
-          return st.plan_set(key, value, expected);
+        [&st, key, value = std::move(value), expected]() mutable {
+          return st.plan_set(key, std::move(value), expected);
         },
         revision);
     },
     [self, &st, revision](atom::update, json& items) {
       return write<uint64_t>(
-        self, [&st, items] { return st.plan_update(items); }, revision);
+        self, [&st, items = std::move(items)]() mutable {
+          return st.plan_update(std::move(items));
+        }, revision);
     },
     [self, &st, erased](atom::erase, const std::string& key) {
       return write<bool>(

@@ -7,7 +7,10 @@
 //    thread and then from T (default 8) at once, each on 100 keys of its
 //    own: a runtime without a state_dir, then one with (every set committed
 //    before it is answered), in the same run, same order.
-// 2. History: R ended runs (default 100000) written to labrt.db, then Q
+// 2. The persistence actor alone at 1000 events/s for 10 s: service
+//    transitions and run records (a start, then an end), each record's
+//    commit timed.
+// 3. History: R ended runs (default 100000) written to labrt.db, then Q
 //    queries (default 1000) for a page of 100 through the client (runner ->
 //    persistence actor -> SQLite): newest, by script, by outcome, a
 //    `before` page deep in the history, and by words (a full scan).
@@ -22,9 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
 #include "labrt/client.hpp"
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
+#include "actors/persistence.hpp"
 #include "src/store_db.hpp"
 
 namespace {
@@ -137,6 +145,64 @@ void fill_history(const std::string& dir, size_t runs) {
   }
 }
 
+/// The persistence actor alone, fed `rate` events a second for `seconds`:
+/// alternately a service transition (no answer awaited) and a run record
+/// (a run's start, then its end, which also prunes), each record timed from
+/// request to answer, which includes any transition queued ahead of it.
+figures persistence_writes(const std::string& dir, size_t rate,
+                           size_t seconds) {
+  auto db = store_db::open(dir);
+  if (!db)
+    die("open", db.error());
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto writer = sys.spawn<caf::detached>(
+    persistence, std::make_shared<store_db>(std::move(*db)),
+    history_retention{});
+  std::vector<double> us;
+  {
+    caf::scoped_actor self{sys};
+    auto period = std::chrono::nanoseconds{std::chrono::seconds{1}} / rate;
+    auto next = clock_type::now();
+    run_record rec;
+    for (size_t i = 0; i < rate * seconds; ++i) {
+      std::this_thread::sleep_until(next += period);
+      if (i % 2 == 0) {
+        change_event ev;
+        ev.source = "service";
+        ev.key = "service-" + std::to_string(i % 20);
+        ev.old_value = i % 4 == 0;
+        ev.new_value = i % 4 != 0;
+        ev.revision = i;
+        ev.time = caf::make_timestamp();
+        self->send(writer, std::move(ev));
+        continue;
+      }
+      if (i % 4 == 1) { // a start
+        rec = run_record{};
+        rec.run_id = "w" + std::to_string(i);
+        rec.state = run_state::running;
+        rec.script = "smoke.py";
+        rec.args = {"--board", "b" + std::to_string(i % 50)};
+        rec.started_at = rec.enqueued_at = caf::make_timestamp();
+      } else { // its end
+        rec.state = run_state::finished;
+        rec.exit_code = 0;
+        rec.ended_at = caf::make_timestamp();
+      }
+      auto t0 = clock_type::now();
+      self->request(writer, std::chrono::seconds{10}, atom::commit_v, rec)
+        .receive([](bool) {},
+                 [](caf::error& err) { die("run write", err); });
+      us.push_back(
+        std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+          .count());
+    }
+    self->send_exit(writer, caf::exit_reason::user_shutdown);
+  }
+  return summarize(std::move(us));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +245,14 @@ int main(int argc, char** argv) {
     std::printf("\np50 ratio durable / memory: %.2f\n\n",
                 durable.p50_us / memory.p50_us);
   }
+
+  std::printf("## the persistence actor at 1000 events/s for 10 s (half run "
+              "records, half service transitions)\n\n");
+  std::printf("| write | p50 us | p99 us | max us |\n| --- | --- | --- | --- |\n");
+  std::filesystem::create_directories(base + "/writes");
+  row("run record, request to answer", persistence_writes(base + "/writes",
+                                                          1000, 10));
+  std::printf("\n");
 
   std::printf("## history, %zu runs in labrt.db, pages of 100, %zu queries "
               "each\n\n",
