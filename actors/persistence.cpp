@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "labrt/errc.hpp"
 
 namespace labrt {
@@ -26,7 +28,10 @@ persistence_state::commit_kv(const std::vector<kv_write>& writes,
 
 caf::expected<bool> persistence_state::save_run(const run_record& rec) {
   auto saved = track(db_->put_run(rec), true);
-  if (saved && *outcome_of(rec) != '\0')
+  // Finding the max_runs-th newest run walks that many index entries, so a
+  // large history is pruned every max_runs / 100 ends: at most 1% over.
+  if (saved && *outcome_of(rec) != '\0'
+      && ++ends_unpruned_ >= std::max<uint64_t>(1, retention_.max_runs / 100))
     prune();
   return saved;
 }
@@ -37,6 +42,7 @@ void persistence_state::save_transition(const change_event& ev) {
 }
 
 void persistence_state::prune() {
+  ends_unpruned_ = 0;
   auto gone = db_->prune(retention_.max_runs, retention_.max_days,
                          caf::make_timestamp());
   if (!gone) {

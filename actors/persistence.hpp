@@ -41,7 +41,8 @@ struct persistence_state {
   caf::expected<uint64_t> commit_kv(const std::vector<kv_write>& writes,
                                     uint64_t revision);
 
-  /// Writes `rec`; after an ended run, prunes by `retention_`.
+  /// Writes `rec`; after an ended run, prunes by `retention_` (with more
+  /// than 100 `max_runs`, after every max_runs / 100 ends).
   caf::expected<bool> save_run(const run_record& rec);
 
   /// Records a service status change.
@@ -56,6 +57,7 @@ struct persistence_state {
   std::shared_ptr<store_db> db_;
   history_retention retention_;
   uint64_t pruned_runs_ = 0;
+  uint64_t ends_unpruned_ = 0; ///< Runs ended since the last pruning.
   caf::error failure_; ///< The last commit's error, none after a success.
   uint64_t commits_ = 0;
   uint64_t failures_ = 0;

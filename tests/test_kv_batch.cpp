@@ -1,5 +1,6 @@
 // The durable kv store's group commit: writes that queue behind a commit
-// share the next one, each answered only after the commit that holds it.
+// share the next one, each answered only after the commit that holds it;
+// and how often the persistence actor prunes a large history.
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
@@ -203,4 +204,27 @@ TEST_CASE("under a failing commit each set is either acknowledged and on disk "
     }
   }
   CHECK(image->revision == acknowledged);
+}
+
+TEST_CASE("a large retention prunes every max_runs / 100 ends, at most 1% "
+          "over") {
+  temp_dir dir;
+  persistence_state st;
+  st.db_ = open_db(dir);
+  st.retention_.max_runs = 200;
+  auto ended = [&](int i) {
+    run_record rec;
+    rec.run_id = "r" + std::to_string(i);
+    rec.state = run_state::finished;
+    rec.exit_code = 0;
+    rec.ended_at = caf::make_timestamp();
+    REQUIRE(st.save_run(rec));
+  };
+  auto kept = [&] { return value_of(st.db_->query_int("SELECT count(*) FROM runs")); };
+  for (int i = 1; i <= 201; ++i)
+    ended(i);
+  CHECK(kept() == 201); // the 200th end pruned, the 201st waits
+  ended(202);
+  CHECK(kept() == 200);
+  CHECK(st.pruned_runs_ == 2);
 }
