@@ -41,15 +41,16 @@ struct persistence_state {
   caf::expected<uint64_t> commit_kv(const std::vector<kv_write>& writes,
                                     uint64_t revision);
 
-  /// Writes `rec`; after an ended run, prunes by `retention_` (with more
-  /// than 100 `max_runs`, after every max_runs / 100 ends).
+  /// Writes `rec`; after an ended run, prunes by `retention_` (by count,
+  /// with more than 100 `max_runs`, after every max_runs / 100 ends).
   caf::expected<bool> save_run(const run_record& rec);
 
   /// Records a service status change.
   void save_transition(const change_event& ev);
 
-  /// Applies `retention_`: rows first, then the removed runs' log files.
-  void prune();
+  /// Applies `retention_` (`max_runs` only if `by_count`): rows first,
+  /// then the removed runs' log files.
+  void prune(bool by_count = true);
 
   /// The storage state for /healthz and the metrics.
   json health() const;

@@ -227,4 +227,13 @@ TEST_CASE("a large retention prunes every max_runs / 100 ends, at most 1% "
   ended(202);
   CHECK(kept() == 200);
   CHECK(st.pruned_runs_ == 2);
+  // The cut by age is made at every end: a run that ended 2 days ago goes
+  // at the next end, not 2 ends later.
+  st.retention_.max_days = 1;
+  REQUIRE(!st.db_->exec("UPDATE runs SET ended_at = 0 WHERE run_id = 'r202'"));
+  ended(203);
+  CHECK(kept() == 200);
+  CHECK(value_of(st.db_->query_int(
+          "SELECT count(*) FROM runs WHERE run_id = 'r202'"))
+        == 0);
 }
