@@ -1,6 +1,8 @@
 // The generic key/value store actor, successor of ThreadSafeDict.
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -80,8 +82,49 @@ struct kv_store_state {
   /// Makes `p` the store's state: one write, a change per entry.
   void apply(const plan& p);
 
-  /// `p`'s changes as database rows, with the revisions `apply` will give.
+  /// `p`'s changes as database rows, with the revisions `apply` will give
+  /// (after the changes of the batch being formed).
   std::vector<kv_write> writes_of(const plan& p) const;
+
+  // -- group commit (with a database) ----------------------------------------
+
+  /// A request that arrived while a commit was in flight, kept in arrival
+  /// order. A write plans when its batch forms, against the store as that
+  /// batch's earlier writes leave it; a read (no planner) answers in turn.
+  struct request {
+    std::function<caf::expected<plan>()> planner; ///< Empty: a read.
+    /// Gets the applied plan (a read: null), or the write's error.
+    std::function<void(caf::expected<const plan*>)> answer;
+  };
+
+  /// A request of the batch in flight, with its plan.
+  struct staged {
+    request req;
+    caf::expected<plan> planned;
+  };
+
+  /// True while a commit is in flight or requests wait for one: a new
+  /// request then queues behind them.
+  bool busy() const noexcept {
+    return committing_ || !waiting_.empty();
+  }
+
+  /// Takes waiting requests into one batch: answers those that need no
+  /// commit and come before the first write at once, plans the rest in
+  /// order, and returns the rows to commit (none: nothing to commit).
+  std::vector<kv_write> form_batch();
+
+  /// Ends the batch in flight: committed (no `err`), each write is applied
+  /// and answered in order, reads in between see the writes before them;
+  /// failed, every write answers `err` and nothing changes.
+  void finish_batch(const caf::error& err);
+
+  /// Most changes in one batch; a single larger request goes alone.
+  static constexpr size_t max_batch = 512;
+
+  std::deque<request> waiting_;
+  std::vector<staged> batch_;
+  bool committing_ = false;
 
   /// Starts from what the database holds; before any change.
   void load(kv_image image);
@@ -109,6 +152,18 @@ struct kv_store_state {
   persistence_actor db_;
 
 private:
+  /// `key` as the batch being formed leaves it; null if absent.
+  const slot* current(const std::string& key) const;
+  /// Records `p`'s changes as ahead of the store, for the next plans.
+  void stage(const plan& p);
+  /// The keys `current` holds that start with `prefix`, in key order.
+  std::vector<std::string> current_keys(const std::string& prefix) const;
+
+  /// The keys the batch being formed changes (null value: erased), and how
+  /// many changes it holds.
+  slot_map ahead_;
+  uint64_t ahead_changes_ = 0;
+
   caf::error refuse(caf::error err);
   caf::error check_expected(const std::string& key,
                             std::optional<uint64_t> expected);

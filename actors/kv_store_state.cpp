@@ -18,16 +18,16 @@ caf::error kv_store_state::check_expected(const std::string& key,
                                           std::optional<uint64_t> expected) {
   if (!expected)
     return caf::none;
-  auto i = slots_.find(key);
-  auto current = i == slots_.end() ? uint64_t{0} : i->second.revision;
-  if (*expected == any_revision ? current != 0 : current == *expected)
+  auto s = current(key);
+  auto now = s == nullptr ? uint64_t{0} : s->revision;
+  if (*expected == any_revision ? now != 0 : now == *expected)
     return caf::none;
-  if (current == 0)
+  if (now == 0)
     return refuse(make_conflict("key '" + key + "' does not exist", 0));
   return refuse(make_conflict("key '" + key + "' is at revision "
-                                + std::to_string(current) + ", not "
+                                + std::to_string(now) + ", not "
                                 + std::to_string(*expected),
-                              current));
+                              now));
 }
 
 void kv_store_state::store(const std::string& key, json_ptr value) {
@@ -58,7 +58,7 @@ void kv_store_state::apply(const plan& p) {
 std::vector<kv_write> kv_store_state::writes_of(const plan& p) const {
   std::vector<kv_write> result;
   result.reserve(p.changes.size());
-  auto revision = log_.revision();
+  auto revision = log_.revision() + ahead_changes_;
   for (auto& [key, value] : p.changes)
     result.push_back(kv_write{key, value ? value->dump() : std::string{},
                               ++revision, value == nullptr});
@@ -138,7 +138,7 @@ kv_store_state::plan_erase(const std::string& key,
   if (auto err = check_expected(key, expected))
     return err;
   plan result;
-  if (slots_.count(key) > 0)
+  if (current(key) != nullptr)
     result.changes.emplace_back(key, nullptr);
   return result;
 }
@@ -151,8 +151,8 @@ kv_store_state::plan_patch(const std::string& key, const json& doc,
     return refuse(std::move(err));
   if (auto err = check_expected(key, expected))
     return err;
-  auto i = slots_.find(key);
-  json result = i == slots_.end() ? json{} : *i->second.value;
+  auto s = current(key);
+  json result = s == nullptr ? json{} : *s->value;
   if (format == patch_format::merge_patch) {
     result.merge_patch(doc);
   } else {
@@ -178,8 +178,8 @@ kv_store_state::plan_patch(const std::string& key, const json& doc,
 kv_store_state::plan kv_store_state::plan_clear(const std::string& prefix) {
   // Erasures are logged in key order, as before the store was hashed.
   plan result;
-  for (auto* kvp : sorted(prefix))
-    result.changes.emplace_back(kvp->first, nullptr);
+  for (auto& key : current_keys(prefix))
+    result.changes.emplace_back(key, nullptr);
   return result;
 }
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "labrt/errc.hpp"
 
 namespace labrt {
@@ -26,8 +28,12 @@ persistence_state::commit_kv(const std::vector<kv_write>& writes,
 
 caf::expected<bool> persistence_state::save_run(const run_record& rec) {
   auto saved = track(db_->put_run(rec), true);
+  // Finding the max_runs-th newest run walks that many index entries, so a
+  // large history is cut to max_runs every max_runs / 100 ends (at most 1%
+  // over); the cut by age costs an index range and is made every time.
   if (saved && *outcome_of(rec) != '\0')
-    prune();
+    prune(++ends_unpruned_
+          >= std::max<uint64_t>(1, retention_.max_runs / 100));
   return saved;
 }
 
@@ -41,9 +47,11 @@ void persistence_state::save_transition(const change_event& ev) {
   static_cast<void>(track(db_->put_transition(ev), true));
 }
 
-void persistence_state::prune() {
-  auto gone = db_->prune(retention_.max_runs, retention_.max_days,
-                         caf::make_timestamp());
+void persistence_state::prune(bool by_count) {
+  if (by_count)
+    ends_unpruned_ = 0;
+  auto gone = db_->prune(by_count ? retention_.max_runs : 0,
+                         retention_.max_days, caf::make_timestamp());
   if (!gone) {
     static_cast<void>(track(std::move(gone.error()), true));
     return;

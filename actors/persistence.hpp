@@ -44,7 +44,8 @@ struct persistence_state {
   caf::expected<uint64_t> commit_kv(const std::vector<kv_write>& writes,
                                     uint64_t revision);
 
-  /// Writes `rec`; after an ended run, prunes by `retention_`.
+  /// Writes `rec`; after an ended run, prunes by `retention_` (by count,
+  /// with more than 100 `max_runs`, after every max_runs / 100 ends).
   caf::expected<bool> save_run(const run_record& rec);
 
   /// Adds a run to the kept queue.
@@ -53,8 +54,9 @@ struct persistence_state {
   /// Records a service status change.
   void save_transition(const change_event& ev);
 
-  /// Applies `retention_`: rows first, then the removed runs' log files.
-  void prune();
+  /// Applies `retention_` (`max_runs` only if `by_count`): rows first,
+  /// then the removed runs' log files.
+  void prune(bool by_count = true);
 
   /// The storage state for /healthz and the metrics.
   json health() const;
@@ -62,6 +64,7 @@ struct persistence_state {
   std::shared_ptr<store_db> db_;
   history_retention retention_;
   uint64_t pruned_runs_ = 0;
+  uint64_t ends_unpruned_ = 0; ///< Runs ended since the last pruning.
   caf::error failure_; ///< The last commit's error, none after a success.
   uint64_t commits_ = 0;
   uint64_t failures_ = 0;

@@ -43,6 +43,41 @@ const char* const migrations[] = {
   // 3: the queue, in order; record and spec as JSON (run_record, run_spec).
   "CREATE TABLE queue(seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,"
   "  record TEXT NOT NULL, spec TEXT NOT NULL);",
+  // 4: a run's every field in a column of its own, so reading a page
+  // decodes no JSON; filled from the record for the runs already there.
+  // The history index holds every filter's column, so a filtered page
+  // walks the index from the newest run and reads only the rows it returns.
+  "ALTER TABLE runs ADD COLUMN path TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE runs ADD COLUMN topology_file TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE runs ADD COLUMN pgid INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN cookie TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE runs ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN signal_name TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE runs ADD COLUMN core_dumped INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN leftovers INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN out_bytes INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN err_bytes INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN log_cut_bytes INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN lines_dropped INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+  "UPDATE runs SET"
+  "  path = coalesce(json_extract(record, '$.path'), ''),"
+  "  topology_file = coalesce(json_extract(record, '$.topology_file'), ''),"
+  "  pgid = coalesce(json_extract(record, '$.pgid'), 0),"
+  "  cookie = coalesce(json_extract(record, '$.cookie'), ''),"
+  "  duration_ms = coalesce(json_extract(record, '$.duration_ms'), 0),"
+  "  signal_name = coalesce(json_extract(record, '$.signal.name'), ''),"
+  "  core_dumped = coalesce(json_extract(record, '$.core_dumped'), 0),"
+  "  leftovers = coalesce(json_extract(record, '$.leftovers'), 0),"
+  "  out_bytes = coalesce(json_extract(record, '$.out_bytes'), 0),"
+  "  err_bytes = coalesce(json_extract(record, '$.err_bytes'), 0),"
+  "  log_cut_bytes = coalesce(json_extract(record, '$.log_cut_bytes'), 0),"
+  "  lines_dropped = coalesce(json_extract(record, '$.lines_dropped'), 0),"
+  "  error = coalesce(json_extract(record, '$.error'), '');"
+  "DROP INDEX runs_history;"
+  "CREATE INDEX runs_history ON runs(final, seq, ended_at, outcome, script,"
+  "  words);"
+  "CREATE INDEX runs_outcome ON runs(outcome, seq);",
 };
 
 constexpr int migration_count = static_cast<int>(std::size(migrations));
@@ -52,6 +87,11 @@ constexpr int migration_count = static_cast<int>(std::size(migrations));
 
 int store_db::latest_version() {
   return migration_count;
+}
+
+const char* store_db::migration(int version) {
+  return version >= 1 && version <= migration_count ? migrations[version - 1]
+                                                    : nullptr;
 }
 
 store_db::store_db(std::string path, sqlite3* db)
@@ -174,6 +214,8 @@ caf::error store_db::migrate() {
 }
 
 caf::error store_db::prepare() {
+  auto find_sql = std::string{"SELECT "} + run_columns
+                  + " FROM runs WHERE run_id = ?1";
   struct {
     sqlite_stmt* stmt;
     const char* sql;
@@ -193,10 +235,14 @@ caf::error store_db::prepare() {
     {&stmts_->run_insert,
      "INSERT INTO runs(run_id, state, final, outcome, script, args, bin,"
      " topology, words, enqueued_at, started_at, ended_at, pid, pid_start,"
-     " exit_code, signal, stopped_by, timed_out, log, log_bytes, record)"
+     " exit_code, signal, stopped_by, timed_out, log, log_bytes, record,"
+     " path, topology_file, pgid, cookie, duration_ms, signal_name,"
+     " core_dumped, leftovers, out_bytes, err_bytes, log_cut_bytes,"
+     " lines_dropped, error)"
      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-     " ?15, ?16, ?17, ?18, ?19, ?20, ?21)"},
-    {&stmts_->run_find, "SELECT record FROM runs WHERE run_id = ?1"},
+     " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28,"
+     " ?29, ?30, ?31, ?32, ?33, ?34)"},
+    {&stmts_->run_find, find_sql.c_str()},
     {&stmts_->queue_insert,
      "INSERT INTO queue(run_id, record, spec) VALUES(?1, ?2, ?3)"},
     {&stmts_->queue_delete, "DELETE FROM queue WHERE run_id = ?1"},

@@ -59,6 +59,13 @@ public:
   /// The schema version this build writes (PRAGMA user_version).
   static int latest_version();
 
+  /// The SQL that takes the schema from `version - 1` to `version`; null
+  /// for a version this build does not know (tests build old files).
+  static const char* migration(int version);
+
+  /// What run_of reads, in its order.
+  static const char* const run_columns;
+
   /// Opens or creates `<state_dir>/labrt.db` and brings its schema up to
   /// date. Every failure is `errc::storage_failed` naming the file and the
   /// reason: corrupt or not a database, read-only, disk full, written by a

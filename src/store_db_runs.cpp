@@ -38,7 +38,69 @@ int64_t to_int(uint64_t x) {
     std::min<uint64_t>(x, std::numeric_limits<int64_t>::max()));
 }
 
+caf::timestamp time_at(const sqlite_stmt& row, int col) {
+  return caf::timestamp{caf::timespan{row.int_at(col)}};
+}
+
+int32_t int32_at(const sqlite_stmt& row, int col) {
+  return static_cast<int32_t>(row.int_at(col));
+}
+
+uint64_t uint_at(const sqlite_stmt& row, int col) {
+  return static_cast<uint64_t>(std::max<int64_t>(row.int_at(col), 0));
+}
+
+/// The run in the current row of a `SELECT run_columns`.
+caf::expected<run_record> run_of(const sqlite_stmt& row) {
+  run_record r;
+  r.run_id = row.text_at(0);
+  auto state = row.text_at(1);
+  for (auto s : {run_state::queued, run_state::starting, run_state::running,
+                 run_state::stopping, run_state::finished, run_state::failed,
+                 run_state::cancelled, run_state::lost})
+    if (state == to_string(s))
+      r.state = s;
+  r.script = row.text_at(2);
+  auto args = json::parse(row.text_at(3), nullptr, false);
+  if (!args.is_array())
+    return make_error(errc::storage_failed, "run " + r.run_id + ": bad args");
+  for (auto& arg : args)
+    if (arg.is_string())
+      r.args.push_back(arg.get<std::string>());
+  r.bin = row.text_at(4);
+  r.topology = row.text_at(5);
+  r.enqueued_at = time_at(row, 6);
+  r.started_at = time_at(row, 7);
+  r.ended_at = time_at(row, 8);
+  r.pid = int32_at(row, 9);
+  r.exit_code = row.null_at(10) ? -1 : int32_at(row, 10);
+  r.signal = row.null_at(11) ? 0 : int32_at(row, 11);
+  r.stopped_by = row.text_at(12);
+  r.timed_out = row.int_at(13) != 0;
+  r.log = row.text_at(14);
+  r.path = row.text_at(15);
+  r.topology_file = row.text_at(16);
+  r.pgid = int32_at(row, 17);
+  r.cookie = row.text_at(18);
+  r.duration_ms = row.int_at(19);
+  r.signal_name = row.text_at(20);
+  r.core_dumped = row.int_at(21) != 0;
+  r.leftovers = int32_at(row, 22);
+  r.out_bytes = uint_at(row, 23);
+  r.err_bytes = uint_at(row, 24);
+  r.log_cut_bytes = uint_at(row, 25);
+  r.lines_dropped = uint_at(row, 26);
+  r.error = row.text_at(27);
+  return r;
+}
+
 } // namespace
+
+const char* const store_db::run_columns =
+  "run_id, state, script, args, bin, topology, enqueued_at, started_at,"
+  " ended_at, pid, exit_code, signal, stopped_by, timed_out, log, path,"
+  " topology_file, pgid, cookie, duration_ms, signal_name, core_dumped,"
+  " leftovers, out_bytes, err_bytes, log_cut_bytes, lines_dropped, error";
 
 caf::error store_db::put_run(const run_record& rec) {
   auto& s = *stmts_;
@@ -79,7 +141,20 @@ caf::error store_db::put_run(const run_record& rec) {
       .bind(19, rec.log)
       .bind(20, to_int(rec.out_bytes + rec.err_bytes - std::min(
                           rec.log_cut_bytes, rec.out_bytes + rec.err_bytes)))
-      .bind(21, json(rec).dump());
+      .bind(21, json(rec).dump())
+      .bind(22, rec.path)
+      .bind(23, rec.topology_file)
+      .bind(24, int64_t{rec.pgid})
+      .bind(25, rec.cookie)
+      .bind(26, rec.duration_ms)
+      .bind(27, rec.signal_name)
+      .bind(28, int64_t{rec.core_dumped ? 1 : 0})
+      .bind(29, int64_t{rec.leftovers})
+      .bind(30, to_int(rec.out_bytes))
+      .bind(31, to_int(rec.err_bytes))
+      .bind(32, to_int(rec.log_cut_bytes))
+      .bind(33, to_int(rec.lines_dropped))
+      .bind(34, rec.error);
     if (rec.exit_code >= 0)
       ins.bind(15, int64_t{rec.exit_code});
     if (rec.signal != 0)
@@ -105,18 +180,19 @@ caf::expected<run_record> store_db::find_run(const std::string& id) {
     find.reset();
     return fail("cannot read run " + id, rc);
   }
-  auto doc = json::parse(find.text_at(0), nullptr, false);
+  auto rec = run_of(find);
   find.reset();
-  if (doc.is_discarded() || !doc.is_object())
+  if (!rec)
     return fail("cannot read run " + id, SQLITE_CORRUPT);
-  return doc.get<run_record>();
+  return rec;
 }
 
 caf::expected<std::vector<run_record>>
 store_db::history(const history_query& q) {
   // Only the filters a query uses are in its SQL, so each shape of query
   // gets the plan of its own index.
-  std::string sql = "SELECT record FROM runs WHERE final = 1";
+  std::string sql = std::string{"SELECT "} + run_columns
+                    + " FROM runs WHERE final = 1";
   std::vector<std::string> texts;
   std::vector<int64_t> numbers;
   std::vector<bool> is_text;
@@ -157,10 +233,10 @@ store_db::history(const history_query& q) {
       stmt.bind(static_cast<int>(i + 1), numbers[n++]);
   std::vector<run_record> result;
   while ((rc = stmt.step()) == SQLITE_ROW) {
-    auto doc = json::parse(stmt.text_at(0), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object())
+    auto rec = run_of(stmt);
+    if (!rec)
       return fail("cannot read the history", SQLITE_CORRUPT);
-    result.push_back(doc.get<run_record>());
+    result.push_back(std::move(*rec));
   }
   if (rc != SQLITE_DONE)
     return fail("cannot query the history", rc);

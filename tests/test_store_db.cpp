@@ -384,14 +384,18 @@ TEST_CASE("the queue keeps its order and a run's write takes it off") {
     REQUIRE(!db->put_run(cancelled));
     CHECK(queue_ids(*db, {"q4"}) == ids{"q1", "q4"});
   }
-  // A database of schema 2 (before the queue) is migrated, its runs kept.
-  CHECK(raw_query(dir / "labrt.db", "DROP TABLE queue").empty());
-  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version = 2").empty());
-  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version") == "2");
-  auto db = store_db::open(dir.path);
+  // A database of schema 2 (before the queue) is migrated.
+  temp_dir old;
+  auto v2 = std::string{store_db::migration(1)} + store_db::migration(2)
+            + "PRAGMA user_version = 2;";
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open((old / "labrt.db").c_str(), &raw) == SQLITE_OK);
+  CHECK(sqlite3_exec(raw, v2.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = store_db::open(old.path);
   REQUIRE(db);
-  CHECK(raw_query(dir / "labrt.db", "PRAGMA user_version") == "3");
-  CHECK(db->query_int("SELECT count(*) FROM runs") == 2);
+  CHECK(raw_query(old / "labrt.db", "PRAGMA user_version")
+        == std::to_string(store_db::latest_version()));
   CHECK(queue_ids(*db, {}).empty());
   CHECK(queue_ids(*db, {"q5", "q6"}) == ids{"q5", "q6"});
   auto back = db->load_queue();
@@ -403,4 +407,56 @@ TEST_CASE("the queue keeps its order and a run's write takes it off") {
   // The same run queued twice is refused: one entry a run.
   auto again = queued("q5");
   CHECK(code_of(db->put_queued(again.rec, again.spec)) == errc::storage_failed);
+}
+
+TEST_CASE("a database of schema 2 is upgraded with its runs readable") {
+  temp_dir dir;
+  auto path = dir / "labrt.db";
+  // As the previous release left it: schema 2, a run only in its record.
+  auto v2 = std::string{store_db::migration(1)} + store_db::migration(2)
+            + "PRAGMA user_version = 2;";
+  auto rec = a_run("old", "smoke.sh", 0, caf::make_timestamp());
+  rec.path = "/lab/smoke.sh";
+  rec.cookie = "c-1";
+  rec.duration_ms = 1500;
+  rec.out_bytes = 12;
+  rec.lines_dropped = 3;
+  rec.error = "a warning";
+  v2 += "INSERT INTO runs(run_id, state, final, outcome, script, args, bin,"
+        " topology, words, enqueued_at, started_at, ended_at, pid, pid_start,"
+        " exit_code, stopped_by, timed_out, log, log_bytes, record) VALUES("
+        "'old', 'finished', 1, 'passed', 'smoke.sh', '[\"--board\",\"bold\"]',"
+        " '', 't2', 'smoke.sh  t2 --board bold', 1, 2, 3, 0, 0, 0, '', 0, '',"
+        " 12, '" + json(rec).dump() + "');";
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+  CHECK(sqlite3_exec(raw, v2.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  CHECK(raw_query(path, "PRAGMA user_version")
+        == std::to_string(store_db::latest_version()));
+  auto back = db->find_run("old");
+  REQUIRE(back);
+  CHECK(back->path == "/lab/smoke.sh");
+  CHECK(back->cookie == "c-1");
+  CHECK(back->duration_ms == 1500);
+  CHECK(back->out_bytes == 12);
+  CHECK(back->lines_dropped == 3);
+  CHECK(back->error == "a warning");
+  CHECK(back->args == std::vector<std::string>{"--board", "bold"});
+  CHECK(back->exit_code == 0);
+  history_query q;
+  q.text = "bold";
+  CHECK(ids_of(db->history(q)) == ids{"old"});
+  // New writes fill the new columns and read back whole.
+  rec.run_id = "new";
+  rec.signal = 9;
+  rec.signal_name = "SIGKILL";
+  rec.exit_code = -1;
+  rec.core_dumped = true;
+  REQUIRE(!db->put_run(rec));
+  auto fresh = db->find_run("new");
+  REQUIRE(fresh);
+  CHECK(json(*fresh) == json(rec));
 }
