@@ -62,16 +62,58 @@ void persistence_state::prune(bool by_count) {
     ::unlink(path.c_str());
 }
 
+bool persistence_state::start_checkpoint() {
+  if (checkpointing_ || db_->wal_pages() < checkpoint_pages)
+    return false;
+  checkpointing_ = true;
+  return true;
+}
+
+void persistence_state::end_checkpoint(caf::error err) {
+  checkpointing_ = false;
+  checkpoint_failure_ = std::move(err);
+}
+
 json persistence_state::health() const {
   json result{{"state", failure_ ? "degraded" : "ok"},
               {"file", db_->path()},
               {"commits", commits_},
               {"failures", failures_},
-              {"pruned_runs", pruned_runs_}};
+              {"pruned_runs", pruned_runs_},
+              {"wal_pages", db_->wal_pages()}};
   if (failure_)
     result["error"] = message_of(failure_);
+  if (checkpoint_failure_)
+    result["checkpoint_error"] = message_of(checkpoint_failure_);
   return result;
 }
+
+wal_checkpointer_actor::behavior_type
+wal_checkpointer(wal_checkpointer_actor::pointer, std::string path) {
+  return {
+    [path](atom::commit) -> caf::result<bool> {
+      if (auto err = store_db::checkpoint(path))
+        return err;
+      return true;
+    },
+  };
+}
+
+namespace {
+
+/// After a write: hands the log to the checkpointer when it is due.
+void checkpoint_if_due(persistence_actor::stateful_pointer<persistence_state> self,
+                       const wal_checkpointer_actor& checkpointer) {
+  if (!self->state.start_checkpoint())
+    return;
+  self->request(checkpointer, caf::infinite, atom::commit_v)
+    .then([self](bool) { self->state.end_checkpoint({}); },
+          [self](caf::error& err) {
+            self->state.end_checkpoint(std::move(err));
+          });
+}
+
+} // namespace
 
 persistence_actor::behavior_type
 persistence(persistence_actor::stateful_pointer<persistence_state> self,
@@ -80,16 +122,24 @@ persistence(persistence_actor::stateful_pointer<persistence_state> self,
   st.db_ = std::move(db);
   st.retention_ = retention;
   st.prune();
+  auto ckpt = self->spawn<caf::detached + caf::linked>(wal_checkpointer,
+                                                        st.db_->path());
   return {
-    [self](atom::commit, const std::vector<kv_write>& writes,
-           uint64_t revision) {
-      return self->state.commit_kv(writes, revision);
+    [self, ckpt](atom::commit, const std::vector<kv_write>& writes,
+                 uint64_t revision) {
+      auto result = self->state.commit_kv(writes, revision);
+      checkpoint_if_due(self, ckpt);
+      return result;
     },
-    [self](atom::commit, const run_record& rec) {
-      return self->state.save_run(rec);
+    [self, ckpt](atom::commit, const run_record& rec) {
+      auto result = self->state.save_run(rec);
+      checkpoint_if_due(self, ckpt);
+      return result;
     },
-    [self](atom::enqueue, const run_record& rec, const run_spec& spec) {
-      return self->state.save_queued(rec, spec);
+    [self, ckpt](atom::enqueue, const run_record& rec, const run_spec& spec) {
+      auto result = self->state.save_queued(rec, spec);
+      checkpoint_if_due(self, ckpt);
+      return result;
     },
     [self](atom::get, const std::string& id) {
       return self->state.db_->find_run(id);
@@ -98,7 +148,10 @@ persistence(persistence_actor::stateful_pointer<persistence_state> self,
       return self->state.db_->history(q);
     },
     [self](atom::storage) { return self->state.health(); },
-    [self](const change_event& ev) { self->state.save_transition(ev); },
+    [self, ckpt](const change_event& ev) {
+      self->state.save_transition(ev);
+      checkpoint_if_due(self, ckpt);
+    },
   };
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -34,6 +35,16 @@ using persistence_actor = storage_actor::extend<
   /// A service status change, from the service manager's feed.
   caf::reacts_to<change_event>>;
 
+/// Checkpoints the database's write-ahead log off the writer's thread.
+using wal_checkpointer_actor = caf::typed_actor<
+  /// Commits the log into the database file (store_db::checkpoint).
+  caf::replies_to<atom::commit>::with<bool>>;
+
+/// Spawn detached, given the database file. Implemented in
+/// actors/persistence.cpp.
+wal_checkpointer_actor::behavior_type
+wal_checkpointer(wal_checkpointer_actor::pointer self, std::string path);
+
 /// The database and what became of the commits. Plain methods: tested
 /// without actors.
 struct persistence_state {
@@ -58,8 +69,18 @@ struct persistence_state {
   /// then the removed runs' log files.
   void prune(bool by_count = true);
 
+  /// Whether the write-ahead log has grown enough to be copied into the
+  /// file and no checkpoint is under way; if so, one is from now on.
+  bool start_checkpoint();
+
+  /// A checkpoint ended; `err` shows in health() until the next one.
+  void end_checkpoint(caf::error err);
+
   /// The storage state for /healthz and the metrics.
   json health() const;
+
+  /// SQLite's own threshold for a checkpoint (wal_autocheckpoint).
+  static constexpr int checkpoint_pages = 1000;
 
   std::shared_ptr<store_db> db_;
   history_retention retention_;
@@ -68,6 +89,8 @@ struct persistence_state {
   caf::error failure_; ///< The last commit's error, none after a success.
   uint64_t commits_ = 0;
   uint64_t failures_ = 0;
+  bool checkpointing_ = false;
+  caf::error checkpoint_failure_;
 
 private:
   template <class T>

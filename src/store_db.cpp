@@ -187,7 +187,37 @@ caf::error store_db::configure() {
     return fail("cannot switch to WAL (journal mode " + wal.text_at(0) + ")",
                 SQLITE_CANTOPEN);
   wal.reset();
+  // Replaces SQLite's checkpoint at commit (wal_autocheckpoint) with a count.
+  sqlite3_wal_hook(
+    db_,
+    [](void* pages, sqlite3*, const char*, int n) {
+      *static_cast<int*>(pages) = n;
+      return SQLITE_OK;
+    },
+    &stmts_->wal_pages);
   return exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+}
+
+int store_db::wal_pages() const {
+  return stmts_->wal_pages;
+}
+
+caf::error store_db::checkpoint(const std::string& path) {
+  sqlite3* db = nullptr;
+  auto rc = sqlite3_open_v2(path.c_str(), &db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                            nullptr);
+  // A connection opens the log at its first read, and checkpoints nothing
+  // before (SQLite 3.40).
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                   nullptr, nullptr);
+  auto err = rc == SQLITE_OK ? caf::error{}
+                             : storage_error(path, "cannot checkpoint", rc, db);
+  sqlite3_close(db);
+  return err;
 }
 
 caf::error store_db::migrate() {

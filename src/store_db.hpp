@@ -122,6 +122,17 @@ public:
   caf::expected<pruned> prune(uint64_t max_runs, uint64_t max_days,
                               caf::timestamp now);
 
+  /// Pages in the write-ahead log after the last commit. Commits never
+  /// checkpoint: a checkpoint syncs the file, which can take seconds on a
+  /// busy disk, and every write would wait for it. `checkpoint` does it
+  /// from elsewhere.
+  int wal_pages() const;
+
+  /// Copies the write-ahead log of the database at `path` into it, through
+  /// a connection of its own; passive: it neither waits for nor blocks the
+  /// writer, and the writer starts the log over once it is all copied.
+  static caf::error checkpoint(const std::string& path);
+
   /// Runs statements that return no rows (tests, maintenance).
   caf::error exec(const std::string& sql);
 

@@ -19,6 +19,8 @@ struct store_db::statements {
   sqlite_stmt kv_erase;
   sqlite_stmt meta_put;
   sqlite_stmt meta_get;
+  /// Frames in the write-ahead log after the last commit (the WAL hook).
+  int wal_pages = 0;
 };
 
 } // namespace labrt

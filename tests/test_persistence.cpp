@@ -268,3 +268,40 @@ TEST_CASE("retention prunes the oldest runs and their logs") {
   // The runner's own memory still knows the run until it restarts.
   CHECK(value_of(c.runner().get(oldest.run_id)).run_id == oldest.run_id);
 }
+
+TEST_CASE("the write-ahead log is checkpointed beside the writer and starts over") {
+  temp_dir dir;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto store = sys.spawn<caf::detached>(
+    persistence, std::make_shared<store_db>(std::move(*db)), history_retention{});
+  caf::scoped_actor self{sys};
+  auto commit = [&](uint64_t rev, std::string value) {
+    std::vector<kv_write> w{{"k" + std::to_string(rev), std::move(value), rev, false}};
+    self->request(store, deadline, atom::commit_v, w, rev)
+      .receive([&](uint64_t got) { CHECK(got == rev); },
+               [](caf::error& err) { FAIL(render(err)); });
+  };
+  auto wal_pages = [&] {
+    int64_t pages = -1;
+    self->request(store, deadline, atom::storage_v)
+      .receive([&](const json& h) { pages = h["wal_pages"].get<int64_t>(); },
+               [](caf::error& err) { FAIL(render(err)); });
+    return pages;
+  };
+  // Past SQLite's checkpoint threshold (1000 pages of 4 KiB).
+  uint64_t rev = 0;
+  while (wal_pages() < persistence_state::checkpoint_pages)
+    commit(++rev, json(std::string(100 * 1024, 'x')).dump());
+  // The checkpointer copies the log; a commit after that starts it over.
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (wal_pages() >= 10 && std::chrono::steady_clock::now() < until)
+    commit(++rev, "1");
+  CHECK(wal_pages() < 10);
+  self->request(store, deadline, atom::storage_v)
+    .receive([](const json& h) { CHECK_FALSE(h.contains("checkpoint_error")); },
+             [](caf::error& err) { FAIL(render(err)); });
+  self->send_exit(store, caf::exit_reason::user_shutdown);
+}

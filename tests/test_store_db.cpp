@@ -460,3 +460,26 @@ TEST_CASE("a database of schema 2 is upgraded with its runs readable") {
   REQUIRE(fresh);
   CHECK(json(*fresh) == json(rec));
 }
+
+TEST_CASE("commits leave the checkpoint to store_db::checkpoint") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  // About 5 MB of changes: SQLite's own checkpoint would have run at 1000
+  // pages, syncing the file inside a commit.
+  std::string big(100 * 1024, 'x');
+  for (uint64_t rev = 1; rev <= 50; ++rev)
+    REQUIRE(!db->commit_kv({kv_write{"k" + std::to_string(rev),
+                                     json(big).dump(), rev, false}},
+                           rev));
+  CHECK(db->wal_pages() > 1000);
+  REQUIRE(!store_db::checkpoint(db->path()));
+  // Everything was copied: the next commit starts the log over.
+  REQUIRE(!db->commit_kv({kv_write{"after", "1", 51, false}}, 51));
+  CHECK(db->wal_pages() < 10);
+  CHECK(db->query_int("SELECT count(*) FROM kv") == 51);
+  // A file that cannot be opened is a storage error naming it.
+  auto err = store_db::checkpoint(dir.path + "/missing/labrt.db");
+  CHECK(code_of(err) == errc::storage_failed);
+  CHECK(message_of(err).find("missing") != std::string::npos);
+}
