@@ -124,22 +124,22 @@ persistence(persistence_actor::stateful_pointer<persistence_state> self,
   st.prune();
   auto ckpt = self->spawn<caf::detached + caf::linked>(wal_checkpointer,
                                                         st.db_->path());
+  // Every write may make the log due for a checkpoint.
+  auto written = [self, ckpt](auto result) {
+    checkpoint_if_due(self, ckpt);
+    return result;
+  };
   return {
-    [self, ckpt](atom::commit, const std::vector<kv_write>& writes,
-                 uint64_t revision) {
-      auto result = self->state.commit_kv(writes, revision);
-      checkpoint_if_due(self, ckpt);
-      return result;
+    [self, written](atom::commit, const std::vector<kv_write>& writes,
+                    uint64_t revision) {
+      return written(self->state.commit_kv(writes, revision));
     },
-    [self, ckpt](atom::commit, const run_record& rec) {
-      auto result = self->state.save_run(rec);
-      checkpoint_if_due(self, ckpt);
-      return result;
+    [self, written](atom::commit, const run_record& rec) {
+      return written(self->state.save_run(rec));
     },
-    [self, ckpt](atom::enqueue, const run_record& rec, const run_spec& spec) {
-      auto result = self->state.save_queued(rec, spec);
-      checkpoint_if_due(self, ckpt);
-      return result;
+    [self, written](atom::enqueue, const run_record& rec,
+                    const run_spec& spec) {
+      return written(self->state.save_queued(rec, spec));
     },
     [self](atom::get, const std::string& id) {
       return self->state.db_->find_run(id);
