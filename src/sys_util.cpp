@@ -50,4 +50,12 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
+bool same_secret(const std::string& given, const std::string& secret) {
+  unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(
+      given[i] ^ secret[secret.empty() ? 0 : i % secret.size()]);
+  return diff == 0;
+}
+
 } // namespace labrt

@@ -17,4 +17,8 @@ caf::error system_error(const std::string& what, int err);
 /// with errno set; `out` then holds whatever was read.
 bool read_file(const std::string& path, std::string& out);
 
+/// Compares a secret shown (a token, the cluster secret) without an early
+/// exit, so timing does not reveal a matching prefix.
+bool same_secret(const std::string& given, const std::string& secret);
+
 } // namespace labrt

@@ -31,6 +31,7 @@ int status_of(errc code) {
       return 413;
     case errc::shutting_down:
     case errc::storage_failed:
+    case errc::unavailable:
       return 503;
     case errc::timeout:
       return 504;
@@ -330,14 +331,6 @@ std::string bearer_of(const Request& req) {
     return trim(auth.substr(space));
   // EventSource cannot set headers: the page passes ?access_token= (RFC 6750).
   return req.get_param_value("access_token");
-}
-
-bool same_secret(const std::string& given, const std::string& secret) {
-  unsigned char diff = given.size() == secret.size() ? 0 : 1;
-  for (size_t i = 0; i < given.size(); ++i)
-    diff |= static_cast<unsigned char>(
-      given[i] ^ secret[secret.empty() ? 0 : i % secret.size()]);
-  return diff == 0;
 }
 
 } // namespace labrt::http

@@ -92,7 +92,4 @@ caf::expected<std::optional<uint64_t>> precondition_of(const Request& req);
 /// of `?access_token=`; empty if neither.
 std::string bearer_of(const Request& req);
 
-/// Compares without an early exit, so timing does not reveal a prefix.
-bool same_secret(const std::string& given, const std::string& secret);
-
 } // namespace labrt::http

@@ -13,6 +13,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
 #include "src/http/server_impl.hpp"
+#include "src/sys_util.hpp"
 
 namespace labrt {
 
@@ -153,7 +154,7 @@ void http_server::impl::set_handlers() {
     if (token.empty() || req.path == "/healthz")
       return httplib::Server::HandlerResponse::Unhandled;
     auto given = http::bearer_of(req);
-    if (!given.empty() && http::same_secret(given, token))
+    if (!given.empty() && same_secret(given, token))
       return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
     // Its body stays unread.
