@@ -9,6 +9,11 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <caf/io/middleman.hpp>
+
+#include "actors/agent.hpp"
+#include "actors/anchor.hpp"
+#include "actors/cluster.hpp"
 #include "actors/event_hub.hpp"
 #include "actors/kv_store.hpp"
 #include "actors/persistence.hpp"
@@ -57,47 +62,9 @@ caf::actor_system_config make_caf_config(const runtime_config& cfg) {
         text += ": " + ctx.get_as<std::string>(0);
       return text;
     });
+  if (cfg.cluster.enabled())
+    configure_cluster(result);
   return result;
-}
-
-/// Stops an extra manager (runtime::spawn_kv ...) when the runtime's kv store,
-/// its anchor, stops. The manager detaches it when it ends first, so that
-/// many short-lived managers leave nothing behind in the anchor.
-class stop_with_anchor : public caf::attachable {
-public:
-  explicit stop_with_anchor(caf::actor_addr extra) : extra_(std::move(extra)) {
-  }
-
-  void actor_exited(const caf::error&, caf::execution_unit*) override {
-    if (auto hdl = caf::actor_cast<caf::actor>(extra_))
-      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-  }
-
-  bool matches(const token& what) override {
-    return what.subtype == token::anonymous && what.ptr == this;
-  }
-
-private:
-  caf::actor_addr extra_;
-};
-
-template <class Handle>
-caf::expected<Handle> tie_to(const kv_store_actor& anchor, Handle extra) {
-  if (!anchor) {
-    caf::anon_send_exit(extra, caf::exit_reason::user_shutdown);
-    return make_error(errc::shutting_down, "the runtime has shut down");
-  }
-  auto tie = new stop_with_anchor(extra.address());
-  caf::attachable::token key{caf::attachable::token::anonymous, tie};
-  // An anchor that has already stopped runs the tie at once.
-  caf::actor_cast<caf::abstract_actor*>(anchor)->attach(caf::attachable_ptr{tie});
-  // Attached second: an extra that has already ended detaches at once.
-  caf::actor_cast<caf::abstract_actor*>(extra)->attach_functor(
-    [weak = anchor.address(), key] {
-      if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak))
-        strong->get()->detach(key);
-    });
-  return extra;
 }
 
 } // namespace
@@ -184,6 +151,30 @@ struct runtime::impl {
     return failure;
   }
 
+  /// Publishes this runtime's agent and starts following the configured
+  /// agents; a port that cannot be bound is a start error.
+  caf::error start_cluster() {
+    auto& cl = cfg.cluster;
+    if (!cl.publish_host.empty()) {
+      gate = sys.spawn(agent_gate, agent_targets{services, tests, runner, hub},
+                       cl.secret);
+      // SO_REUSEADDR only (not a shared port): a restarted agent gets its
+      // port back while the old connections linger in TIME_WAIT.
+      auto port = sys.middleman().publish(gate, cl.publish_port,
+                                          cl.publish_host.c_str(), true);
+      if (!port)
+        return make_error(errc::invalid_argument,
+                          "cluster.publish: cannot listen on "
+                            + cl.publish_host + ":"
+                            + std::to_string(cl.publish_port) + ": "
+                            + sys.render(port.error()));
+      agent_port = *port;
+    }
+    if (!cl.peers.empty())
+      orchestrator = sys.spawn(labrt::cluster, cl, hub);
+    return caf::none;
+  }
+
   ~impl() {
     shutdown(); // A no-op after runtime::shutdown.
   }
@@ -211,7 +202,9 @@ struct runtime::impl {
     logger_release release; // stop_runner's scoped_actor.
     stop_runner();
     // ~actor_system waits for every actor, so each must be told to stop.
-    for (auto& a : {caf::actor_cast<caf::actor>(hub),
+    for (auto& a : {caf::actor_cast<caf::actor>(orchestrator),
+                    caf::actor_cast<caf::actor>(gate),
+                    caf::actor_cast<caf::actor>(hub),
                     caf::actor_cast<caf::actor>(service_monitor),
                     caf::actor_cast<caf::actor>(kv),
                     caf::actor_cast<caf::actor>(services),
@@ -226,6 +219,8 @@ struct runtime::impl {
         .receive([](const json&) {}, [](const caf::error&) {});
       caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
     }
+    orchestrator = nullptr;
+    gate = nullptr;
     store = nullptr;
     storage = nullptr;
     hub = nullptr;
@@ -252,6 +247,9 @@ struct runtime::impl {
   test_runner_actor runner;
   monitor_actor service_monitor;
   event_hub_actor hub;
+  agent_gate_actor gate;       ///< Null unless cluster.publish.
+  uint16_t agent_port = 0;
+  cluster_actor orchestrator;  ///< Null without cluster.peers.
 };
 
 caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
@@ -273,6 +271,15 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (cfg.runner.log_max_bytes == 0)
     return make_error(errc::invalid_argument,
                       "runner.log_max_bytes must be > 0");
+  if (cfg.cluster.enabled()
+      && cfg.cluster.secret.size() < cluster_config::min_secret_bytes)
+    return make_error(errc::invalid_argument,
+                      "cluster.secret must have at least "
+                        + std::to_string(cluster_config::min_secret_bytes)
+                        + " characters");
+  // An agent serves its events to the orchestrator.
+  if (!cfg.cluster.publish_host.empty())
+    cfg.event_hub = true;
   // Read here, before any actor runs: a database that cannot be opened,
   // read or written is a start error naming the file.
   std::shared_ptr<store_db> db;
@@ -297,6 +304,8 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (auto err = d->start_hub())
     return err; // ~impl stops what was spawned.
   if (auto err = d->record_services())
+    return err;
+  if (auto err = d->start_cluster())
     return err;
   return std::unique_ptr<runtime>{new runtime(std::move(d))};
 }
@@ -343,6 +352,14 @@ const event_hub_actor& runtime::events() const noexcept {
 
 const storage_actor& runtime::storage() const noexcept {
   return impl_->storage;
+}
+
+const cluster_actor& runtime::cluster() const noexcept {
+  return impl_->orchestrator;
+}
+
+uint16_t runtime::agent_port() const noexcept {
+  return impl_->agent_port;
 }
 
 caf::expected<kv_store_actor> runtime::spawn_kv() {

@@ -6,7 +6,8 @@ namespace labrt {
 
 client::client(runtime& rt, std::chrono::milliseconds timeout)
   : impl_(std::make_unique<impl>(rt, timeout)), kv_(*this, {}),
-    services_(*this, {}), tests_(*this, {}), runner_(*this), monitor_(*this) {
+    services_(*this, {}), tests_(*this, {}), runner_(*this), monitor_(*this),
+    cluster_(*this) {
   // nop
 }
 

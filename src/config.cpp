@@ -13,17 +13,7 @@
 
 namespace labrt {
 
-namespace {
-
 namespace fs = std::filesystem;
-
-std::string absolute_from(const std::string& path, const std::string& base) {
-  if (path.empty() || base.empty() || fs::path{path}.is_absolute())
-    return path;
-  return (fs::path{base} / path).lexically_normal().string();
-}
-
-} // namespace
 
 caf::expected<runner_config> parse_runner_config(
   const json& runner, const std::string& base_dir) {
@@ -147,6 +137,11 @@ caf::error parse_http(const json& http, http_config& cfg) {
 } // namespace
 
 caf::expected<listen_address> parse_listen(const std::string& text) {
+  return parse_host_port(text, "http.listen");
+}
+
+caf::expected<listen_address> parse_host_port(const std::string& text,
+                                              const std::string& field) {
   auto colon = text.rfind(':');
   auto host = colon == std::string::npos ? text : text.substr(0, colon);
   auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
@@ -155,8 +150,8 @@ caf::expected<listen_address> parse_listen(const std::string& text) {
   if (host.empty() || port.empty() || port.size() > 5
       || port.find_first_not_of("0123456789") != std::string::npos
       || std::stoi(port) > 65535)
-    return config_error("http.listen", "must be HOST:PORT with a port from 0 "
-                                       "to 65535, not '" + text + "'");
+    return config_error(field, "must be HOST:PORT with a port from 0 to "
+                               "65535, not '" + text + "'");
   return listen_address{host, static_cast<uint16_t>(std::stoi(port))};
 }
 
@@ -208,6 +203,9 @@ caf::expected<daemon_config> parse_config(const json& doc,
         return config_error(field, "must be an object of status entries");
       cfg.runtime.service_defaults = value;
       return caf::error{};
+    })
+    .field("cluster", [&](const json& value, const std::string&) {
+      return parse_cluster(value, base_dir, cfg.runtime.cluster);
     })
     .elsewhere("services")
     .elsewhere("monitor")

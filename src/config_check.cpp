@@ -2,10 +2,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 
 #include "labrt/errc.hpp"
 
 namespace labrt {
+
+std::string absolute_from(const std::string& path, const std::string& base) {
+  namespace fs = std::filesystem;
+  if (path.empty() || base.empty() || fs::path{path}.is_absolute())
+    return path;
+  return (fs::path{base} / path).lexically_normal().string();
+}
 
 caf::error config_error(const std::string& field, const std::string& what) {
   return make_error(errc::invalid_argument, "config: " + field + " " + what);

@@ -11,6 +11,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "labrt/config.hpp"
 #include "labrt/json.hpp"
 
 namespace labrt {
@@ -79,5 +80,18 @@ private:
   std::vector<std::string> known_;
   caf::error first_;
 };
+
+/// `path` made absolute from `base` (the config file's directory); an empty
+/// or absolute path as it is.
+std::string absolute_from(const std::string& path, const std::string& base);
+
+/// HOST:PORT as `parse_listen` reads it; errors name `field`.
+caf::expected<listen_address> parse_host_port(const std::string& text,
+                                              const std::string& field);
+
+/// The `cluster` section (src/config_cluster.cpp): reads the secret file
+/// now, so that a missing or readable-by-others secret stops the start.
+caf::error parse_cluster(const json& section, const std::string& base_dir,
+                         cluster_config& cfg);
 
 } // namespace labrt

@@ -22,6 +22,7 @@ const char* to_string(errc x) {
     case errc::timeout: return "timeout";
     case errc::shutting_down: return "shutting_down";
     case errc::storage_failed: return "storage_failed";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -29,8 +29,8 @@ struct daemon_proc {
     auto made = spawn(spec);
     REQUIRE(made);
     c = std::move(*made);
-    REQUIRE(wait_for("serving on http://127.0.0.1:"));
-    REQUIRE(wait_for(")\n"));
+    if (!wait_for("serving on http://127.0.0.1:") || !wait_for(")\n"))
+      FAIL("labctl serve did not start: " << err);
     auto at = err.find("serving on http://127.0.0.1:");
     port = static_cast<uint16_t>(std::stoi(err.substr(at + 28)));
   }

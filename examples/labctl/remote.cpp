@@ -228,6 +228,35 @@ int watch(api_client& api, const client_options& opt,
   }
 }
 
+/// One row per host: up, address, the run in progress, running services.
+void print_cluster(const json& body) {
+  std::vector<std::vector<std::string>> rows;
+  auto hosts = body.value("hosts", json::object());
+  for (auto& [name, h] : hosts.items()) {
+    std::string test = "-";
+    auto run = h.value("run", json{});
+    if (run.is_object())
+      test = cell(run.value("script", json{}), 40) + " ("
+             + run.value("state", std::string{}) + ")";
+    int running = 0;
+    int watched = 0;
+    auto services = h.value("services", json::object());
+    for (auto& value : services)
+      if (value.is_boolean()) {
+        ++watched;
+        running += value.get<bool>() ? 1 : 0;
+      }
+    rows.push_back({name, h.value("up", false) ? "up" : "down",
+                    cell(h.value("address", json{})), test,
+                    std::to_string(running) + "/" + std::to_string(watched),
+                    cell(h.value("last_seen", json{})),
+                    cell(h.value("error", json{}))});
+  }
+  print_table({"HOST", "STATE", "ADDRESS", "RUN", "SERVICES", "LAST SEEN",
+               "ERROR"},
+              rows);
+}
+
 } // namespace
 
 void add_client(CLI::App& app, int& exit_code) {
@@ -247,7 +276,7 @@ void add_client(CLI::App& app, int& exit_code) {
   app.fallthrough();
   app.footer(
     "Client commands (status, services, test, queue, logs, kv, history, "
-    "watch) exit with\n  0 ok, 1 the API said no (its message on stderr), "
+    "watch, cluster) exit with\n  0 ok, 1 the API said no (its message on stderr), "
     "2 bad usage or input,\n  3 the server cannot be reached, 4 not found; "
     "`test start --follow` and\n  `logs -f` exit with the run's outcome like "
     "`labctl run` (its code, 128+N on\n  signal N, 124 on timeout).");
@@ -261,6 +290,10 @@ void add_client(CLI::App& app, int& exit_code) {
   add("services", "Watched services: running, pids, since",
       [](api_client& api, const client_options& o) {
         return show(api.get("/api/services"), o, print_services);
+      });
+  add("cluster", "An orchestrator's hosts: up, run, services, last seen",
+      [](api_client& api, const client_options& o) {
+        return show(api.get("/api/cluster"), o, print_cluster);
       });
   auto since = std::make_shared<std::optional<uint64_t>>();
   app

@@ -69,6 +69,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(labrt, caf::first_custom_type_id)
   CAF_ADD_ATOM(labrt, labrt::atom, release, "release")
   CAF_ADD_ATOM(labrt, labrt::atom, expire, "expire")
 
+  // The cluster.
+  CAF_ADD_ATOM(labrt, labrt::atom, open, "open")
+  CAF_ADD_ATOM(labrt, labrt::atom, connect, "connect")
+
   // The database.
   CAF_ADD_ATOM(labrt, labrt::atom, commit, "commit")
   CAF_ADD_ATOM(labrt, labrt::atom, storage, "storage")

@@ -186,6 +186,31 @@ private:
   client& client_;
 };
 
+/// The orchestrator (runtime::cluster()): every host's view, and commands
+/// sent on to one host's agent. A host that is down fails at once with
+/// `errc::unavailable`; errors from a host name it.
+class cluster_facade {
+public:
+  /// {"hosts": {name: {"up", "address", "error", "last_seen", "services",
+  /// "test", "run", "queue"}}}.
+  caf::expected<json> hosts();
+  caf::expected<run_record> start(const std::string& host, run_spec spec);
+  caf::expected<run_record> stop(const std::string& host,
+                                 const std::string& run_id = {},
+                                 const std::string& by = {});
+  caf::expected<run_record> enqueue(const std::string& host, run_spec spec);
+  caf::expected<std::vector<run_record>> queue(const std::string& host);
+  caf::expected<run_record> cancel(const std::string& host,
+                                   const std::string& run_id);
+  caf::expected<std::vector<run_record>> history(const std::string& host,
+                                                 const history_query& q);
+
+private:
+  friend class client;
+  explicit cluster_facade(client& c) : client_(c) {}
+  client& client_;
+};
+
 /// A blocking gateway into one runtime. It owns one CAF scoped_actor, reused
 /// for every call, so it is cheap per call but belongs to one thread at a
 /// time: give each thread its own client.
@@ -212,6 +237,10 @@ public:
   }
   monitor_facade& monitor() noexcept {
     return monitor_;
+  }
+  /// `errc::not_found` on every call without `cluster.peers`.
+  cluster_facade& cluster() noexcept {
+    return cluster_;
   }
 
   /// The state of the runtime's database (storage_actor);
@@ -241,6 +270,7 @@ private:
   test_facade tests_;
   runner_facade runner_;
   monitor_facade monitor_;
+  cluster_facade cluster_;
 };
 
 } // namespace labrt

@@ -122,7 +122,6 @@ struct scheduler_config {
   std::chrono::milliseconds deep_sleep{10};
 };
 
-/// Everything `runtime` needs to start.
 /// How much of the run history the database keeps (config section
 /// `history`): what is older or beyond goes, with its log file.
 struct history_retention {
@@ -132,6 +131,43 @@ struct history_retention {
   uint64_t max_days = 0;
 };
 
+/// One agent an orchestrator follows.
+struct cluster_peer {
+  std::string name;    ///< How the orchestrator names the host, e.g. "dut1".
+  std::string host;    ///< Where its agent listens.
+  uint16_t port = 0;
+};
+
+/// Several hosts as one lab (config section `cluster`, docs/cluster.md). A
+/// runtime is an agent when it publishes, an orchestrator when it has peers,
+/// or both. Both ends hold the same secret: an agent takes no command from a
+/// peer that has not shown it.
+struct cluster_config {
+  /// Where this runtime's agent listens (`cluster.publish`, HOST:PORT);
+  /// empty host: no agent. Loopback only: other hosts need TLS.
+  std::string publish_host;
+  uint16_t publish_port = 0;
+  /// The agents this runtime follows and drives.
+  std::vector<cluster_peer> peers;
+  /// The shared secret, read from `cluster.secret_file` (mode 0600, at
+  /// least min_secret_bytes).
+  std::string secret;
+  static constexpr size_t min_secret_bytes = 16;
+  /// Deadline of every request to an agent; a dead peer fails its requests
+  /// at once. A start (the agent spawns) and a stop (it waits out its grace)
+  /// get their own.
+  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds start_timeout{30000};
+  std::chrono::milliseconds stop_timeout{60000};
+  /// Longest wait between reconnection attempts to a peer that is down.
+  std::chrono::milliseconds max_backoff{5000};
+
+  bool enabled() const noexcept {
+    return !publish_host.empty() || !peers.empty();
+  }
+};
+
+/// Everything `runtime` needs to start.
 struct runtime_config {
   /// CAF scheduler threads; 0 means one on up to two cores, else one per
   /// core (see scheduler_threads).
@@ -161,6 +197,7 @@ struct runtime_config {
   std::string state_dir;
   /// Pruned at start and after every run's end; only with a state_dir.
   history_retention history;
+  cluster_config cluster;
 };
 
 /// HOST:PORT, an IPv6 host in brackets, a port from 0 to 65535.

@@ -27,6 +27,7 @@ enum class errc : uint8_t {
   timeout,              ///< A facade call got no answer in time.
   shutting_down,        ///< The runtime is stopping.
   storage_failed,       ///< The database refused: corrupt, read-only, full.
+  unavailable,          ///< A cluster host is down, unreachable or refused us.
 };
 
 /// The CAF error category of labrt errors.

@@ -207,6 +207,26 @@ using event_hub_actor = caf::typed_actor<
   caf::replies_to<atom::metrics>::with<json>>::
   extend_with<subscriber_actor>::extend_with<run_output_actor>;
 
+/// The orchestrator: a live view of every agent it follows, fed by their
+/// events, and a way to drive each. A request for a host that is down fails
+/// at once with `errc::unavailable` naming it; every other has a deadline.
+/// Implemented by actors/cluster.cpp.
+using cluster_actor = caf::typed_actor<
+  /// {"hosts": {name: {"up", "address", "error", "last_seen", "services", "test", "run", "queue"}}}.
+  caf::replies_to<atom::get>::with<json>,
+  /// Starts a run on a host now.
+  caf::replies_to<atom::start, std::string, run_spec>::with<run_record>,
+  /// Stops run `id` ("" = the current one) on a host, recording `by`: (host, id, by).
+  caf::replies_to<atom::stop, std::string, std::string, std::string>::with<run_record>,
+  /// Appends a run to a host's queue.
+  caf::replies_to<atom::enqueue, std::string, run_spec>::with<run_record>,
+  /// A host's queue.
+  caf::replies_to<atom::list, std::string>::with<std::vector<run_record>>,
+  /// Removes a queued run of a host: (host, id).
+  caf::replies_to<atom::cancel, std::string, std::string>::with<run_record>,
+  /// A host's finished runs, newest first.
+  caf::replies_to<atom::history, std::string, history_query>::with<std::vector<run_record>>>;
+
 /// The database's writer, as runtime::storage() shows it (null without a
 /// state_dir).
 using storage_actor = caf::typed_actor<

@@ -44,6 +44,11 @@ public:
   const event_hub_actor& events() const noexcept;
   /// The state of `<state_dir>/labrt.db`; null without a state_dir.
   const storage_actor& storage() const noexcept;
+  /// The orchestrator of `config().cluster.peers`; null without peers.
+  const cluster_actor& cluster() const noexcept;
+  /// The port this runtime's agent listens on (`cluster.publish`, where
+  /// port 0 picks one); 0 when it publishes none.
+  uint16_t agent_port() const noexcept;
 
   /// Spawns another manager in this runtime, with its own state, revisions
   /// and feed: for embedders that want one manager per object of theirs (the

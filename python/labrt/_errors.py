@@ -37,6 +37,7 @@ _CODES = [
     ("timeout", "TimeoutError", (builtins.TimeoutError,)),
     ("shutting_down", "ShuttingDownError", ()),
     ("storage_failed", "StorageFailedError", ()),
+    ("unavailable", "UnavailableError", ()),
 ]
 
 BY_VALUE = {}

@@ -11,6 +11,7 @@
 #include "labrt/event_text.hpp"
 #include "labrt/http.hpp"
 #include "labrt/runtime.hpp"
+#include "src/http/server_impl.hpp"
 #include "src/run_dir.hpp"
 #include "src/state_dir.hpp"
 
@@ -145,6 +146,13 @@ int serve(daemon_config cfg, std::ostream& log, const serve_stop& stop) {
   std::atomic<bool> drain{false};
   std::thread logger{[&] { log_events(**rt, log, drain); }};
   std::thread stopper{[&] { await_stop(**server, stop, done); }};
+  auto& cluster = cfg.runtime.cluster;
+  if (auto port = (*rt)->agent_port())
+    log << to_iso8601(caf::make_timestamp()) << " cluster agent on "
+        << host_port(cluster.publish_host, port) << std::endl;
+  if (!cluster.peers.empty())
+    log << to_iso8601(caf::make_timestamp()) << " following "
+        << cluster.peers.size() << " cluster agents" << std::endl;
   log << to_iso8601(caf::make_timestamp()) << " " << cfg.name
       << " serving on " << (*server)->url() << " ("
       << cfg.runtime.monitor.services.size() << " services watched, "

@@ -46,7 +46,8 @@ caf::expected<caf::timestamp> time_param(const Request& req, const char* key) {
   return t;
 }
 
-/// ?limit, script, outcome, q (words), since, until, before (a run id).
+} // namespace
+
 caf::expected<history_query> history_query_of(const Request& req) {
   history_query q;
   auto limit = number_param(req, "limit", 999999, q.limit);
@@ -75,8 +76,6 @@ caf::expected<history_query> history_query_of(const Request& req) {
   q.until = *until;
   return q;
 }
-
-} // namespace
 
 void http_server::impl::add_routes() {
   route("GET", "/healthz", "/healthz", [this](const Request&, Response& res) {
@@ -121,6 +120,7 @@ void http_server::impl::add_routes() {
   add_kv_routes();
   add_manager_routes();
   add_stream_routes();
+  add_cluster_routes();
 }
 
 void http_server::impl::add_test_routes() {

@@ -74,6 +74,10 @@ caf::expected<int> listen_on(const std::string& host, int port);
 /// HOST:PORT as parse_listen reads it: an IPv6 host in brackets.
 std::string host_port(const std::string& host, int port);
 
+/// The history query of ?limit, script, outcome, q (words), since, until,
+/// before (a run id).
+caf::expected<history_query> history_query_of(const http::Request& req);
+
 struct http_server::impl {
   impl(runtime& r, http_config c, std::string n)
     : rt(r), cfg(std::move(c)), name(std::move(n)) {
@@ -150,6 +154,7 @@ struct http_server::impl {
   void add_kv_routes();
   void add_manager_routes();
   void add_stream_routes();
+  void add_cluster_routes();
   void add_fallbacks();
   void set_handlers();
 

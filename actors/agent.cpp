@@ -1,0 +1,180 @@
+// The agent: the gate an orchestrator opens with the cluster secret, and the
+// session behind it that forwards each command to this runtime's actors.
+#include "actors/agent.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "labrt/errc.hpp"
+#include "src/sys_util.hpp"
+
+namespace labrt {
+
+void configure_cluster(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.app-identifiers",
+          std::vector<std::string>{cluster_protocol});
+  // A peer that vanished without a reset (a cable, a frozen host) is
+  // dropped once nothing came from it for the timeout: down within 2 s.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{250}});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds{1500}});
+  // The protocol in every name: CAF compares interfaces by these names.
+  cfg.add_message_type<json>("labrt-1.json");
+  cfg.add_message_type<run_spec>("labrt-1.run_spec");
+  cfg.add_message_type<run_record>("labrt-1.run_record");
+  cfg.add_message_type<std::vector<run_record>>("labrt-1.run_records");
+  cfg.add_message_type<history_query>("labrt-1.history_query");
+  cfg.add_message_type<event>("labrt-1.event");
+  cfg.add_message_type<event_batch>("labrt-1.event_batch");
+  cfg.add_message_type<event_sink_actor>("labrt-1.event_sink");
+  cfg.add_message_type<agent_actor>("labrt-1.agent");
+}
+
+namespace {
+
+constexpr auto ask_timeout = std::chrono::seconds{10};
+
+/// Gathers the host's view from four actors into one reply.
+struct snapshot_join {
+  caf::typed_response_promise<json> promise;
+  json view = {{"run", nullptr}, {"queue", json::array()}};
+  int pending = 0;
+
+  void done(const char* key, json value) {
+    view[key] = std::move(value);
+    if (--pending == 0)
+      promise.deliver(std::move(view));
+  }
+  void fail(caf::error err) {
+    if (pending > 0) {
+      pending = 0;
+      promise.deliver(std::move(err));
+    }
+  }
+};
+
+template <class Self>
+caf::typed_response_promise<json> snapshot(Self* self,
+                                           const agent_targets& to) {
+  auto join = std::make_shared<snapshot_join>();
+  join->promise = self->template make_response_promise<json>();
+  join->pending = to.runner ? 4 : 2;
+  auto fail = [join](caf::error& err) { join->fail(std::move(err)); };
+  self->request(to.services, ask_timeout, atom::get_all_v)
+    .then([join](json& all) { join->done("services", std::move(all)); }, fail);
+  self->request(to.tests, ask_timeout, atom::get_all_v)
+    .then([join](json& all) { join->done("test", std::move(all)); }, fail);
+  if (!to.runner)
+    return join->promise;
+  self->request(to.runner, ask_timeout, atom::get_v)
+    .then([join](run_record& rec) { join->done("run", json(rec)); },
+          [join](caf::error& err) {
+            // Idle is a state, not a failure.
+            if (code_of(err) == errc::not_running)
+              join->done("run", nullptr);
+            else
+              join->fail(std::move(err));
+          });
+  self->request(to.runner, ask_timeout, atom::list_v)
+    .then([join](std::vector<run_record>& queue) {
+            join->done("queue", json(queue));
+          },
+          fail);
+  return join->promise;
+}
+
+/// Answers only messages from the node that opened it: a handle that leaked
+/// to another node opens nothing.
+agent_actor::behavior_type agent_session(agent_actor::pointer self,
+                                         agent_targets to,
+                                         const caf::strong_actor_ptr& opener) {
+  auto peer = opener->node();
+  // The orchestrator's node is gone: so is its session.
+  self->monitor(opener);
+  self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+  // Why a message is refused, or none: another node's, or one for a
+  // runner this agent does not have.
+  auto refusal = [self, peer, has_runner = bool{to.runner}](bool needs_runner) {
+    auto& sender = self->current_sender();
+    if (sender == nullptr || sender->node() != peer)
+      return make_error(errc::forbidden, "this session belongs to another node");
+    if (needs_runner && !has_runner)
+      return make_error(errc::not_found, "the agent has no test runner");
+    return caf::error{};
+  };
+  return {
+    [=](atom::get) -> caf::result<json> {
+      if (auto err = refusal(false))
+        return err;
+      return snapshot(self, to);
+    },
+    [=](atom::subscribe a, event_sink_actor& sink,
+        uint64_t after) -> caf::result<uint64_t> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.events, a, std::move(sink), after);
+    },
+    [=](atom::start a, run_spec& spec) -> caf::result<run_record> {
+      if (auto err = refusal(true))
+        return err;
+      return self->delegate(to.runner, a, std::move(spec));
+    },
+    [=](atom::stop a, std::string& id,
+        std::string& by) -> caf::result<run_record> {
+      if (auto err = refusal(true))
+        return err;
+      return self->delegate(to.runner, a, std::move(id), std::move(by));
+    },
+    [=](atom::enqueue a, run_spec& spec) -> caf::result<run_record> {
+      if (auto err = refusal(true))
+        return err;
+      return self->delegate(to.runner, a, std::move(spec));
+    },
+    [=](atom::list a) -> caf::result<std::vector<run_record>> {
+      if (auto err = refusal(false))
+        return err;
+      if (!to.runner)
+        return std::vector<run_record>{};
+      return self->delegate(to.runner, a);
+    },
+    [=](atom::cancel a, std::string& id) -> caf::result<run_record> {
+      if (auto err = refusal(true))
+        return err;
+      return self->delegate(to.runner, a, std::move(id));
+    },
+    [=](atom::history a,
+        history_query& q) -> caf::result<std::vector<run_record>> {
+      if (auto err = refusal(false))
+        return err;
+      if (!to.runner)
+        return std::vector<run_record>{};
+      return self->delegate(to.runner, a, std::move(q));
+    },
+  };
+}
+
+} // namespace
+
+agent_gate_actor::behavior_type
+agent_gate(agent_gate_actor::pointer self, agent_targets targets,
+           std::string secret) {
+  return {
+    [=](atom::open, const std::string& shown) -> caf::result<agent_actor> {
+      auto& sender = self->current_sender();
+      if (sender == nullptr)
+        return make_error(errc::invalid_argument, "an open needs a sender");
+      if (!same_secret(shown, secret))
+        return make_error(errc::forbidden, "wrong cluster secret");
+      // Linked: the gate's exit at shutdown ends every session.
+      return self->spawn<caf::linked>(agent_session, targets, sender);
+    },
+  };
+}
+
+} // namespace labrt

@@ -1,0 +1,254 @@
+// A lab of several hosts: real `labctl serve` agents and an orchestrator on
+// 127.0.0.1, over CAF's network layer; killed with SIGKILL and restarted.
+#include <sys/stat.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "shim_support.hpp"
+#include "src/config_check.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+
+namespace {
+
+const std::string secret = "a-secret-of-the-lab-0123456789";
+
+std::string write_secret(const temp_dir& dir, const std::string& name,
+                         const std::string& text, mode_t mode = 0600) {
+  auto path = dir / name;
+  std::ofstream{path} << text << "\n";
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+  return path;
+}
+
+/// A daemon that runs the test scripts and publishes its agent on `port`.
+std::string agent_config(const temp_dir& dir, const std::string& name,
+                         uint16_t port, const std::string& secret_file) {
+  auto path = dir / (name + ".json");
+  std::ofstream{path} << json{
+    {"name", name},
+    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300}}},
+    {"http", {{"listen", "127.0.0.1:0"}}},
+    {"cluster", {{"publish", "127.0.0.1:" + std::to_string(port)},
+                 {"secret_file", secret_file}}}}.dump();
+  return path;
+}
+
+std::string orchestrator_config(const temp_dir& dir, const json& peers,
+                                const std::string& secret_file) {
+  auto path = dir / "orchestrator.json";
+  std::ofstream{path} << json{
+    {"name", "orchestrator"},
+    {"runner", {{"roots", {scripts_dir}}}},
+    {"http", {{"listen", "127.0.0.1:0"}}},
+    {"cluster", {{"peers", peers}, {"secret_file", secret_file}}}}.dump();
+  return path;
+}
+
+uint16_t agent_port_of(const daemon_proc& d) {
+  auto at = d.err.find("cluster agent on 127.0.0.1:");
+  REQUIRE(at != std::string::npos);
+  return static_cast<uint16_t>(std::stoi(d.err.substr(at + 27)));
+}
+
+json peer(const std::string& name, uint16_t port) {
+  return {{"name", name}, {"address", "127.0.0.1:" + std::to_string(port)}};
+}
+
+/// Follows the orchestrator's events and reads its view after each, until
+/// `ok` holds for the view (returned) or the deadline passed (fails).
+json await_view(daemon_proc& orch, const std::function<bool(const json&)>& ok) {
+  json view;
+  auto check = [&] {
+    view = orch.get("/api/cluster");
+    return ok(view);
+  };
+  auto until = clock_type::now() + deadline;
+  while (!check() && clock_type::now() < until) {
+    // The next event (a host up or down, an agent's change) wakes us.
+    auto cli = orch.client();
+    cli.set_read_timeout(std::chrono::seconds{1});
+    bool first = true;
+    cli.Get("/api/events", [&](const char*, size_t) {
+      // The first frame only says the stream is open: read after it.
+      if (first) {
+        first = false;
+        return !check();
+      }
+      return false;
+    });
+  }
+  INFO(view.dump(2));
+  REQUIRE(ok(view));
+  return view;
+}
+
+bool host_up(const json& view, const std::string& name) {
+  return view["hosts"][name].value("up", false);
+}
+
+} // namespace
+
+TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
+          "and back",
+          "[cluster]") {
+  temp_dir dir{"labrt-cluster"};
+  auto secret_file = write_secret(dir, "secret", secret);
+  daemon_proc dut1{agent_config(dir, "dut1", 0, secret_file)};
+  daemon_proc dut2{agent_config(dir, "dut2", 0, secret_file)};
+  auto port1 = agent_port_of(dut1);
+  daemon_proc orch{orchestrator_config(
+    dir, {peer("dut1", port1), peer("dut2", agent_port_of(dut2))},
+    secret_file)};
+  await_view(orch, [](const json& v) {
+    return host_up(v, "dut1") && host_up(v, "dut2");
+  });
+
+  // A start routed to dut2 runs there, and the view shows it running.
+  auto cli = orch.client();
+  auto started = post(cli, "/api/cluster/dut2/test/start",
+                      json{{"script", "sleep.sh"}, {"args", {"30"}}});
+  REQUIRE(started);
+  INFO(started->body);
+  REQUIRE(started->status == 201);
+  auto run = json::parse(started->body);
+  CHECK(dut2.get("/api/test/status").value("running", false));
+  CHECK_FALSE(dut1.get("/api/test/status").value("running", true));
+  await_view(orch, [&](const json& v) {
+    auto& r = v["hosts"]["dut2"]["run"];
+    return r.is_object() && r.value("run_id", "") == run["run_id"]
+           && r.value("state", "") == "running";
+  });
+  CHECK(orch.get("/api/cluster/dut2/test/queue").is_array());
+
+  // Stopped through the orchestrator: the view empties.
+  auto stopped = cli.Post("/api/cluster/dut2/test/stop");
+  REQUIRE(stopped);
+  INFO(stopped->body);
+  CHECK(stopped->status == 200);
+  await_view(orch, [](const json& v) { return v["hosts"]["dut2"]["run"].is_null(); });
+  auto history = orch.get("/api/cluster/dut2/history?limit=1");
+  REQUIRE(history.size() == 1);
+  CHECK(history[0]["run_id"] == run["run_id"]);
+
+  // kill -9 dut1: down at once, its routes fail fast naming it.
+  dut1.kill9();
+  auto t0 = clock_type::now();
+  auto down = await_view(orch, [](const json& v) { return !host_up(v, "dut1"); });
+  CHECK(clock_type::now() - t0 < std::chrono::seconds{2});
+  CHECK(host_up(down, "dut2"));
+  auto refused = post(cli, "/api/cluster/dut1/test/start",
+                      json{{"script", "sleep.sh"}, {"args", {"1"}}});
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(has(refused->body, "dut1 is down"));
+
+  // Back on its port: up again, with its state read anew.
+  daemon_proc again{agent_config(dir, "dut1", port1, secret_file)};
+  auto back = await_view(orch, [](const json& v) { return host_up(v, "dut1"); });
+  CHECK(back["hosts"]["dut1"]["run"].is_null());
+  CHECK(back["hosts"]["dut1"]["services"].is_object());
+
+  auto table = run_labctl({"--server", "http://127.0.0.1:" + std::to_string(orch.port),
+                           "cluster"});
+  CHECK(table.code == 0);
+  CHECK(has(table.out, "dut1"));
+  CHECK(has(table.out, "up"));
+}
+
+TEST_CASE("an orchestrator with the wrong secret is refused", "[cluster]") {
+  temp_dir dir{"labrt-cluster"};
+  daemon_proc dut{agent_config(dir, "dut1", 0, write_secret(dir, "agent", secret))};
+  daemon_proc orch{orchestrator_config(
+    dir, json::array({peer("dut1", agent_port_of(dut))}),
+    write_secret(dir, "orch", "not-the-secret-of-this-lab"))};
+  auto view = await_view(orch, [](const json& v) {
+    return has(v["hosts"]["dut1"].value("error", std::string{}), "secret");
+  });
+  CHECK_FALSE(host_up(view, "dut1"));
+  auto cli = orch.client();
+  auto refused = post(cli, "/api/cluster/dut1/test/start",
+                      json{{"script", "sleep.sh"}, {"args", {"1"}}});
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK_FALSE(dut.get("/api/test/status").value("running", true));
+}
+
+TEST_CASE("a peer of another protocol is refused at connect", "[cluster]") {
+  // A CAF node that is no labrt agent of this protocol.
+  caf::actor_system_config other_cfg;
+  other_cfg.load<caf::io::middleman>();
+  other_cfg.set("middleman.app-identifiers",
+                std::vector<std::string>{"labrt-cluster-0"});
+  caf::actor_system other{other_cfg};
+  auto dummy = other.spawn([]() -> caf::behavior {
+    return {[](int x) { return x; }};
+  });
+  auto port = other.middleman().publish(dummy, 0, "127.0.0.1");
+  REQUIRE(port);
+
+  runtime_config cfg;
+  cfg.cluster.secret = secret;
+  cfg.cluster.peers.push_back({"old", "127.0.0.1", *port});
+  auto rt = start_runtime(cfg);
+  {
+    client c{*rt};
+    // Each attempt fails at once; the view shows the first failure.
+    json view;
+    auto until = clock_type::now() + deadline;
+    do {
+      auto got = c.cluster().hosts();
+      REQUIRE(got);
+      view = *got;
+    } while (view["hosts"]["old"].value("error", "") == "connecting"
+             && clock_type::now() < until);
+    INFO(view.dump(2));
+    CHECK_FALSE(host_up(view, "old"));
+    CHECK(has(view["hosts"]["old"].value("error", ""),
+              "incompatible_application_ids"));
+    auto start = c.cluster().start("old", run_spec{});
+    REQUIRE_FALSE(start);
+    CHECK(code_of(start.error()) == errc::unavailable);
+  } // The client goes before its runtime.
+  rt.reset();
+  caf::anon_send_exit(dummy, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("cluster config: loopback only, a private secret", "[cluster]") {
+  temp_dir dir{"labrt-cluster"};
+  auto read = [&](const json& cluster) {
+    return parse_config({{"runner", {{"roots", {scripts_dir}}}},
+                         {"cluster", cluster}},
+                        dir.path);
+  };
+  auto good = write_secret(dir, "good", secret);
+  auto cfg = read({{"publish", "127.0.0.1:7700"}, {"secret_file", "good"}});
+  REQUIRE(cfg);
+  CHECK(cfg->runtime.cluster.secret == secret);
+  CHECK(cfg->runtime.cluster.publish_port == 7700);
+
+  auto refused = [&](const json& cluster, const std::string& says) {
+    auto bad = read(cluster);
+    REQUIRE_FALSE(bad);
+    INFO(message_of(bad.error()));
+    CHECK(has(message_of(bad.error()), says));
+  };
+  refused({{"publish", "0.0.0.0:7700"}, {"secret_file", "good"}}, "TLS");
+  refused({{"publish", "127.0.0.1:7700"}}, "cluster.secret_file is required");
+  write_secret(dir, "open", secret, 0644);
+  refused({{"publish", "127.0.0.1:7700"}, {"secret_file", "open"}},
+          "chmod 600");
+  write_secret(dir, "short", "abc");
+  refused({{"publish", "127.0.0.1:7700"}, {"secret_file", "short"}},
+          "at least 16");
+  refused({{"peers", {peer("a", 1), peer("a", 2)}}, {"secret_file", "good"}},
+          "used twice");
+  refused({{"peers", json::array({peer("x/y", 1)})}, {"secret_file", "good"}},
+          "without '/'");
+  refused({{"peers", json::array({peer("a", 0)})}, {"secret_file", "good"}},
+          "port");
+}
