@@ -21,9 +21,11 @@ void configure_cluster(caf::actor_system_config& cfg) {
   cfg.set("middleman.app-identifiers",
           std::vector<std::string>{cluster_protocol});
   // A peer that vanished without a reset (a cable, a frozen host) is
-  // dropped once nothing came from it for the timeout: down within 2 s.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{250}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds{1500}});
+  // dropped once five heartbeats in a row are missing: down within 1.5 s.
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds{250}});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds{1250}});
   // The protocol in every name: CAF compares interfaces by these names.
   cfg.add_message_type<json>("labrt-1.json");
   cfg.add_message_type<run_spec>("labrt-1.run_spec");

@@ -69,18 +69,11 @@ json await_view(daemon_proc& orch, const std::function<bool(const json&)>& ok) {
   };
   auto until = clock_type::now() + deadline;
   while (!check() && clock_type::now() < until) {
-    // The next event (a host up or down, an agent's change) wakes us.
+    // Each frame (the stream's first, a host up or down, an agent's change)
+    // is a moment to read the view again; a quiet second ends the read.
     auto cli = orch.client();
     cli.set_read_timeout(std::chrono::seconds{1});
-    bool first = true;
-    cli.Get("/api/events", [&](const char*, size_t) {
-      // The first frame only says the stream is open: read after it.
-      if (first) {
-        first = false;
-        return !check();
-      }
-      return false;
-    });
+    cli.Get("/api/events", [&](const char*, size_t) { return !check(); });
   }
   INFO(view.dump(2));
   REQUIRE(ok(view));
@@ -158,6 +151,27 @@ TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
   CHECK(table.code == 0);
   CHECK(has(table.out, "dut1"));
   CHECK(has(table.out, "up"));
+}
+
+TEST_CASE("a silent agent (stopped, no reset) is down within 2 s and back "
+          "after",
+          "[cluster]") {
+  temp_dir dir{"labrt-cluster"};
+  auto secret_file = write_secret(dir, "secret", secret);
+  daemon_proc dut{agent_config(dir, "dut1", 0, secret_file)};
+  daemon_proc orch{orchestrator_config(
+    dir, json::array({peer("dut1", agent_port_of(dut))}), secret_file)};
+  await_view(orch, [](const json& v) { return host_up(v, "dut1"); });
+
+  // A frozen host sends nothing and resets nothing: only the heartbeat
+  // tells.
+  send_signal(dut.c.pidfd.get(), SIGSTOP);
+  auto t0 = clock_type::now();
+  auto down = await_view(orch, [](const json& v) { return !host_up(v, "dut1"); });
+  CHECK(clock_type::now() - t0 < std::chrono::seconds{2});
+  CHECK(has(down["hosts"]["dut1"].value("error", ""), "connection lost"));
+  send_signal(dut.c.pidfd.get(), SIGCONT);
+  await_view(orch, [](const json& v) { return host_up(v, "dut1"); });
 }
 
 TEST_CASE("an orchestrator with the wrong secret is refused", "[cluster]") {
