@@ -146,11 +146,26 @@ TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
   CHECK(back["hosts"]["dut1"]["run"].is_null());
   CHECK(back["hosts"]["dut1"]["services"].is_object());
 
-  auto table = run_labctl({"--server", "http://127.0.0.1:" + std::to_string(orch.port),
-                           "cluster"});
+  auto server = "http://127.0.0.1:" + std::to_string(orch.port);
+  auto table = run_labctl({"--server", server, "cluster"});
   CHECK(table.code == 0);
   CHECK(has(table.out, "dut1"));
   CHECK(has(table.out, "up"));
+  // labctl --host goes through the orchestrator.
+  auto routed = run_labctl({"--server", server, "--host", "dut2", "--json",
+                            "history", "-n", "1"});
+  INFO(routed.err);
+  CHECK(routed.code == 0);
+  CHECK(has(routed.out, run["run_id"].get<std::string>()));
+  auto started2 = run_labctl({"--server", server, "--host", "dut1", "test",
+                              "start", "sleep.sh", "--", "30"});
+  CHECK(started2.code == 0);
+  CHECK(again.get("/api/test/status").value("running", false));
+  CHECK(run_labctl({"--server", server, "--host", "dut1", "test", "stop"}).code
+        == 0);
+  auto local_only = run_labctl({"--server", server, "--host", "dut1", "status"});
+  CHECK(local_only.code == 2);
+  CHECK(has(local_only.err, "--host goes with"));
 }
 
 TEST_CASE("a silent agent (stopped, no reset) is down within 2 s and back "

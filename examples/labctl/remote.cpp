@@ -19,7 +19,12 @@ namespace labctl {
 using labrt::json;
 
 int call(const client_options& opt,
-         const std::function<int(api_client&)>& fn) {
+         const std::function<int(api_client&)>& fn, bool routable) {
+  if (!opt.host.empty() && !routable) {
+    std::cerr << "labctl: --host goes with test start|stop, queue and "
+                 "history, which an orchestrator routes to a host\n";
+    return exit_usage;
+  }
   std::string error;
   auto api = api_client::make(opt.conn, error);
   if (!api) {
@@ -27,6 +32,13 @@ int call(const client_options& opt,
     return exit_usage;
   }
   return fn(*api);
+}
+
+std::string on_host(const client_options& opt, const std::string& path) {
+  if (opt.host.empty())
+    return path;
+  // "/api/x" -> "/api/cluster/<host>/x"; a host name has no '/' or space.
+  return "/api/cluster/" + url_encode(opt.host) + path.substr(4);
 }
 
 int show(const api_result& res, const client_options& opt,
@@ -270,6 +282,9 @@ void add_client(CLI::App& app, int& exit_code) {
                  "http://127.0.0.1:8080)");
   app.add_option("--token", opt->conn.token,
                  "Bearer token (env LABRT_TOKEN)");
+  app.add_option("--host", opt->host,
+                 "Through an orchestrator, the host that test start|stop, "
+                 "queue and history go to");
   app.add_flag("--json", opt->as_json,
                "Client commands print the API's raw JSON");
   // `labctl status --json` as well as `labctl --json status`.

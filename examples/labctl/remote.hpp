@@ -18,12 +18,20 @@ namespace labctl {
 struct client_options {
   connection conn;
   bool as_json = false;
+  /// --host: an orchestrator's host that routable commands go to.
+  std::string host;
 };
 
 using client_ptr = std::shared_ptr<client_options>;
 
-/// Connects and runs `fn`; exit_usage if --server is malformed.
-int call(const client_options& opt, const std::function<int(api_client&)>& fn);
+/// Connects and runs `fn`; exit_usage if --server is malformed, or if
+/// --host is given to a command the orchestrator does not route.
+int call(const client_options& opt, const std::function<int(api_client&)>& fn,
+         bool routable = false);
+
+/// An API path on the daemon, or with --host on that host through the
+/// orchestrator: /api/test/start -> /api/cluster/dut1/test/start.
+std::string on_host(const client_options& opt, const std::string& path);
 
 /// On success prints the raw body with --json, else `human(body)`; on
 /// failure prints the API's message. Returns the exit code.

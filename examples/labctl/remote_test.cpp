@@ -193,11 +193,15 @@ void print_runs(const json& runs) {
 }
 
 /// Registers a command whose callback runs `fn` against the server.
+/// `routable`: an orchestrator sends it on to --host.
 CLI::App* command(CLI::App& parent, const std::string& name,
                   const std::string& help, const client_ptr& opt,
-                  int& exit_code, std::function<int(api_client&)> fn) {
+                  int& exit_code, std::function<int(api_client&)> fn,
+                  bool routable = false) {
   auto cmd = parent.add_subcommand(name, help);
-  cmd->callback([opt, fn, &exit_code] { exit_code = call(*opt, fn); });
+  cmd->callback([opt, fn, &exit_code, routable] {
+    exit_code = call(*opt, fn, routable);
+  });
   return cmd;
 }
 
@@ -216,8 +220,13 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   auto s = std::make_shared<start_options>();
   auto start = command(
     *test, "start", "Start a script (409: one already runs)", opt, exit_code,
-    [opt, s](api_client& api) {
-      auto res = api.post("/api/test/start", s->body());
+    [opt, s](api_client& api) -> int {
+      if (s->follow && !opt->host.empty()) {
+        std::cerr << "labctl: --follow needs the host's own daemon: its log "
+                     "is not routed through an orchestrator\n";
+        return exit_usage;
+      }
+      auto res = api.post(on_host(*opt, "/api/test/start"), s->body());
       if (!res || !s->follow)
         return show(res, *opt, [](const json& rec) {
           std::cout << "started run " << cell(rec.value("run_id", json{}))
@@ -225,7 +234,8 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
                     << cell(rec.value("pid", json{})) << ")\n";
         });
       return follow(api, *opt, res.body.value("run_id", std::string{}));
-    });
+    },
+    true);
   add_start_options(start, *s);
   start->add_option("--topology", s->topology, "Recorded with the run");
   start->add_option("--bin", s->bin, "Recorded with the run");
@@ -235,9 +245,11 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
                   "Stream its log and exit with its outcome");
   command(*test, "stop", "Stop the running test's whole process tree", opt,
           exit_code, [opt](api_client& api) {
-            return show(api.post("/api/test/stop", json::object()), *opt,
-                        print_record);
-          });
+            return show(api.post(on_host(*opt, "/api/test/stop"),
+                                 json::object()),
+                        *opt, print_record);
+          },
+          true);
   command(*test, "status", "The test state (running, script, pid, ...)", opt,
           exit_code, [opt](api_client& api) {
             return show(api.get("/api/test/status"), *opt, [](const json& st) {
@@ -253,7 +265,9 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   auto q = std::make_shared<start_options>();
   auto add = command(*queue, "add", "Queue a script (starts now if idle)", opt,
                      exit_code, [opt, q](api_client& api) {
-                       return show(api.post("/api/test/queue", q->body()), *opt,
+                       return show(api.post(on_host(*opt, "/api/test/queue"),
+                                            q->body()),
+                                   *opt,
                                    [](const json& rec) {
                                      std::cout
                                        << cell(rec.value("state", json{}))
@@ -261,22 +275,26 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
                                        << cell(rec.value("run_id", json{}))
                                        << "\n";
                                    });
-                     });
+                     },
+                     true);
   add_start_options(add, *q);
   command(*queue, "list", "Runs waiting their turn", opt, exit_code,
           [opt](api_client& api) {
-            return show(api.get("/api/test/queue"), *opt, print_runs);
-          });
+            return show(api.get(on_host(*opt, "/api/test/queue")), *opt,
+                        print_runs);
+          },
+          true);
   auto id = std::make_shared<std::string>();
   command(*queue, "rm", "Cancel a queued run", opt, exit_code,
           [opt, id](api_client& api) {
-            return show(api.del("/api/test/queue/" + *id), *opt,
-                        [](const json& rec) {
+            return show(api.del(on_host(*opt, "/api/test/queue/" + *id)),
+                        *opt, [](const json& rec) {
                           std::cout << "cancelled run "
                                     << cell(rec.value("run_id", json{}))
                                     << "\n";
                         });
-          })
+          },
+          true)
     ->add_option("id", *id, "The run id")
     ->required();
 
@@ -307,12 +325,14 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   auto history = command(
     app, "history", "Finished runs, newest first", opt, exit_code,
     [opt, limit, filters](api_client& api) {
-      auto path = "/api/history?limit=" + std::to_string(*limit);
+      auto path = on_host(*opt, "/api/history?limit=")
+                  + std::to_string(*limit);
       for (auto& [param, value] : *filters)
         if (!value.empty())
           path += "&" + param + "=" + url_encode(value);
       return show(api.get(path), *opt, print_runs);
-    });
+    },
+    true);
   history->add_option("-n", *limit, "How many runs (default 20)")
     ->check(CLI::Range(0, 999999));
   for (auto [flag, param, help] :
