@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/agent.hpp"
 #include "shim_support.hpp"
 #include "src/config_check.hpp"
 
@@ -245,6 +246,66 @@ TEST_CASE("a peer of another protocol is refused at connect", "[cluster]") {
   } // The client goes before its runtime.
   rt.reset();
   caf::anon_send_exit(dummy, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an agent's gate wants the secret, and a session answers only the "
+          "node that opened it",
+          "[cluster]") {
+  runtime_config cfg;
+  cfg.cluster.secret = secret;
+  cfg.cluster.publish_host = "127.0.0.1";
+  cfg.runner.roots = {scripts_dir};
+  auto agent = start_runtime(cfg);
+  {
+    // Node x opens a session; node y receives x's handle to it.
+    caf::actor_system_config x_cfg;
+    configure_cluster(x_cfg);
+    caf::actor_system x{x_cfg};
+    caf::actor_system_config y_cfg;
+    configure_cluster(y_cfg);
+    caf::actor_system y{y_cfg};
+    auto relay = y.spawn([](caf::event_based_actor* self) -> caf::behavior {
+      return {[self](agent_actor& session) {
+        auto rp = self->make_response_promise<std::string>();
+        self->request(session, std::chrono::seconds{5}, atom::list_v)
+          .then([rp](std::vector<run_record>&) mutable { rp.deliver(std::string{"answered"}); },
+                [rp](caf::error& err) mutable { rp.deliver(message_of(err)); });
+        return rp;
+      }};
+    });
+    auto relay_port = y.middleman().publish(relay, 0, "127.0.0.1");
+    REQUIRE(relay_port);
+    {
+      auto gate = x.middleman().remote_actor<agent_gate_actor>(
+        "127.0.0.1", agent->agent_port());
+      REQUIRE(gate);
+      caf::scoped_actor self{x};
+      std::string refused;
+      self->request(*gate, deadline, atom::open_v, std::string{"not-the-secret-0123"})
+        .receive([](const agent_actor&) {},
+                 [&](caf::error& err) { refused = message_of(err); });
+      CHECK(refused == "wrong cluster secret");
+      agent_actor session;
+      self->request(*gate, deadline, atom::open_v, secret)
+        .receive([&](agent_actor& s) { session = std::move(s); },
+                 [](caf::error& err) { FAIL(render(err)); });
+      REQUIRE(session);
+      bool answered = false;
+      self->request(session, deadline, atom::list_v)
+        .receive([&](const std::vector<run_record>&) { answered = true; },
+                 [](caf::error& err) { FAIL(render(err)); });
+      CHECK(answered);
+      auto to_y = x.middleman().remote_actor("127.0.0.1", *relay_port);
+      REQUIRE(to_y);
+      std::string said;
+      self->request(*to_y, deadline, session)
+        .receive([&](const std::string& text) { said = text; },
+                 [&](caf::error& err) { said = render(err); });
+      CHECK(said == "this session belongs to another node");
+    }
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    release_thread_logger();
+  }
 }
 
 TEST_CASE("cluster config: loopback only, a private secret", "[cluster]") {
