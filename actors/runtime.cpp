@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_registry.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
@@ -209,8 +210,13 @@ struct runtime::impl {
                     caf::actor_cast<caf::actor>(kv),
                     caf::actor_cast<caf::actor>(services),
                     caf::actor_cast<caf::actor>(tests)})
-      if (a)
+      if (a) {
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        // An actor whose handle crossed the network sits in CAF's registry;
+        // a detached one there (the hub) can hold ~actor_system forever in
+        // CAF 0.17 unless it is taken out (CAF issues 1110 and 1196).
+        sys.registry().erase(a->id());
+      }
     // Last, after a round trip: an exit message overtakes the mailbox, so
     // the writes queued before (the runner's last records) are done first.
     if (store) {
