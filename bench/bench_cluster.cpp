@@ -124,9 +124,12 @@ stats bare_caf(double seconds) {
   caf::actor_system_config server_cfg;
   server_cfg.load<caf::io::middleman>();
   caf::actor_system server{server_cfg};
-  auto echo = server.spawn([]() -> caf::behavior {
-    return {[](int32_t x) { return x; }};
-  });
+  // With an argument: see docs/caf-0.17.md, "Spawning".
+  auto echo = server.spawn(
+    [](int32_t base) -> caf::behavior {
+      return {[base](int32_t x) { return x + base; }};
+    },
+    int32_t{0});
   auto port = server.middleman().publish(echo, 0, "127.0.0.1");
   if (!port)
     die("publish: " + server.render(port.error()));

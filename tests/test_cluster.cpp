@@ -215,9 +215,13 @@ TEST_CASE("a peer of another protocol is refused at connect", "[cluster]") {
   other_cfg.set("middleman.app-identifiers",
                 std::vector<std::string>{"labrt-cluster-0"});
   caf::actor_system other{other_cfg};
-  auto dummy = other.spawn([]() -> caf::behavior {
-    return {[](int x) { return x; }};
-  });
+  // Spawned with an argument: CAF 0.17 reads a null argument tuple for a
+  // function actor without one (docs/caf-0.17.md).
+  auto dummy = other.spawn(
+    [](int32_t base) -> caf::behavior {
+      return {[base](int32_t x) { return x + base; }};
+    },
+    int32_t{0});
   auto port = other.middleman().publish(dummy, 0, "127.0.0.1");
   REQUIRE(port);
 
@@ -264,15 +268,16 @@ TEST_CASE("an agent's gate wants the secret, and a session answers only the "
     caf::actor_system_config y_cfg;
     configure_cluster(y_cfg);
     caf::actor_system y{y_cfg};
-    auto relay = y.spawn([](caf::event_based_actor* self) -> caf::behavior {
-      return {[self](agent_actor& session) {
+    auto relay = y.spawn([](caf::event_based_actor* self,
+                            std::chrono::seconds patience) -> caf::behavior {
+      return {[self, patience](agent_actor& session) {
         auto rp = self->make_response_promise<std::string>();
-        self->request(session, std::chrono::seconds{5}, atom::list_v)
+        self->request(session, patience, atom::list_v)
           .then([rp](std::vector<run_record>&) mutable { rp.deliver(std::string{"answered"}); },
                 [rp](caf::error& err) mutable { rp.deliver(message_of(err)); });
         return rp;
       }};
-    });
+    }, std::chrono::seconds{5});
     auto relay_port = y.middleman().publish(relay, 0, "127.0.0.1");
     REQUIRE(relay_port);
     {
