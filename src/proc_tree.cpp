@@ -130,6 +130,32 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   return result;
 }
 
+bool child_without_environ(uint64_t min_start) {
+  auto self = ::getpid();
+  std::vector<pid_t> kids;
+  proc_stat st;
+  if (have_children_files()) {
+    children_via_files(self, kids);
+  } else {
+    for (auto pid : list_pids())
+      if (read_proc_stat(pid, st) && st.ppid == self)
+        kids.push_back(pid);
+  }
+  std::string env_text;
+  for (auto pid : kids) {
+    if (!read_proc_stat(pid, st) || st.state == 'Z' || st.state == 'X'
+        || st.start_ticks < min_start)
+      continue;
+    if (!read_file("/proc/" + std::to_string(pid) + "/environ", env_text)) {
+      if (errno != ENOENT && errno != ESRCH)
+        return true;
+    } else if (env_text.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
   if (sessions.empty())
     return 0;

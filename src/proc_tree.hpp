@@ -33,6 +33,12 @@ std::vector<pid_t> descendants(pid_t root);
 std::vector<pid_t> run_members(
   pid_t leader, const std::string& cookie, uint64_t min_start = 0);
 
+/// Whether a child of this process, started at or after `min_start`, shows
+/// no environ: one inside an execve reads as empty for a moment, so a scan
+/// cannot tell yet whether it carries a run's cookie (we adopt escapees, as
+/// a child subreaper).
+bool child_without_environ(uint64_t min_start);
+
 /// Reaps the zombie children of this process (read from
 /// /proc/self/task/*/children) whose session is one of `sessions`, except
 /// `keep`: orphans of a run that a child subreaper adopted and that died

@@ -35,6 +35,11 @@ constexpr auto linger = 1000ms;
 /// Member pidfds polled at once while stopping (more: found by rescans).
 constexpr size_t max_polled_members = 64;
 
+// How long an end waits for a child of ours to show its environ again: one
+// inside an execve shows none for a moment, one that cleared it for good
+// never will.
+constexpr auto exec_settle = 100ms;
+
 int poll_ms(std::chrono::steady_clock::duration d) {
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
   return static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
@@ -154,12 +159,21 @@ void run_watch::step_stop(clock::time_point now) {
   }
   if (found > 0 || !leader_exited_) {
     empty_scans_ = 0;
+    settle_until_ = {};
     return;
   }
   // Two empty scans in a row: a process caught mid-execve reads as empty
   // once.
   if (++empty_scans_ < 2) {
     next_scan_ = now;
+    return;
+  }
+  // An escapee we adopted may still be inside its execve, showing no
+  // environ and so no cookie: scan again until it shows one.
+  if (settle_until_ == clock::time_point{})
+    settle_until_ = now + exec_settle;
+  if (now < settle_until_ && child_without_environ(min_start_)) {
+    next_scan_ = now + 1ms;
     return;
   }
   finish_processes();

@@ -124,6 +124,7 @@ private:
   bool abandoned_ = false;
   bool processes_done_ = false;
   int empty_scans_ = 0;
+  clock::time_point settle_until_; // see exec_settle
   std::string stopped_by_;
   clock::time_point kill_at_;
   clock::time_point next_scan_;
