@@ -1,5 +1,5 @@
 // The `cluster` config section: where the agent listens, which agents to
-// follow, and the secret both ends share.
+// follow, the secret both ends share and the TLS files.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <utility>
 
 #include "src/config_check.hpp"
 #include "labrt/errc.hpp"
@@ -87,6 +88,23 @@ caf::error parse_peers(const json& value, cluster_config& cfg) {
   return caf::none;
 }
 
+caf::error parse_tls(const json& value, const std::string& base_dir,
+                     cluster_tls& tls) {
+  config_section s{"cluster.tls", value};
+  s.text("ca", tls.ca).text("cert", tls.cert).text("key", tls.key);
+  if (auto err = s.finish())
+    return err;
+  for (auto [name, path] : {std::pair{"ca", &tls.ca}, {"cert", &tls.cert},
+                            {"key", &tls.key}}) {
+    if (path->empty())
+      return config_error(std::string{"cluster.tls."} + name,
+                          "is required: TLS needs the trusted CA, this "
+                          "runtime's certificate and its key (PEM files)");
+    *path = absolute_from(*path, base_dir);
+  }
+  return caf::none;
+}
+
 } // namespace
 
 caf::error parse_cluster(const json& section, const std::string& base_dir,
@@ -100,6 +118,9 @@ caf::error parse_cluster(const json& section, const std::string& base_dir,
     .integer("request_timeout_ms", timeout_ms, 10, 600'000, "milliseconds")
     .field("peers", [&](const json& value, const std::string&) {
       return parse_peers(value, cfg);
+    })
+    .field("tls", [&](const json& value, const std::string&) {
+      return parse_tls(value, base_dir, cfg.tls);
     });
   if (auto err = s.finish())
     return err;
@@ -108,20 +129,27 @@ caf::error parse_cluster(const json& section, const std::string& base_dir,
     auto where = parse_host_port(publish, "cluster.publish");
     if (!where)
       return std::move(where.error());
-    if (!is_loopback(where->host))
+    if (!is_loopback(where->host) && !cfg.tls.enabled())
       return config_error("cluster.publish",
-                          "must be a loopback address: an agent reachable "
-                          "from other hosts needs TLS, which this version "
-                          "does not offer yet (docs/cluster.md)");
+                          "'" + publish + "' is reachable from other hosts: "
+                          "that needs cluster.tls (docs/cluster.md)");
     cfg.publish_host = where->host;
     cfg.publish_port = where->port;
   }
   if (!cfg.enabled())
     return caf::none;
+  // One CAF system has one certificate and one trusted CA, and the roles
+  // need different ones.
+  if (cfg.tls.enabled() && !cfg.publish_host.empty() && !cfg.peers.empty())
+    return config_error("cluster.tls", "serves one role: a runtime with TLS "
+                                       "either publishes or has peers");
+  if (secret_file.empty() && cfg.tls.enabled())
+    return caf::none;
   if (secret_file.empty())
     return config_error("cluster.secret_file",
-                        "is required: the file (mode 0600) with the secret "
-                        "that agents and orchestrators share");
+                        "is required without cluster.tls: the file (mode "
+                        "0600) with the secret that agents and orchestrators "
+                        "share");
   auto secret = read_secret(absolute_from(secret_file, base_dir));
   if (!secret)
     return std::move(secret.error());

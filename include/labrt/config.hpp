@@ -138,20 +138,36 @@ struct cluster_peer {
   uint16_t port = 0;
 };
 
+/// Mutual TLS between agents and orchestrators (`cluster.tls`): PEM files,
+/// checked at start. Agents and orchestrators hold certificates of separate
+/// CAs and each trusts only the other's, since CAF checks the chain alone:
+/// an agent's certificate then cannot drive another agent.
+struct cluster_tls {
+  std::string ca;   ///< The CA (or CAs) whose certificates the peer must show.
+  std::string cert; ///< This runtime's certificate chain.
+  std::string key;  ///< Its private key: unencrypted, mode 0600.
+
+  bool enabled() const noexcept {
+    return !ca.empty() || !cert.empty() || !key.empty();
+  }
+};
+
 /// Several hosts as one lab (config section `cluster`, docs/cluster.md). A
 /// runtime is an agent when it publishes, an orchestrator when it has peers,
-/// or both. Both ends hold the same secret: an agent takes no command from a
-/// peer that has not shown it.
+/// or both (without TLS). An agent takes no command from a peer that has not
+/// shown the shared secret, or, with TLS, a certificate of the trusted CA.
 struct cluster_config {
   /// Where this runtime's agent listens (`cluster.publish`, HOST:PORT);
-  /// empty host: no agent. Loopback only: other hosts need TLS.
+  /// empty host: no agent. Other than loopback only with TLS.
   std::string publish_host;
   uint16_t publish_port = 0;
   /// The agents this runtime follows and drives.
   std::vector<cluster_peer> peers;
   /// The shared secret, read from `cluster.secret_file` (mode 0600, at
-  /// least min_secret_bytes).
+  /// least min_secret_bytes). Required without TLS; with it, checked too if
+  /// set.
   std::string secret;
+  cluster_tls tls;
   static constexpr size_t min_secret_bytes = 16;
   /// Deadline of every request to an agent; a dead peer fails its requests
   /// at once. A start (the agent spawns) and a stop (it waits out its grace)
