@@ -22,6 +22,20 @@ std::string describe(caf::actor_system& sys, const caf::error& err) {
                                             : sys.render(err);
 }
 
+/// Why a connection failed. A handshake cut short is, most often, TLS on one
+/// end only or a certificate the other end does not trust: TLS gives no
+/// reason, so the message names the likely ones.
+std::string connect_failure(self_ptr self, const caf::error& err) {
+  auto text = "cannot connect: " + describe(self->system(), err);
+  if (err != caf::sec::disconnect_during_handshake)
+    return text;
+  return text + (self->state.tls
+                   ? " (TLS: the agent did not take this orchestrator's "
+                     "certificate or this orchestrator the agent's, or the "
+                     "agent has no cluster.tls)"
+                   : " (the agent may require TLS: see cluster.tls)");
+}
+
 /// Hands the host's news on to this runtime's event stream, tagged with the
 /// host: `/api/events` then carries every host's events.
 void tell_hub(self_ptr self, const std::string& host, json news) {
@@ -116,8 +130,8 @@ void connect(self_ptr self, const std::string& name) {
     return;
   auto& host = i->second;
   auto attempt = ++host.attempt;
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, self->state.timeout, caf::connect_atom::value,
+  self->request(self->state.middleman, self->state.timeout,
+                caf::connect_atom::value,
                 host.peer.host, host.peer.port)
     .then(
       [self, name, attempt](caf::node_id& node, caf::strong_actor_ptr& ptr,
@@ -137,8 +151,7 @@ void connect(self_ptr self, const std::string& name) {
       },
       [self, name, attempt](caf::error& err) {
         if (auto h = current(self, name, attempt))
-          retry_later(self, *h, "cannot connect: "
-                                  + describe(self->system(), err));
+          retry_later(self, *h, connect_failure(self, err));
       });
 }
 
@@ -186,9 +199,11 @@ void on_events(self_ptr self, const event_batch& batch) {
 
 cluster_impl_actor::behavior_type
 cluster(cluster_impl_actor::stateful_pointer<cluster_state> self,
-        cluster_config cfg, event_hub_actor events) {
+        cluster_config cfg, event_hub_actor events,
+        caf::io::middleman_actor middleman) {
   self->state = cluster_state{cfg};
   self->state.events = std::move(events);
+  self->state.middleman = std::move(middleman);
   self->set_down_handler([self](const caf::down_msg& msg) {
     if (auto h = self->state.by_session(msg.source))
       retry_later(self, *h, "connection lost");

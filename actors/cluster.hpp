@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include <caf/io/middleman_actor.hpp>
 #include <caf/node_id.hpp>
 #include <caf/timestamp.hpp>
 
@@ -67,12 +68,16 @@ struct cluster_state {
 
   std::map<std::string, host_view> hosts;
   std::string secret;
+  /// Connects through CAF's TLS middleman.
+  bool tls = false;
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds start_timeout{30000};
   std::chrono::milliseconds stop_timeout{60000};
   std::chrono::milliseconds max_backoff{5000};
   /// Where each host's events go on, tagged with the host; may be null.
   event_hub_actor events;
+  /// CAF's middleman, or the TLS one: what connects to the agents.
+  caf::io::middleman_actor middleman;
 };
 
 /// The orchestrator's full interface: its public one, the event sink the
@@ -83,6 +88,7 @@ using cluster_impl_actor = cluster_actor::extend<
 
 cluster_impl_actor::behavior_type
 cluster(cluster_impl_actor::stateful_pointer<cluster_state> self,
-        cluster_config cfg, event_hub_actor events);
+        cluster_config cfg, event_hub_actor events,
+        caf::io::middleman_actor middleman);
 
 } // namespace labrt

@@ -20,7 +20,7 @@ bool is_active(const json& record) {
 } // namespace
 
 cluster_state::cluster_state(const cluster_config& cfg)
-  : secret(cfg.secret), timeout(cfg.request_timeout),
+  : secret(cfg.secret), tls(cfg.tls.enabled()), timeout(cfg.request_timeout),
     start_timeout(cfg.start_timeout), stop_timeout(cfg.stop_timeout),
     max_backoff(cfg.max_backoff) {
   for (auto& peer : cfg.peers)

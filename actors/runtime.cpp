@@ -17,10 +17,12 @@
 #include "actors/cluster.hpp"
 #include "actors/event_hub.hpp"
 #include "actors/kv_store.hpp"
+#include "actors/tls_transport.hpp"
 #include "actors/persistence.hpp"
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
 #include "src/service_rules.hpp"
+#include "src/tls_check.hpp"
 #include "actors/service_status.hpp"
 #include "actors/test_execution.hpp"
 #include "actors/test_runner.hpp"
@@ -156,23 +158,36 @@ struct runtime::impl {
   /// agents; a port that cannot be bound is a start error.
   caf::error start_cluster() {
     auto& cl = cfg.cluster;
+    if (!cl.enabled())
+      return caf::none; // No middleman was loaded.
+    auto mm = sys.middleman().actor_handle();
+    if (cl.tls.enabled()) {
+      auto made = spawn_tls_middleman(sys, cl.tls);
+      if (!made)
+        return std::move(made.error());
+      mm = tls_middleman = std::move(*made);
+    }
     if (!cl.publish_host.empty()) {
       gate = sys.spawn(agent_gate, agent_targets{services, tests, runner, hub},
                        cl.secret);
       // SO_REUSEADDR only (not a shared port): a restarted agent gets its
       // port back while the old connections linger in TIME_WAIT.
-      auto port = sys.middleman().publish(gate, cl.publish_port,
-                                          cl.publish_host.c_str(), true);
-      if (!port)
+      caf::scoped_actor self{sys};
+      caf::error failure;
+      self->request(mm, std::chrono::seconds{10}, caf::publish_atom::value,
+                    cl.publish_port, caf::actor_cast<caf::strong_actor_ptr>(gate),
+                    sys.message_types(gate), cl.publish_host, true)
+        .receive([&](uint16_t port) { agent_port = port; },
+                 [&](caf::error& err) { failure = std::move(err); });
+      if (failure)
         return make_error(errc::invalid_argument,
                           "cluster.publish: cannot listen on "
                             + cl.publish_host + ":"
                             + std::to_string(cl.publish_port) + ": "
-                            + sys.render(port.error()));
-      agent_port = *port;
+                            + sys.render(failure));
     }
     if (!cl.peers.empty())
-      orchestrator = sys.spawn(labrt::cluster, cl, hub);
+      orchestrator = sys.spawn(labrt::cluster, cl, hub, mm);
     return caf::none;
   }
 
@@ -205,6 +220,7 @@ struct runtime::impl {
     // ~actor_system waits for every actor, so each must be told to stop.
     for (auto& a : {caf::actor_cast<caf::actor>(orchestrator),
                     caf::actor_cast<caf::actor>(gate),
+                    caf::actor_cast<caf::actor>(tls_middleman),
                     caf::actor_cast<caf::actor>(hub),
                     caf::actor_cast<caf::actor>(service_monitor),
                     caf::actor_cast<caf::actor>(kv),
@@ -227,6 +243,7 @@ struct runtime::impl {
     }
     orchestrator = nullptr;
     gate = nullptr;
+    tls_middleman = nullptr;
     store = nullptr;
     storage = nullptr;
     hub = nullptr;
@@ -254,6 +271,7 @@ struct runtime::impl {
   monitor_actor service_monitor;
   event_hub_actor hub;
   agent_gate_actor gate;       ///< Null unless cluster.publish.
+  caf::io::middleman_actor tls_middleman; ///< Null without cluster.tls.
   uint16_t agent_port = 0;
   cluster_actor orchestrator;  ///< Null without cluster.peers.
 };
@@ -277,12 +295,16 @@ caf::expected<std::unique_ptr<runtime>> runtime::make(runtime_config cfg) {
   if (cfg.runner.log_max_bytes == 0)
     return make_error(errc::invalid_argument,
                       "runner.log_max_bytes must be > 0");
-  if (cfg.cluster.enabled()
-      && cfg.cluster.secret.size() < cluster_config::min_secret_bytes)
-    return make_error(errc::invalid_argument,
-                      "cluster.secret must have at least "
-                        + std::to_string(cluster_config::min_secret_bytes)
-                        + " characters");
+  if (auto& cl = cfg.cluster; cl.enabled()) {
+    if (!cl.tls.enabled() && cl.secret.size() < cluster_config::min_secret_bytes)
+      return make_error(errc::invalid_argument,
+                        "cluster.secret must have at least "
+                          + std::to_string(cluster_config::min_secret_bytes)
+                          + " characters");
+    if (cl.tls.enabled())
+      if (auto err = check_tls(cl.tls))
+        return err;
+  }
   // An agent serves its events to the orchestrator.
   if (!cfg.cluster.publish_host.empty())
     cfg.event_hub = true;
