@@ -23,18 +23,17 @@ struct labctl_result {
   std::string err;
 };
 
-/// Runs labctl with `args` and a clean environment (PATH only); reads both
-/// pipes until EOF and the exit through the pidfd. `on_output` sees what was
-/// read so far after each read (e.g. to signal labctl once it printed
-/// something). Fails after `limit`, killing labctl.
+/// Runs a program (`argv`, argv[0] its path) with a clean environment (PATH
+/// only); reads both pipes until EOF and the exit through the pidfd.
+/// `on_output` sees what was read so far after each read (e.g. to signal the
+/// program once it printed something). Fails after `limit`, killing it.
 inline labctl_result
-run_labctl(const std::vector<std::string>& args,
-           const std::function<void(pid_t, const labctl_result&)>& on_output
-           = {},
-           std::chrono::milliseconds limit = std::chrono::seconds{60}) {
+run_program(std::vector<std::string> argv,
+            const std::function<void(pid_t, const labctl_result&)>& on_output
+            = {},
+            std::chrono::milliseconds limit = std::chrono::seconds{60}) {
   spawn_spec spec;
-  spec.argv = {LABCTL_PATH};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.argv = std::move(argv);
   spec.inherit_env = {"PATH"};
   auto c = spawn(spec);
   REQUIRE(c);
@@ -51,7 +50,7 @@ run_labctl(const std::vector<std::string>& args,
     if (left <= 0 || ::poll(fds, 3, static_cast<int>(left)) == 0) {
       ::kill(c->pid, SIGKILL);
       ::waitpid(c->pid, nullptr, 0);
-      FAIL("labctl did not finish in time; stdout: " << r.out
+      FAIL(spec.argv[0] << " did not finish in time; stdout: " << r.out
                                                      << " stderr: " << r.err);
     }
     for (int i = 0; i < 2; ++i) {
@@ -73,6 +72,17 @@ run_labctl(const std::vector<std::string>& args,
   REQUIRE(::waitpid(c->pid, &status, 0) == c->pid);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+/// Runs labctl with `args`, as run_program does.
+inline labctl_result
+run_labctl(const std::vector<std::string>& args,
+           const std::function<void(pid_t, const labctl_result&)>& on_output
+           = {},
+           std::chrono::milliseconds limit = std::chrono::seconds{60}) {
+  std::vector<std::string> argv{LABCTL_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(std::move(argv), on_output, limit);
 }
 
 /// The last line of labctl's stdout as JSON (discarded if it is not JSON).

@@ -332,7 +332,8 @@ TEST_CASE("cluster config: loopback only, a private secret", "[cluster]") {
     INFO(message_of(bad.error()));
     CHECK(has(message_of(bad.error()), says));
   };
-  refused({{"publish", "0.0.0.0:7700"}, {"secret_file", "good"}}, "TLS");
+  refused({{"publish", "0.0.0.0:7700"}, {"secret_file", "good"}},
+          "needs cluster.tls");
   refused({{"publish", "127.0.0.1:7700"}}, "cluster.secret_file is required");
   write_secret(dir, "open", secret, 0644);
   refused({{"publish", "127.0.0.1:7700"}, {"secret_file", "open"}},
