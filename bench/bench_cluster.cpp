@@ -6,18 +6,22 @@
 // round trip: one queue read of an agent, through the orchestrator (HTTP
 //             thread -> orchestrator -> agent session -> runner and back),
 //             beside the same read through the agent's own facade and a
-//             bare CAF remote request to an echo actor (the floor).
+//             bare CAF remote request to an echo actor (the floor); then
+//             the same through an orchestrator and agent over mutual TLS
+//             (certificates from scripts/cluster-certs).
 // events/s:   every agent sets kv keys from one thread as fast as it can;
 //             the orchestrator's hub counts the events that reached it.
 // down:       an agent shuts down; time until the orchestrator's view says
 //             it is down.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -53,18 +57,21 @@ std::unique_ptr<runtime> make(runtime_config cfg) {
   return std::move(*rt);
 }
 
-std::unique_ptr<runtime> make_agent() {
+std::unique_ptr<runtime> make_agent(cluster_tls tls = {}) {
   runtime_config cfg;
   cfg.cluster.secret = secret;
+  cfg.cluster.tls = std::move(tls);
   cfg.cluster.publish_host = "127.0.0.1";
   cfg.runner.roots = {"/"};
   return make(std::move(cfg));
 }
 
 std::unique_ptr<runtime>
-make_orchestrator(const std::vector<std::unique_ptr<runtime>>& agents) {
+make_orchestrator(const std::vector<std::unique_ptr<runtime>>& agents,
+                  cluster_tls tls = {}) {
   runtime_config cfg;
   cfg.cluster.secret = secret;
+  cfg.cluster.tls = std::move(tls);
   cfg.event_hub = true;
   for (size_t i = 0; i < agents.size(); ++i)
     cfg.cluster.peers.push_back(
@@ -154,6 +161,33 @@ stats bare_caf(double seconds) {
   return result;
 }
 
+/// An agent's and an orchestrator's TLS files, in a directory of their own.
+struct tls_files {
+  std::filesystem::path dir;
+  cluster_tls agent;
+  cluster_tls orchestrator;
+
+  tls_files() {
+    std::string tmpl = "/tmp/labrt-bench-tls-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      die("mkdtemp failed");
+    dir = tmpl;
+    auto cmd = std::string{LABRT_CLUSTER_CERTS} + " " + tmpl
+               + " --orchestrator lab --agent dut >/dev/null";
+    if (std::system(cmd.c_str()) != 0)
+      die("cannot make certificates: " + cmd);
+    auto in = [&](const char* name) { return (dir / name).string(); };
+    agent = {in("orchestrators-ca.pem"), in("dut.pem"), in("dut.key")};
+    orchestrator = {in("agents-ca.pem"), in("lab.pem"), in("lab.key")};
+  }
+  ~tls_files() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  tls_files(const tls_files&) = delete;
+  tls_files& operator=(const tls_files&) = delete;
+};
+
 void round_trips(double seconds) {
   std::vector<std::unique_ptr<runtime>> agents;
   agents.push_back(make_agent());
@@ -177,6 +211,16 @@ void round_trips(double seconds) {
           }));
   }
   print("bare CAF remote request (floor)", bare_caf(seconds));
+  tls_files tls;
+  std::vector<std::unique_ptr<runtime>> tls_agents;
+  tls_agents.push_back(make_agent(tls.agent));
+  auto tls_orch = make_orchestrator(tls_agents, tls.orchestrator);
+  client remote{*tls_orch};
+  await_up(remote, 1);
+  print("queue read, through the orchestrator, TLS", time_calls(seconds, [&] {
+          if (!remote.cluster().queue("dut0"))
+            die("remote queue read over TLS failed");
+        }));
 }
 
 uint64_t last_event_id(runtime& rt) {
