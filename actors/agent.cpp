@@ -27,15 +27,17 @@ void configure_cluster(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::milliseconds{1250}});
   // The protocol in every name: CAF compares interfaces by these names.
-  cfg.add_message_type<json>("labrt-1.json");
-  cfg.add_message_type<run_spec>("labrt-1.run_spec");
-  cfg.add_message_type<run_record>("labrt-1.run_record");
-  cfg.add_message_type<std::vector<run_record>>("labrt-1.run_records");
-  cfg.add_message_type<history_query>("labrt-1.history_query");
-  cfg.add_message_type<event>("labrt-1.event");
-  cfg.add_message_type<event_batch>("labrt-1.event_batch");
-  cfg.add_message_type<event_sink_actor>("labrt-1.event_sink");
-  cfg.add_message_type<agent_actor>("labrt-1.agent");
+  cfg.add_message_type<json>("labrt-2.json");
+  cfg.add_message_type<run_spec>("labrt-2.run_spec");
+  cfg.add_message_type<run_record>("labrt-2.run_record");
+  cfg.add_message_type<std::vector<run_record>>("labrt-2.run_records");
+  cfg.add_message_type<history_query>("labrt-2.history_query");
+  cfg.add_message_type<event>("labrt-2.event");
+  cfg.add_message_type<event_batch>("labrt-2.event_batch");
+  cfg.add_message_type<event_sink_actor>("labrt-2.event_sink");
+  cfg.add_message_type<kv_entry>("labrt-2.kv_entry");
+  cfg.add_message_type<kv_snapshot>("labrt-2.kv_snapshot");
+  cfg.add_message_type<agent_actor>("labrt-2.agent");
 }
 
 namespace {
@@ -157,6 +159,39 @@ agent_actor::behavior_type agent_session(agent_actor::pointer self,
       if (!to.runner)
         return std::vector<run_record>{};
       return self->delegate(to.runner, a, std::move(q));
+    },
+    [=](atom::snapshot a, std::string& prefix) -> caf::result<kv_snapshot> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(prefix));
+    },
+    [=](atom::fetch a, std::string& key) -> caf::result<kv_entry> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(key));
+    },
+    [=](atom::set a, std::string& key, json& value) -> caf::result<uint64_t> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(key), std::move(value));
+    },
+    [=](atom::set a, std::string& key, json& value,
+        uint64_t expected) -> caf::result<uint64_t> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(key), std::move(value),
+                            expected);
+    },
+    [=](atom::erase a, std::string& key) -> caf::result<bool> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(key));
+    },
+    [=](atom::erase a, std::string& key,
+        uint64_t expected) -> caf::result<bool> {
+      if (auto err = refusal(false))
+        return err;
+      return self->delegate(to.kv, a, std::move(key), expected);
     },
   };
 }

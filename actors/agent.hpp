@@ -20,7 +20,7 @@ namespace labrt {
 /// drops an agent that speaks another protocol before any message. Bump it
 /// with any change to the interfaces or types below; the type names carry
 /// it too, so that CAF's interface check at connect agrees.
-inline constexpr const char* cluster_protocol = "labrt-cluster-1";
+inline constexpr const char* cluster_protocol = "labrt-cluster-2";
 
 /// What an agent offers the orchestrator it opened a session for.
 /// Implemented by actors/agent.cpp.
@@ -40,7 +40,19 @@ using agent_actor = caf::typed_actor<
   /// Removes a queued run.
   caf::replies_to<atom::cancel, std::string>::with<run_record>,
   /// Finished runs, newest first.
-  caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>>;
+  caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>,
+  /// The kv entries whose key starts with a prefix ("" = all).
+  caf::replies_to<atom::snapshot, std::string>::with<kv_snapshot>,
+  /// A kv key with its revision.
+  caf::replies_to<atom::fetch, std::string>::with<kv_entry>,
+  /// Sets a kv key; replies with the new revision.
+  caf::replies_to<atom::set, std::string, json>::with<uint64_t>,
+  /// Sets a kv key if its revision is `expected`.
+  caf::replies_to<atom::set, std::string, json, uint64_t>::with<uint64_t>,
+  /// Removes a kv key; replies whether it existed.
+  caf::replies_to<atom::erase, std::string>::with<bool>,
+  /// Removes a kv key if its revision is `expected`.
+  caf::replies_to<atom::erase, std::string, uint64_t>::with<bool>>;
 
 /// The one actor an agent publishes. Implemented by actors/agent.cpp.
 using agent_gate_actor = caf::typed_actor<
@@ -53,6 +65,7 @@ void configure_cluster(caf::actor_system_config& cfg);
 
 /// What an agent serves, from its runtime's actors.
 struct agent_targets {
+  kv_store_actor kv;
   service_status_actor services;
   test_execution_actor tests;
   test_runner_actor runner; ///< Null without a runner.

@@ -237,6 +237,32 @@ cluster(cluster_impl_actor::stateful_pointer<cluster_state> self,
       return forward<std::vector<run_record>>(self, self->state.timeout, host,
                                               a, std::move(q));
     },
+    [self](atom::snapshot a, const std::string& host, std::string& prefix) {
+      return forward<kv_snapshot>(self, self->state.timeout, host, a,
+                                  std::move(prefix));
+    },
+    [self](atom::fetch a, const std::string& host, std::string& key) {
+      return forward<kv_entry>(self, self->state.timeout, host, a,
+                               std::move(key));
+    },
+    [self](atom::set a, const std::string& host, std::string& key,
+           json& value) {
+      return forward<uint64_t>(self, self->state.timeout, host, a,
+                               std::move(key), std::move(value));
+    },
+    [self](atom::set a, const std::string& host, std::string& key, json& value,
+           uint64_t expected) {
+      return forward<uint64_t>(self, self->state.timeout, host, a,
+                               std::move(key), std::move(value), expected);
+    },
+    [self](atom::erase a, const std::string& host, std::string& key) {
+      return forward<bool>(self, self->state.timeout, host, a, std::move(key));
+    },
+    [self](atom::erase a, const std::string& host, std::string& key,
+           uint64_t expected) {
+      return forward<bool>(self, self->state.timeout, host, a, std::move(key),
+                           expected);
+    },
     [self](const event_batch& batch) { on_events(self, batch); },
     [self](atom::connect, const std::string& host) { connect(self, host); },
   };

@@ -168,7 +168,7 @@ struct runtime::impl {
       mm = tls_middleman = std::move(*made);
     }
     if (!cl.publish_host.empty()) {
-      gate = sys.spawn(agent_gate, agent_targets{services, tests, runner, hub},
+      gate = sys.spawn(agent_gate, agent_targets{kv, services, tests, runner, hub},
                        cl.secret);
       // SO_REUSEADDR only (not a shared port): a restarted agent gets its
       // port back while the old connections linger in TIME_WAIT.

@@ -67,4 +67,40 @@ cluster_facade::history(const std::string& host, const history_query& q) {
     client_, config_of(client_).request_timeout, atom::history_v, host, q);
 }
 
+caf::expected<kv_snapshot>
+cluster_kv_facade::snapshot(const std::string& prefix) {
+  return call_cluster<kv_snapshot>(client_, config_of(client_).request_timeout,
+                                   atom::snapshot_v, host_, prefix);
+}
+
+caf::expected<kv_entry> cluster_kv_facade::fetch(const std::string& key) {
+  return call_cluster<kv_entry>(client_, config_of(client_).request_timeout,
+                                atom::fetch_v, host_, key);
+}
+
+caf::expected<uint64_t> cluster_kv_facade::set(const std::string& key,
+                                               json value) {
+  return call_cluster<uint64_t>(client_, config_of(client_).request_timeout,
+                                atom::set_v, host_, key, std::move(value));
+}
+
+caf::expected<uint64_t> cluster_kv_facade::set_if(const std::string& key,
+                                                  json value,
+                                                  uint64_t expected) {
+  return call_cluster<uint64_t>(client_, config_of(client_).request_timeout,
+                                atom::set_v, host_, key, std::move(value),
+                                expected);
+}
+
+caf::expected<bool> cluster_kv_facade::erase(const std::string& key) {
+  return call_cluster<bool>(client_, config_of(client_).request_timeout,
+                            atom::erase_v, host_, key);
+}
+
+caf::expected<bool> cluster_kv_facade::erase_if(const std::string& key,
+                                                uint64_t expected) {
+  return call_cluster<bool>(client_, config_of(client_).request_timeout,
+                            atom::erase_v, host_, key, expected);
+}
+
 } // namespace labrt

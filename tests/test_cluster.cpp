@@ -129,6 +129,25 @@ TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
   REQUIRE(history.size() == 1);
   CHECK(history[0]["run_id"] == run["run_id"]);
 
+  // dut2's kv store through the orchestrator, with its ETags and If-Match.
+  const std::string key_path = "/api/cluster/dut2/kv/lab/owner";
+  auto put = cli.Put(key_path.c_str(), R"("ana")", "application/json");
+  REQUIRE(put);
+  CHECK(put->status == 200);
+  auto etag = put->get_header_value("ETag");
+  CHECK(dut2.get("/api/kv/lab/owner")["value"] == "ana");
+  auto stale = cli.Put(key_path.c_str(), {{"If-Match", "\"12345\""}},
+                       R"("bo")", "application/json");
+  REQUIRE(stale);
+  CHECK(stale->status == 412);
+  auto listed = orch.get("/api/cluster/dut2/kv?prefix=lab/");
+  REQUIRE(listed["entries"].size() == 1);
+  CHECK(listed["entries"][0]["value"] == "ana");
+  auto deleted = cli.Delete(key_path.c_str(), {{"If-Match", etag}});
+  REQUIRE(deleted);
+  CHECK(deleted->status == 200);
+  CHECK(orch.client().Get(key_path.c_str())->status == 404);
+
   // kill -9 dut1: down at once, its routes fail fast naming it.
   dut1.kill9();
   auto t0 = clock_type::now();
@@ -140,6 +159,7 @@ TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
   REQUIRE(refused);
   CHECK(refused->status == 503);
   CHECK(has(refused->body, "dut1 is down"));
+  CHECK(orch.client().Get("/api/cluster/dut1/kv")->status == 503);
 
   // Back on its port: up again, with its state read anew.
   daemon_proc again{agent_config(dir, "dut1", port1, secret_file)};
@@ -164,6 +184,14 @@ TEST_CASE("two agents and an orchestrator: runs routed, a lost agent down "
   CHECK(again.get("/api/test/status").value("running", false));
   CHECK(run_labctl({"--server", server, "--host", "dut1", "test", "stop"}).code
         == 0);
+  CHECK(run_labctl({"--server", server, "--host", "dut1", "kv", "set",
+                    "owner", R"("ana")"})
+          .code
+        == 0);
+  CHECK(again.get("/api/kv/owner")["value"] == "ana");
+  auto got = run_labctl({"--server", server, "--host", "dut1", "kv", "get",
+                         "owner"});
+  CHECK(has(got.out, "ana"));
   auto local_only = run_labctl({"--server", server, "--host", "dut1", "status"});
   CHECK(local_only.code == 2);
   CHECK(has(local_only.err, "--host goes with"));

@@ -21,8 +21,9 @@ using labrt::json;
 int call(const client_options& opt,
          const std::function<int(api_client&)>& fn, bool routable) {
   if (!opt.host.empty() && !routable) {
-    std::cerr << "labctl: --host goes with test start|stop, queue and "
-                 "history, which an orchestrator routes to a host\n";
+    std::cerr << "labctl: --host goes with test start|stop, queue, history "
+                 "and kv get|set|rm|list, which an orchestrator routes to a "
+                 "host\n";
     return exit_usage;
   }
   std::string error;
@@ -284,7 +285,7 @@ void add_client(CLI::App& app, int& exit_code) {
                  "Bearer token (env LABRT_TOKEN)");
   app.add_option("--host", opt->host,
                  "Through an orchestrator, the host that test start|stop, "
-                 "queue and history go to");
+                 "queue, history and kv get|set|rm|list go to");
   app.add_flag("--json", opt->as_json,
                "Client commands print the API's raw JSON");
   // `labctl status --json` as well as `labctl --json status`.

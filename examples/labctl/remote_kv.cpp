@@ -12,9 +12,9 @@ namespace {
 using labrt::json;
 
 /// Keys go into the path, '/' as it is (the server decodes the path before
-/// matching /api/kv/(.+)).
-std::string key_path(const std::string& key) {
-  return "/api/kv/" + url_encode(key, true);
+/// matching /api/kv/(.+)); with --host, that host's store.
+std::string key_path(const client_options& opt, const std::string& key) {
+  return on_host(opt, "/api/kv/" + url_encode(key, true));
 }
 
 /// KEY and JSON arguments of one kv command.
@@ -54,14 +54,17 @@ void add_kv_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   auto add = [&](const std::string& name, const std::string& help,
                  std::function<int(api_client&)> fn) {
     auto cmd = kv->add_subcommand(name, help);
-    cmd->callback([opt, fn, &exit_code] { exit_code = call(*opt, fn); });
+    // An orchestrator sends all but a patch on to --host.
+    cmd->callback([opt, fn, &exit_code, routable = name != "patch"] {
+      exit_code = call(*opt, fn, routable);
+    });
     if (name != "list")
       cmd->add_option("key", a->key, "The key")->required();
     return cmd;
   };
   add("get", "A key's value (--json: with its revision)",
       [opt, a](api_client& api) {
-        return show(api.get(key_path(a->key)), *opt, print_value);
+        return show(api.get(key_path(*opt, a->key)), *opt, print_value);
       });
   auto set = add("set", "Set a key to a JSON value", [opt, a](api_client& api) {
     auto value = value_of(a->text);
@@ -69,7 +72,7 @@ void add_kv_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
       return int{exit_usage};
     auto rev = a->if_rev >= 0 ? std::optional<uint64_t>(a->if_rev)
                               : std::nullopt;
-    return show(api.put(key_path(a->key), *value, rev), *opt, print_revision);
+    return show(api.put(key_path(*opt, a->key), *value, rev), *opt, print_revision);
   });
   set->add_option("json", a->text, "The value as JSON, e.g. '{\"a\": 1}'")
     ->required();
@@ -83,20 +86,21 @@ void add_kv_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
                        return int{exit_usage};
                      auto type = a->json_patch ? "application/json-patch+json"
                                                : "application/merge-patch+json";
-                     return show(api.patch(key_path(a->key), *doc, type), *opt,
+                     return show(api.patch(key_path(*opt, a->key), *doc, type), *opt,
                                  print_value);
                    });
   patch->add_option("json", a->text, "The patch document")->required();
   patch->add_flag("--json-patch", a->json_patch,
                   "An RFC 6902 operation list instead of a merge patch");
   add("rm", "Delete a key", [opt, a](api_client& api) {
-    return show(api.del(key_path(a->key)), *opt, [](const json& body) {
+    return show(api.del(key_path(*opt, a->key)), *opt, [](const json& body) {
       std::cout << "deleted " << cell(body.value("key", json{})) << "\n";
     });
   });
   add("list", "Every key with its revision and value",
       [opt](api_client& api) {
-        return show(api.get("/api/kv"), *opt, [](const json& snap) {
+        return show(api.get(on_host(*opt, "/api/kv")), *opt,
+                    [](const json& snap) {
           std::vector<std::vector<std::string>> rows;
           for (auto& e : snap.value("entries", json::array()))
             rows.push_back({cell(e.value("key", json{})),

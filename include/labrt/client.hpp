@@ -186,6 +186,27 @@ private:
   client& client_;
 };
 
+/// One host's kv store, through the orchestrator: kv_facade's calls that
+/// travel, with its meaning. Obtained from `cluster_facade::kv(host)`.
+class cluster_kv_facade {
+public:
+  caf::expected<kv_snapshot> snapshot(const std::string& prefix = {});
+  caf::expected<kv_entry> fetch(const std::string& key);
+  caf::expected<uint64_t> set(const std::string& key, json value);
+  caf::expected<uint64_t> set_if(const std::string& key, json value,
+                                 uint64_t expected);
+  caf::expected<bool> erase(const std::string& key);
+  caf::expected<bool> erase_if(const std::string& key, uint64_t expected);
+
+private:
+  friend class cluster_facade;
+  cluster_kv_facade(client& c, std::string host)
+    : client_(c), host_(std::move(host)) {
+  }
+  client& client_;
+  std::string host_;
+};
+
 /// The orchestrator (runtime::cluster()): every host's view, and commands
 /// sent on to one host's agent. A host that is down fails at once with
 /// `errc::unavailable`; errors from a host name it.
@@ -204,6 +225,10 @@ public:
                                    const std::string& run_id);
   caf::expected<std::vector<run_record>> history(const std::string& host,
                                                  const history_query& q);
+  /// The host's kv store.
+  cluster_kv_facade kv(const std::string& host) {
+    return {client_, host};
+  }
 
 private:
   friend class client;

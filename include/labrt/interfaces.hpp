@@ -225,7 +225,19 @@ using cluster_actor = caf::typed_actor<
   /// Removes a queued run of a host: (host, id).
   caf::replies_to<atom::cancel, std::string, std::string>::with<run_record>,
   /// A host's finished runs, newest first.
-  caf::replies_to<atom::history, std::string, history_query>::with<std::vector<run_record>>>;
+  caf::replies_to<atom::history, std::string, history_query>::with<std::vector<run_record>>,
+  /// A host's kv entries whose key starts with a prefix ("" = all): (host, prefix).
+  caf::replies_to<atom::snapshot, std::string, std::string>::with<kv_snapshot>,
+  /// A host's kv key with its revision: (host, key).
+  caf::replies_to<atom::fetch, std::string, std::string>::with<kv_entry>,
+  /// Sets a host's kv key: (host, key, value); replies with the new revision.
+  caf::replies_to<atom::set, std::string, std::string, json>::with<uint64_t>,
+  /// The same if the key's revision is `expected`, as kv_store_actor's: (host, key, value, expected).
+  caf::replies_to<atom::set, std::string, std::string, json, uint64_t>::with<uint64_t>,
+  /// Removes a host's kv key: (host, key); replies whether it existed.
+  caf::replies_to<atom::erase, std::string, std::string>::with<bool>,
+  /// The same if the key's revision is `expected`: (host, key, expected).
+  caf::replies_to<atom::erase, std::string, std::string, uint64_t>::with<bool>>;
 
 /// The database's writer, as runtime::storage() shows it (null without a
 /// state_dir).

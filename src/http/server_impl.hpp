@@ -152,6 +152,11 @@ struct http_server::impl {
   void add_routes();
   void add_test_routes();
   void add_kv_routes();
+  /// GET (a namespace, one key), PUT and DELETE of kv keys under `base`, on
+  /// the store `kv_of(request)` returns.
+  template <class KvOf>
+  void add_kv_routes_at(const std::string& base, const std::string& label,
+                        KvOf kv_of);
   void add_manager_routes();
   void add_stream_routes();
   void add_cluster_routes();
