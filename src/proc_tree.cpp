@@ -130,19 +130,29 @@ std::vector<pid_t> run_members(pid_t leader, const std::string& cookie,
   return result;
 }
 
-bool child_without_environ(uint64_t min_start) {
-  auto self = ::getpid();
+namespace {
+
+/// This process's children, alive or zombie.
+std::vector<pid_t> own_children() {
   std::vector<pid_t> kids;
-  proc_stat st;
+  auto self = ::getpid();
   if (have_children_files()) {
     children_via_files(self, kids);
   } else {
+    proc_stat st;
     for (auto pid : list_pids())
       if (read_proc_stat(pid, st) && st.ppid == self)
         kids.push_back(pid);
   }
+  return kids;
+}
+
+} // namespace
+
+bool child_without_environ(uint64_t min_start) {
+  proc_stat st;
   std::string env_text;
-  for (auto pid : kids) {
+  for (auto pid : own_children()) {
     if (!read_proc_stat(pid, st) || st.state == 'Z' || st.state == 'X'
         || st.start_ticks < min_start)
       continue;
@@ -160,20 +170,11 @@ int reap_session_zombies(const std::vector<pid_t>& sessions, pid_t keep) {
   if (sessions.empty())
     return 0;
   auto self = ::getpid();
-  std::vector<pid_t> kids;
-  if (have_children_files()) {
-    children_via_files(self, kids);
-  } else {
-    proc_stat st;
-    for (auto pid : list_pids())
-      if (read_proc_stat(pid, st) && st.ppid == self)
-        kids.push_back(pid);
-  }
   // Only zombies whose parent is us: never a live child's status or one
   // that belongs to somebody else.
   int count = 0;
   proc_stat st;
-  for (auto pid : kids) {
+  for (auto pid : own_children()) {
     if (pid == keep || !read_proc_stat(pid, st) || st.ppid != self
       || st.state != 'Z'
       || std::find(sessions.begin(), sessions.end(), st.session)

@@ -29,7 +29,7 @@ std::vector<pid_t> descendants(pid_t root);
 /// which is much cheaper on a machine with many processes. Note: `leader`
 /// is usually the pid of the spawned child, whose pgid equals its pid; the
 /// environ read is the one a process was exec'd with, and one caught in the
-/// middle of an execve may briefly read as empty: rescan after signalling.
+/// middle of an execve may briefly read as empty (child_without_environ).
 std::vector<pid_t> run_members(
   pid_t leader, const std::string& cookie, uint64_t min_start = 0);
 
