@@ -68,7 +68,7 @@ struct cluster_state {
 
   std::map<std::string, host_view> hosts;
   std::string secret;
-  /// Connects through CAF's TLS middleman.
+  /// The agents speak TLS: a refused handshake's error names its causes.
   bool tls = false;
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds start_timeout{30000};

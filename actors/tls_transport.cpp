@@ -52,24 +52,29 @@ struct sigpipe_blocked {
   sigpipe_blocked& operator=(const sigpipe_blocked&) = delete;
 };
 
-/// One connection's TLS. Every call clears the thread's error queue first and
-/// after a failure: SSL_get_error reads that queue, and the multiplexer thread
-/// serves every connection.
+using ssl_ptr = std::unique_ptr<SSL, decltype(&SSL_free)>;
+
+/// A TLS session on `fd` (it holds its own reference to `ctx`); null when
+/// out of memory.
+ssl_ptr new_ssl(SSL_CTX* ctx, native_socket fd, bool accepting) {
+  ssl_ptr ssl{SSL_new(ctx), SSL_free};
+  if (!ssl)
+    return ssl;
+  SSL_set_fd(ssl.get(), fd);
+  if (accepting)
+    SSL_set_accept_state(ssl.get());
+  else
+    SSL_set_connect_state(ssl.get());
+  return ssl;
+}
+
+/// One connection's TLS, as the stream policy CAF's stream_impl calls. Every
+/// call clears the thread's error queue first and after a failure:
+/// SSL_get_error reads that queue, and the multiplexer thread serves every
+/// connection.
 class tls_session {
 public:
-  tls_session(ctx_ptr ctx, native_socket fd, bool accepting)
-    : ctx_(std::move(ctx)), ssl_(SSL_new(ctx_.get()), SSL_free) {
-    if (ssl_ == nullptr)
-      return;
-    SSL_set_fd(ssl_.get(), fd);
-    if (accepting)
-      SSL_set_accept_state(ssl_.get());
-    else
-      SSL_set_connect_state(ssl_.get());
-  }
-
-  bool valid() const noexcept {
-    return ssl_ != nullptr;
+  explicit tls_session(ssl_ptr ssl) : ssl_(std::move(ssl)) {
   }
 
   rw_state read_some(size_t& result, native_socket, void* buf, size_t len) {
@@ -129,25 +134,7 @@ private:
     return outcome(ret, len, writing);
   }
 
-  ctx_ptr ctx_;
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
-};
-
-/// The stream policy CAF's stream_impl calls.
-struct tls_policy {
-  explicit tls_policy(std::shared_ptr<tls_session> s) : session(std::move(s)) {
-  }
-  rw_state read_some(size_t& n, native_socket fd, void* buf, size_t len) {
-    return session->read_some(n, fd, buf, len);
-  }
-  rw_state write_some(size_t& n, native_socket fd, const void* buf,
-                      size_t len) {
-    return session->write_some(n, fd, buf, len);
-  }
-  bool must_read_more(native_socket fd, size_t threshold) {
-    return session->must_read_more(fd, threshold);
-  }
-  std::shared_ptr<tls_session> session;
+  ssl_ptr ssl_;
 };
 
 net::default_multiplexer& mpx_of(caf::actor_system& sys) {
@@ -156,10 +143,8 @@ net::default_multiplexer& mpx_of(caf::actor_system& sys) {
 
 class tls_scribe : public caf::io::scribe {
 public:
-  tls_scribe(net::default_multiplexer& mpx, native_socket fd,
-             std::shared_ptr<tls_session> session)
-    : scribe(net::conn_hdl_from_socket(fd)),
-      stream_(mpx, fd, std::move(session)) {
+  tls_scribe(net::default_multiplexer& mpx, native_socket fd, ssl_ptr ssl)
+    : scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd, std::move(ssl)) {
   }
 
   void configure_read(caf::io::receive_policy::config config) override {
@@ -207,7 +192,7 @@ private:
   }
 
   bool launched_ = false;
-  net::stream_impl<tls_policy> stream_;
+  net::stream_impl<tls_session> stream_;
 };
 
 class tls_doorman : public net::doorman_impl {
@@ -224,10 +209,10 @@ public:
     caf::detail::socket_guard guard{fd}; // Closed unless a scribe owns it.
     net::nonblocking(fd, true);
     net::child_process_inherit(fd, false);
-    auto session = std::make_shared<tls_session>(ctx_, fd, true);
-    if (!session->valid())
+    auto ssl = new_ssl(ctx_.get(), fd, true);
+    if (!ssl)
       return false;
-    auto scribe = caf::make_counted<tls_scribe>(mpx, fd, std::move(session));
+    auto scribe = caf::make_counted<tls_scribe>(mpx, fd, std::move(ssl));
     guard.release();
     auto hdl = scribe->hdl();
     parent()->add_scribe(std::move(scribe));
@@ -256,12 +241,12 @@ protected:
       return std::move(fd.error());
     caf::detail::socket_guard guard{*fd};
     net::nonblocking(*fd, true);
-    auto session = std::make_shared<tls_session>(ctx_, *fd, false);
-    if (!session->valid())
+    auto ssl = new_ssl(ctx_.get(), *fd, false);
+    if (!ssl)
       return caf::sec::cannot_connect_to_node;
     guard.release();
     return caf::make_counted<tls_scribe>(mpx_of(system()), *fd,
-                                         std::move(session));
+                                         std::move(ssl));
   }
 
   caf::expected<caf::io::doorman_ptr> open(uint16_t port, const char* addr,
