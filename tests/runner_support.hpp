@@ -31,7 +31,15 @@ inline bool alive(pid_t pid) {
 inline void require_nothing_left(const run_record& rec) {
   INFO("run " << rec.run_id << " cookie " << rec.cookie);
   CHECK_FALSE(rec.cookie.empty());
-  CHECK(find_by_cookie(rec.cookie).empty());
+  auto left = find_by_cookie(rec.cookie);
+  for (auto pid : left) {
+    proc_stat st;
+    if (read_proc_stat(pid, st))
+      UNSCOPED_INFO("left: pid " << pid << " " << st.comm << " state "
+                                 << st.state << " ppid " << st.ppid << " pgrp "
+                                 << st.pgrp << " session " << st.session);
+  }
+  CHECK(left.empty());
   if (rec.pid > 0)
     CHECK_FALSE(alive(rec.pid));
   CHECK(zombie_children().empty());
