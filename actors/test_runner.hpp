@@ -143,6 +143,9 @@ struct test_runner_state {
   /// without a state_dir (the history is the bounded one in memory).
   persistence_actor db_;
   uint64_t unsaved_ = 0; ///< Records the database did not take.
+  /// Ends sent to the database and not answered yet: a stopping runner
+  /// waits for them, so their directories go with them.
+  size_t ends_unsaved_ = 0;
   std::optional<active> current_;
   std::deque<std::pair<run_record, run_spec>> queue_;
   /// Enqueued runs not in queue_ yet: their script being resolved, their
@@ -211,8 +214,9 @@ durable_test_runner(runner_self self, runner_config cfg,
 
 // actors/test_runner_run.cpp: a run's steps, one message each.
 
-/// Tells every subscriber the current run's record (and the database).
-void publish_run(runner_self self);
+/// Tells every subscriber the current run's record (and the database,
+/// which removes `done_dir` once it has it: see save_run).
+void publish_run(runner_self self, std::string done_dir = {});
 
 /// Tells the subscribers the queue if it changed.
 void publish_queue(runner_self self);
@@ -247,10 +251,15 @@ void queue_run(runner_self self, run_record rec, run_spec spec,
 /// stops or abandons the current run; quits once nothing runs.
 void on_exit_request(runner_self self, caf::exit_msg& msg);
 
+/// Quits if stopping, nothing runs and every end is saved.
+void quit_if_done(runner_self self);
+
 // actors/test_runner_db.cpp: the runner's handlers that use the database.
 
-/// Sends `rec` to the database, if there is one, without waiting.
-void save_run(runner_self self, const run_record& rec);
+/// Sends `rec` to the database, if there is one, without waiting; removes
+/// `done_dir` (an ended run's directory) once the database has the record.
+void save_run(runner_self self, const run_record& rec,
+              std::string done_dir = {});
 
 /// The same, answering `rec` once the database took it (at once without
 /// one), or an error saying it did not.

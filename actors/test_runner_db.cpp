@@ -9,11 +9,33 @@ namespace labrt {
 
 using namespace std::chrono_literals;
 
-void save_run(runner_self self, const run_record& rec) {
+void save_run(runner_self self, const run_record& rec, std::string done_dir) {
+  auto& st = self->state;
+  if (!st.db_) {
+    forget_run_dir(self, done_dir);
+    return;
+  }
+  // A run's directory is the only other copy of its end: it goes once the
+  // database has the record, and stays for the next start if it has not.
+  auto settled = [self, keeps_dir = !done_dir.empty()] {
+    if (keeps_dir) {
+      --self->state.ends_unsaved_;
+      quit_if_done(self);
+    }
+  };
+  if (!done_dir.empty())
+    ++st.ends_unsaved_;
   // In the order sent, so a history query passed on later sees it.
-  if (self->state.db_)
-    self->request(self->state.db_, 30s, atom::commit_v, rec)
-      .then([](bool) {}, [self](caf::error&) { ++self->state.unsaved_; });
+  self->request(st.db_, 30s, atom::commit_v, rec)
+    .then(
+      [self, settled, dir = std::move(done_dir)](bool) {
+        forget_run_dir(self, dir);
+        settled();
+      },
+      [self, settled](caf::error&) {
+        ++self->state.unsaved_;
+        settled();
+      });
 }
 
 caf::result<run_record> commit_run(runner_self self, run_record rec) {

@@ -61,7 +61,7 @@ void finish(runner_self self, bool holds_slot) {
   for (auto& [addr, sub] : st.subs_)
     if (sub.dropped > 0)
       send_batch(self, addr, sub, output_batch{rec.run_id, {}, 0});
-  publish_run(self);
+  publish_run(self, std::move(st.current_->dir));
   // Before any promise: whoever learns of the end and then takes the slot
   // (start_test) reaches test_execution after this release.
   if (holds_slot)
@@ -83,9 +83,8 @@ void finish(runner_self self, bool holds_slot) {
   for (auto& rp : run.stop_promises)
     rp.deliver(run.rec);
   st.remember(std::move(run.rec));
-  forget_run_dir(self, run.dir);
   if (st.shutting_down_) {
-    self->quit(st.exit_reason_);
+    quit_if_done(self);
     return;
   }
   start_next(self);
@@ -127,9 +126,9 @@ void launch(runner_self self) {
 
 } // namespace
 
-void publish_run(runner_self self) {
+void publish_run(runner_self self, std::string done_dir) {
   auto& st = self->state;
-  save_run(self, st.current_->rec);
+  save_run(self, st.current_->rec, std::move(done_dir));
   for (auto& [addr, sub] : st.subs_)
     self->send(sub.sink, run_update{st.current_->rec});
 }
@@ -297,7 +296,7 @@ void on_exit_request(runner_self self, caf::exit_msg& msg) {
   }
   publish_queue(self);
   if (!st.current_) {
-    self->quit(msg.reason);
+    quit_if_done(self);
     return;
   }
   auto& run = *st.current_;
@@ -309,6 +308,12 @@ void on_exit_request(runner_self self, caf::exit_msg& msg) {
     self->send(run.watcher, atom::abandon_v);
     run.chan->wake.notify();
   }
+}
+
+void quit_if_done(runner_self self) {
+  auto& st = self->state;
+  if (st.shutting_down_ && !st.current_ && st.ends_unsaved_ == 0)
+    self->quit(st.exit_reason_);
 }
 
 } // namespace labrt

@@ -74,9 +74,8 @@ void adopt_found(self_ptr self, std::vector<found_run>& found) {
       continue; // Left for the next start rather than closed as untrue.
     auto rec = test_runner_state::close_found(f);
     st.count_end(rec);
-    save_run(self, rec);
+    save_run(self, rec, std::move(f.dir));
     st.remember(std::move(rec));
-    forget_run_dir(self, f.dir);
   }
   restore_queue(self);
 }

@@ -178,6 +178,27 @@ TEST_CASE_METHOD(shim_lab, "a run that ended while the daemon was down has its t
   second.start("exit_with.sh", {"0"});
 }
 
+TEST_CASE_METHOD(shim_lab, "an end the API has shown survives a kill -9 "
+                           "that follows at once", "[shim]") {
+  // The run's directory and the database each hold its end for a while:
+  // the directory must not go before the database has it.
+  std::vector<std::string> runs;
+  for (int i = 0; i < 10; ++i) {
+    daemon_proc d{config};
+    if (!runs.empty()) {
+      auto rec = d.get("/api/test/runs/" + runs.back());
+      INFO("try " << i << ": " << rec.dump());
+      REQUIRE(rec.at("exit_code") == 7);
+    }
+    runs.push_back(d.start("exit_with.sh", {"7"}).at("run_id"));
+    d.wait_idle();
+    d.kill9();
+  }
+  daemon_proc last{config};
+  for (auto& run : runs)
+    CHECK(last.get("/api/history/" + run).at("exit_code") == 7);
+}
+
 TEST_CASE_METHOD(shim_lab, "a shim killed by SIGKILL gives a lost run and no orphans",
           "[shim]") {
   daemon_proc d{config};
