@@ -1,14 +1,12 @@
 // A lab of several hosts: real `labctl serve` agents and an orchestrator on
 // 127.0.0.1, over CAF's network layer; killed with SIGKILL and restarted.
-#include <sys/stat.h>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 
 #include "actors/agent.hpp"
-#include "shim_support.hpp"
+#include "cluster_support.hpp"
 #include "src/config_check.hpp"
 
 using namespace labrt;
@@ -17,73 +15,6 @@ using namespace labrt::test;
 namespace {
 
 const std::string secret = "a-secret-of-the-lab-0123456789";
-
-std::string write_secret(const temp_dir& dir, const std::string& name,
-                         const std::string& text, mode_t mode = 0600) {
-  auto path = dir / name;
-  std::ofstream{path} << text << "\n";
-  REQUIRE(::chmod(path.c_str(), mode) == 0);
-  return path;
-}
-
-/// A daemon that runs the test scripts and publishes its agent on `port`.
-std::string agent_config(const temp_dir& dir, const std::string& name,
-                         uint16_t port, const std::string& secret_file) {
-  auto path = dir / (name + ".json");
-  std::ofstream{path} << json{
-    {"name", name},
-    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300}}},
-    {"http", {{"listen", "127.0.0.1:0"}}},
-    {"cluster", {{"publish", "127.0.0.1:" + std::to_string(port)},
-                 {"secret_file", secret_file}}}}.dump();
-  return path;
-}
-
-std::string orchestrator_config(const temp_dir& dir, const json& peers,
-                                const std::string& secret_file) {
-  auto path = dir / "orchestrator.json";
-  std::ofstream{path} << json{
-    {"name", "orchestrator"},
-    {"runner", {{"roots", {scripts_dir}}}},
-    {"http", {{"listen", "127.0.0.1:0"}}},
-    {"cluster", {{"peers", peers}, {"secret_file", secret_file}}}}.dump();
-  return path;
-}
-
-uint16_t agent_port_of(const daemon_proc& d) {
-  auto at = d.err.find("cluster agent on 127.0.0.1:");
-  REQUIRE(at != std::string::npos);
-  return static_cast<uint16_t>(std::stoi(d.err.substr(at + 27)));
-}
-
-json peer(const std::string& name, uint16_t port) {
-  return {{"name", name}, {"address", "127.0.0.1:" + std::to_string(port)}};
-}
-
-/// Follows the orchestrator's events and reads its view after each, until
-/// `ok` holds for the view (returned) or the deadline passed (fails).
-json await_view(daemon_proc& orch, const std::function<bool(const json&)>& ok) {
-  json view;
-  auto check = [&] {
-    view = orch.get("/api/cluster");
-    return ok(view);
-  };
-  auto until = clock_type::now() + deadline;
-  while (!check() && clock_type::now() < until) {
-    // Each frame (the stream's first, a host up or down, an agent's change)
-    // is a moment to read the view again; a quiet second ends the read.
-    auto cli = orch.client();
-    cli.set_read_timeout(std::chrono::seconds{1});
-    cli.Get("/api/events", [&](const char*, size_t) { return !check(); });
-  }
-  INFO(view.dump(2));
-  REQUIRE(ok(view));
-  return view;
-}
-
-bool host_up(const json& view, const std::string& name) {
-  return view["hosts"][name].value("up", false);
-}
 
 } // namespace
 

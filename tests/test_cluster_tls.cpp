@@ -1,10 +1,8 @@
 // The cluster over mutual TLS: real `labctl serve` processes with
 // certificates from scripts/cluster-certs, an agent listening on every
 // address, and the certificates an agent must refuse.
-#include <sys/stat.h>
-
 #include "labrt/runtime.hpp"
-#include "shim_support.hpp"
+#include "cluster_support.hpp"
 #include "src/config_check.hpp"
 
 using namespace labrt;
@@ -33,43 +31,6 @@ struct lab_certs {
   }
 };
 
-std::string write_json(const temp_dir& dir, const std::string& name,
-                       const json& cluster) {
-  auto path = dir / (name + ".json");
-  std::ofstream{path} << json{
-    {"name", name},
-    {"runner", {{"roots", {scripts_dir}}, {"grace_ms", 300}}},
-    {"http", {{"listen", "127.0.0.1:0"}}},
-    {"cluster", cluster}}.dump();
-  return path;
-}
-
-uint16_t agent_port_of(const daemon_proc& d) {
-  const std::string text = "cluster agent on 0.0.0.0:";
-  auto at = d.err.find(text);
-  REQUIRE(at != std::string::npos);
-  return static_cast<uint16_t>(std::stoi(d.err.substr(at + text.size())));
-}
-
-/// Reads the orchestrator's view of `host` until `ok` holds for it.
-json await_host(daemon_proc& orch, const std::string& host,
-                const std::function<bool(const json&)>& ok) {
-  json h;
-  auto until = clock_type::now() + deadline;
-  do {
-    h = orch.get("/api/cluster")["hosts"][host];
-    if (ok(h))
-      return h;
-    // Host changes arrive as events; a quiet 200 ms reads the view again.
-    auto cli = orch.client();
-    cli.set_read_timeout(std::chrono::milliseconds{200});
-    cli.Get("/api/events", [](const char*, size_t) { return false; });
-  } while (clock_type::now() < until);
-  INFO(h.dump(2));
-  FAIL("the host never reached the state awaited");
-  return h;
-}
-
 } // namespace
 
 TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
@@ -77,12 +38,12 @@ TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
           "[cluster]") {
   lab_certs certs;
   temp_dir dir{"labrt-tls-lab"};
-  daemon_proc dut1{write_json(dir, "dut1",
+  daemon_proc dut1{cluster_daemon_config(dir, "dut1",
                               {{"publish", "0.0.0.0:0"},
                                {"tls", certs.tls("orchestrators", "dut1")}})};
-  auto address = "127.0.0.1:" + std::to_string(agent_port_of(dut1));
+  auto address = "127.0.0.1:" + std::to_string(agent_port_of(dut1, "0.0.0.0"));
   auto peers = json::array({{{"name", "dut1"}, {"address", address}}});
-  daemon_proc lab{write_json(dir, "lab", {{"peers", peers},
+  daemon_proc lab{cluster_daemon_config(dir, "lab", {{"peers", peers},
                                           {"tls", certs.tls("agents", "lab")}})};
   await_host(lab, "dut1", [](const json& h) { return h.value("up", false); });
 
@@ -102,7 +63,7 @@ TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
   lab_certs other;
   auto stranger = other.tls("agents", "lab");
   stranger["ca"] = certs.dir / "agents-ca.pem";
-  daemon_proc rogue{write_json(dir, "rogue",
+  daemon_proc rogue{cluster_daemon_config(dir, "rogue",
                                {{"peers", peers}, {"tls", stranger}})};
   auto refused = await_host(rogue, "dut1", [](const json& h) {
     return h.value("error", "") != "connecting";
@@ -117,7 +78,7 @@ TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
   auto secret = dir / "secret";
   std::ofstream{secret} << "a-secret-of-the-lab-0123456789\n";
   REQUIRE(::chmod(secret.c_str(), 0600) == 0);
-  daemon_proc plain{write_json(dir, "plain", {{"peers", peers},
+  daemon_proc plain{cluster_daemon_config(dir, "plain", {{"peers", peers},
                                               {"secret_file", secret}})};
   auto plain_view = await_host(plain, "dut1", [](const json& h) {
     return h.value("error", "") != "connecting";
@@ -132,7 +93,7 @@ TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
 
   // A restarted orchestrator rebuilds its view from the agent: the run it
   // left is there, and it can stop it.
-  auto lab_config = write_json(dir, "lab", {{"peers", peers},
+  auto lab_config = cluster_daemon_config(dir, "lab", {{"peers", peers},
                                             {"tls", certs.tls("agents", "lab")}});
   lab.kill9();
   daemon_proc lab2{lab_config};
