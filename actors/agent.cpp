@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "labrt/errc.hpp"
+#include "src/log_read.hpp"
 #include "src/sys_util.hpp"
 
 namespace labrt {
@@ -27,17 +28,18 @@ void configure_cluster(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::milliseconds{1250}});
   // The protocol in every name: CAF compares interfaces by these names.
-  cfg.add_message_type<json>("labrt-2.json");
-  cfg.add_message_type<run_spec>("labrt-2.run_spec");
-  cfg.add_message_type<run_record>("labrt-2.run_record");
-  cfg.add_message_type<std::vector<run_record>>("labrt-2.run_records");
-  cfg.add_message_type<history_query>("labrt-2.history_query");
-  cfg.add_message_type<event>("labrt-2.event");
-  cfg.add_message_type<event_batch>("labrt-2.event_batch");
-  cfg.add_message_type<event_sink_actor>("labrt-2.event_sink");
-  cfg.add_message_type<kv_entry>("labrt-2.kv_entry");
-  cfg.add_message_type<kv_snapshot>("labrt-2.kv_snapshot");
-  cfg.add_message_type<agent_actor>("labrt-2.agent");
+  cfg.add_message_type<json>("labrt-3.json");
+  cfg.add_message_type<run_spec>("labrt-3.run_spec");
+  cfg.add_message_type<run_record>("labrt-3.run_record");
+  cfg.add_message_type<std::vector<run_record>>("labrt-3.run_records");
+  cfg.add_message_type<history_query>("labrt-3.history_query");
+  cfg.add_message_type<event>("labrt-3.event");
+  cfg.add_message_type<event_batch>("labrt-3.event_batch");
+  cfg.add_message_type<event_sink_actor>("labrt-3.event_sink");
+  cfg.add_message_type<kv_entry>("labrt-3.kv_entry");
+  cfg.add_message_type<kv_snapshot>("labrt-3.kv_snapshot");
+  cfg.add_message_type<log_chunk>("labrt-3.log_chunk");
+  cfg.add_message_type<agent_actor>("labrt-3.agent");
 }
 
 namespace {
@@ -93,10 +95,60 @@ caf::typed_response_promise<json> snapshot(Self* self,
   return join->promise;
 }
 
+/// Reads log files for the sessions, off the scheduler: a file read may
+/// block on a slow disk.
+using log_reader_actor = caf::typed_actor<
+  caf::replies_to<atom::read, run_record, uint64_t>::with<log_chunk>>;
+
+log_reader_actor::behavior_type log_reader(log_reader_actor::pointer,
+                                           size_t chunk) {
+  return {
+    [chunk](atom::read, run_record& rec, uint64_t offset) {
+      return read_log_chunk(std::move(rec), offset, chunk);
+    },
+  };
+}
+
+/// The record of run `id` ("" = the current run, or else the last), then
+/// its log from `offset`.
+caf::typed_response_promise<log_chunk>
+read_log(agent_actor::pointer self, const agent_targets& to,
+         const log_reader_actor& reader, std::string id, uint64_t offset) {
+  auto rp = self->make_response_promise<log_chunk>();
+  auto fail = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+  auto read = [self, rp, reader, offset, fail](run_record& rec) mutable {
+    self->request(reader, ask_timeout, atom::read_v, std::move(rec), offset)
+      .then([rp](log_chunk& chunk) mutable { rp.deliver(std::move(chunk)); },
+            fail);
+  };
+  if (!id.empty()) {
+    self->request(to.runner, ask_timeout, atom::get_v, std::move(id))
+      .then(read, fail);
+    return rp;
+  }
+  auto runner = to.runner;
+  self->request(runner, ask_timeout, atom::get_v)
+    .then(read, [self, runner, read, fail](caf::error& err) mutable {
+      if (code_of(err) != errc::not_running)
+        return fail(err);
+      self->request(runner, ask_timeout, atom::history_v, uint64_t{1})
+        .then(
+          [read, fail](std::vector<run_record>& last) mutable {
+            if (!last.empty())
+              return read(last.front());
+            auto none = make_error(errc::not_found, "no run yet");
+            fail(none);
+          },
+          fail);
+    });
+  return rp;
+}
+
 /// Answers only messages from the node that opened it: a handle that leaked
 /// to another node opens nothing.
 agent_actor::behavior_type agent_session(agent_actor::pointer self,
                                          agent_targets to,
+                                         log_reader_actor reader,
                                          const caf::strong_actor_ptr& opener) {
   auto peer = opener->node();
   // The orchestrator's node is gone: so is its session.
@@ -160,6 +212,16 @@ agent_actor::behavior_type agent_session(agent_actor::pointer self,
         return std::vector<run_record>{};
       return self->delegate(to.runner, a, std::move(q));
     },
+    [=](atom::get a, std::string& id) -> caf::result<run_record> {
+      if (auto err = refusal(true))
+        return err;
+      return self->delegate(to.runner, a, std::move(id));
+    },
+    [=](atom::read, std::string& id, uint64_t offset) -> caf::result<log_chunk> {
+      if (auto err = refusal(true))
+        return err;
+      return read_log(self, to, reader, std::move(id), offset);
+    },
     [=](atom::snapshot a, std::string& prefix) -> caf::result<kv_snapshot> {
       if (auto err = refusal(false))
         return err;
@@ -201,6 +263,9 @@ agent_actor::behavior_type agent_session(agent_actor::pointer self,
 agent_gate_actor::behavior_type
 agent_gate(agent_gate_actor::pointer self, agent_targets targets,
            std::string secret) {
+  // One for every session: following a log is a chunk now and then.
+  auto reader = self->spawn<caf::detached + caf::linked>(log_reader,
+                                                         size_t{64 * 1024});
   return {
     [=](atom::open, const std::string& shown) -> caf::result<agent_actor> {
       auto& sender = self->current_sender();
@@ -209,7 +274,7 @@ agent_gate(agent_gate_actor::pointer self, agent_targets targets,
       if (!same_secret(shown, secret))
         return make_error(errc::forbidden, "wrong cluster secret");
       // Linked: the gate's exit at shutdown ends every session.
-      return self->spawn<caf::linked>(agent_session, targets, sender);
+      return self->spawn<caf::linked>(agent_session, targets, reader, sender);
     },
   };
 }

@@ -20,7 +20,7 @@ namespace labrt {
 /// drops an agent that speaks another protocol before any message. Bump it
 /// with any change to the interfaces or types below; the type names carry
 /// it too, so that CAF's interface check at connect agrees.
-inline constexpr const char* cluster_protocol = "labrt-cluster-2";
+inline constexpr const char* cluster_protocol = "labrt-cluster-3";
 
 /// What an agent offers the orchestrator it opened a session for.
 /// Implemented by actors/agent.cpp.
@@ -41,6 +41,10 @@ using agent_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string>::with<run_record>,
   /// Finished runs, newest first.
   caf::replies_to<atom::history, history_query>::with<std::vector<run_record>>,
+  /// A run's record: current, queued or in the history.
+  caf::replies_to<atom::get, std::string>::with<run_record>,
+  /// A chunk of a run's log from an offset ("" = the current run, or the last).
+  caf::replies_to<atom::read, std::string, uint64_t>::with<log_chunk>,
   /// The kv entries whose key starts with a prefix ("" = all).
   caf::replies_to<atom::snapshot, std::string>::with<kv_snapshot>,
   /// A kv key with its revision.

@@ -237,6 +237,15 @@ cluster(cluster_impl_actor::stateful_pointer<cluster_state> self,
       return forward<std::vector<run_record>>(self, self->state.timeout, host,
                                               a, std::move(q));
     },
+    [self](atom::get a, const std::string& host, std::string& id) {
+      return forward<run_record>(self, self->state.timeout, host, a,
+                                 std::move(id));
+    },
+    [self](atom::read a, const std::string& host, std::string& id,
+           uint64_t offset) {
+      return forward<log_chunk>(self, self->state.timeout, host, a,
+                                std::move(id), offset);
+    },
     [self](atom::snapshot a, const std::string& host, std::string& prefix) {
       return forward<kv_snapshot>(self, self->state.timeout, host, a,
                                   std::move(prefix));

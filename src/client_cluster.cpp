@@ -67,6 +67,19 @@ cluster_facade::history(const std::string& host, const history_query& q) {
     client_, config_of(client_).request_timeout, atom::history_v, host, q);
 }
 
+caf::expected<run_record> cluster_facade::run(const std::string& host,
+                                              const std::string& run_id) {
+  return call_cluster<run_record>(client_, config_of(client_).request_timeout,
+                                  atom::get_v, host, run_id);
+}
+
+caf::expected<log_chunk> cluster_facade::read_log(const std::string& host,
+                                                  const std::string& run_id,
+                                                  uint64_t offset) {
+  return call_cluster<log_chunk>(client_, config_of(client_).request_timeout,
+                                 atom::read_v, host, run_id, offset);
+}
+
 caf::expected<kv_snapshot>
 cluster_kv_facade::snapshot(const std::string& prefix) {
   return call_cluster<kv_snapshot>(client_, config_of(client_).request_timeout,

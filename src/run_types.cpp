@@ -320,6 +320,10 @@ void to_json(json& j, const output_batch& x) {
     {"run_id", x.run_id}, {"lines", std::move(lines)}, {"dropped", x.dropped}};
 }
 
+void to_json(json& j, const log_chunk& x) {
+  j = {{"run", x.run}, {"offset", x.offset}, {"bytes", x.data.size()}};
+}
+
 void to_json(json& j, const run_update& x) {
   to_json(j, x.run);
 }

@@ -21,9 +21,9 @@ using labrt::json;
 int call(const client_options& opt,
          const std::function<int(api_client&)>& fn, bool routable) {
   if (!opt.host.empty() && !routable) {
-    std::cerr << "labctl: --host goes with test start|stop, queue, history "
-                 "and kv get|set|rm|list, which an orchestrator routes to a "
-                 "host\n";
+    std::cerr << "labctl: --host goes with test start|stop, queue, logs, "
+                 "history and kv get|set|rm|list, which an orchestrator "
+                 "routes to a host\n";
     return exit_usage;
   }
   std::string error;

@@ -129,7 +129,7 @@ private:
 /// `labctl run`; with --json the final record is the last stdout line.
 int follow(api_client& api, const client_options& opt,
            const std::string& run_id) {
-  std::string path = "/api/test/logs?follow=1";
+  auto path = on_host(opt, "/api/test/logs?follow=1");
   if (!run_id.empty())
     path += "&run=" + run_id;
   api_result tail;
@@ -143,7 +143,7 @@ int follow(api_client& api, const client_options& opt,
   if (!tail)
     return report_failure(tail, opt.as_json);
   auto id = run_id.empty() ? tail.run_id : run_id;
-  auto rec = api.get("/api/test/runs/" + id);
+  auto rec = api.get(on_host(opt, "/api/test/runs/" + id));
   if (!rec)
     return report_failure(rec, opt.as_json);
   if (opt.as_json)
@@ -221,11 +221,6 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
   auto start = command(
     *test, "start", "Start a script (409: one already runs)", opt, exit_code,
     [opt, s](api_client& api) -> int {
-      if (s->follow && !opt->host.empty()) {
-        std::cerr << "labctl: --follow needs the host's own daemon: its log "
-                     "is not routed through an orchestrator\n";
-        return exit_usage;
-      }
       auto res = api.post(on_host(*opt, "/api/test/start"), s->body());
       if (!res || !s->follow)
         return show(res, *opt, [](const json& rec) {
@@ -306,14 +301,16 @@ void add_test_commands(CLI::App& app, const client_ptr& opt, int& exit_code) {
       if (*tail)
         return follow(api, *opt, *run);
       auto res = api.stream(
-        run->empty() ? "/api/test/logs" : "/api/test/logs?run=" + *run,
+        on_host(*opt, run->empty() ? "/api/test/logs"
+                                   : "/api/test/logs?run=" + *run),
         [](const char* data, size_t n) {
           std::fwrite(data, 1, n, stdout);
           return true;
         });
       std::fflush(stdout);
       return res ? exit_ok : report_failure(res, opt->as_json);
-    });
+    },
+    true);
   logs->add_flag("--follow,-f", *tail,
                  "Until the run ends; exit with its outcome");
   logs->add_option("--run", *run, "A run id");

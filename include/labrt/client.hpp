@@ -225,6 +225,14 @@ public:
                                    const std::string& run_id);
   caf::expected<std::vector<run_record>> history(const std::string& host,
                                                  const history_query& q);
+  /// A run of the host: current, queued or in its history.
+  caf::expected<run_record> run(const std::string& host,
+                                const std::string& run_id);
+  /// Up to 64 KiB of a run's log from `offset`, read on the host; run_id ""
+  /// = its current run, or else its last.
+  caf::expected<log_chunk> read_log(const std::string& host,
+                                    const std::string& run_id,
+                                    uint64_t offset);
   /// The host's kv store.
   cluster_kv_facade kv(const std::string& host) {
     return {client_, host};

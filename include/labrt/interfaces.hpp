@@ -226,6 +226,10 @@ using cluster_actor = caf::typed_actor<
   caf::replies_to<atom::cancel, std::string, std::string>::with<run_record>,
   /// A host's finished runs, newest first.
   caf::replies_to<atom::history, std::string, history_query>::with<std::vector<run_record>>,
+  /// A host's run record: (host, id).
+  caf::replies_to<atom::get, std::string, std::string>::with<run_record>,
+  /// A chunk of a host's run log: (host, id ("" = the current or last run), offset).
+  caf::replies_to<atom::read, std::string, std::string, uint64_t>::with<log_chunk>,
   /// A host's kv entries whose key starts with a prefix ("" = all): (host, prefix).
   caf::replies_to<atom::snapshot, std::string, std::string>::with<kv_snapshot>,
   /// A host's kv key with its revision: (host, key).

@@ -296,4 +296,22 @@ typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
     static_cast<run_end&>(x), x.lost, x.ended_at);
 }
 
+/// A piece of a run's log file, read where the run ran: the run's record as
+/// it was just before the read, and the bytes from `offset` on (at most a
+/// chunk). Fewer bytes than asked from a run that had already ended mean
+/// the log's end.
+struct log_chunk {
+  run_record run;
+  uint64_t offset = 0;
+  std::string data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_chunk& x) {
+  return f(caf::meta::type_name("log_chunk"), x.run, x.offset, x.data);
+}
+
+/// {"run", "offset", "bytes"}: the data itself is the log's, not JSON's.
+void to_json(json& j, const log_chunk& x);
+
 } // namespace labrt

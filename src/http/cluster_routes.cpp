@@ -40,6 +40,25 @@ void http_server::impl::add_cluster_routes() {
         [this](const Request& req, std::string&, Response& res) {
           reply(res, local().cluster().cancel(req.matches[1], req.matches[2]));
         });
+  route("GET", on_host + "/test/runs/([^/]+)", "/api/cluster/{host}/test/runs/{id}",
+        [this](const Request& req, Response& res) {
+          reply(res, local().cluster().run(req.matches[1], req.matches[2]));
+        });
+  // The log is read on the host a chunk at a time; the host's events come
+  // here too, so a follow wakes as on the host itself.
+  route("GET", on_host + "/test/logs", "/api/cluster/{host}/test/logs",
+        [this](const Request& req, Response& res) {
+          serve_log(req, res,
+                    [this, host = std::string{req.matches[1]},
+                     id = req.get_param_value("run")](
+                      uint64_t offset) mutable {
+                      auto chunk = local().cluster().read_log(host, id, offset);
+                      // "" (the current or last run) names one run from now on.
+                      if (chunk)
+                        id = chunk->run.run_id;
+                      return chunk;
+                    });
+        });
   route("GET", on_host + "/history", "/api/cluster/{host}/history",
         [this](const Request& req, Response& res) {
           auto query = history_query_of(req);

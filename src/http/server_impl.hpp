@@ -149,6 +149,14 @@ struct http_server::impl {
   /// Takes a stream slot; false (after replying 503) when all are taken.
   bool open_stream(http::Response& res);
 
+  /// Reads a chunk of one run's log from an offset, with the run's record.
+  using log_source = std::function<caf::expected<log_chunk>(uint64_t)>;
+
+  /// Serves the log `read` reads: all of it, or with follow=1 a live tail
+  /// until the run has ended, woken by this runtime's events.
+  void serve_log(const http::Request& req, http::Response& res,
+                 log_source read);
+
   void add_routes();
   void add_test_routes();
   void add_kv_routes();

@@ -1,9 +1,10 @@
 // The streaming routes of the HTTP API: Server-Sent Events and log tails.
-#include <fstream>
+#include <optional>
 
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
 #include "labrt/sse.hpp"
+#include "src/log_read.hpp"
 #include "src/http/server_impl.hpp"
 
 namespace labrt {
@@ -103,58 +104,78 @@ void http_server::impl::add_stream_routes() {
           }
           if (!rec)
             return fail(res, rec.error());
-          if (rec->log.empty())
-            return fail(res, 404, "not_found",
-                        "run " + rec->run_id + " has no log file");
-          auto file = std::make_shared<std::ifstream>(rec->log,
-                                                      std::ios::binary);
-          if (!*file)
-            return fail(res, 404, "not_found",
-                        "cannot read the log of run " + rec->run_id);
-          bool follow = req.get_param_value("follow") == "1"
-                        && !ended(rec->state);
-          std::shared_ptr<event_stream> wake;
-          if (follow) {
-            // Wakes the tail when anything happens instead of polling.
-            auto stream = event_stream::open(rt, events_from_now);
-            if (!stream)
-              return fail(res, stream.error());
-            if (!open_stream(res))
-              return;
-            wake = std::make_shared<event_stream>(std::move(*stream));
-          }
-          res.set_header("X-Run-Id", rec->run_id);
-          res.set_header("Cache-Control", "no-cache");
+          // The first read uses the record just found; later ones ask
+          // the runner how the run is now.
           auto id = rec->run_id;
-          res.set_chunked_content_provider(
-            "text/plain; charset=utf-8",
-            [this, file, wake, id, done = false](
-              size_t, httplib::DataSink& sink) mutable {
-              char buf[64 * 1024];
-              file->read(buf, sizeof buf);
-              auto n = static_cast<size_t>(file->gcount());
-              if (n > 0)
-                return sink.write(buf, n);
-              file->clear(); // EOF for now; the run may write more.
-              if (!wake || done) {
-                sink.done();
-                return true;
-              }
-              auto latest = local().runner().get(id);
-              if (!latest || ended(latest->state)) {
-                done = true; // One more read drains what was written last.
-                return true;
-              }
-              auto batch = wake->next(500ms);
-              if (!batch)
-                done = true;
-              return true;
-            },
-            [this, follow](bool) {
-              if (follow)
-                streams.fetch_sub(1);
-            });
+          serve_log(req, res,
+                    [this, id, first = std::make_optional(std::move(*rec))](
+                      uint64_t offset) mutable -> caf::expected<log_chunk> {
+                      auto now = first ? caf::expected<run_record>{*first}
+                                       : local().runner().get(id);
+                      first.reset();
+                      if (!now)
+                        return std::move(now.error());
+                      return read_log_chunk(std::move(*now), offset,
+                                            64 * 1024);
+                    });
         });
+}
+
+void http_server::impl::serve_log(const Request& req, Response& res,
+                                  log_source read) {
+  auto first = read(0);
+  if (!first)
+    return fail(res, first.error());
+  std::shared_ptr<event_stream> wake;
+  if (req.get_param_value("follow") == "1" && !ended(first->run.state)) {
+    // Wakes the tail when anything happens instead of polling.
+    auto stream = event_stream::open(rt, events_from_now);
+    if (!stream)
+      return fail(res, stream.error());
+    if (!open_stream(res))
+      return;
+    wake = std::make_shared<event_stream>(std::move(*stream));
+  }
+  res.set_header("X-Run-Id", first->run.run_id);
+  res.set_header("Cache-Control", "no-cache");
+  bool follow = wake != nullptr;
+  res.set_chunked_content_provider(
+    "text/plain; charset=utf-8",
+    [read = std::move(read), wake, last = std::move(*first)](
+      size_t, httplib::DataSink& sink) mutable {
+      if (!last.data.empty()) {
+        if (!sink.write(last.data.data(), last.data.size()))
+          return false;
+        auto offset = last.offset + last.data.size();
+        auto next = read(offset);
+        if (!next) {
+          sink.done(); // The headers are out: the log just ends.
+          return true;
+        }
+        last = std::move(*next);
+        return true;
+      }
+      // Nothing new, and the run had ended before that read: that was all.
+      if (!wake || ended(last.run.state)) {
+        sink.done();
+        return true;
+      }
+      if (!wake->next(500ms)) {
+        sink.done(); // The server stops.
+        return true;
+      }
+      auto next = read(last.offset);
+      if (!next) {
+        sink.done();
+        return true;
+      }
+      last = std::move(*next);
+      return true;
+    },
+    [this, follow](bool) {
+      if (follow)
+        streams.fetch_sub(1);
+    });
 }
 
 } // namespace labrt
