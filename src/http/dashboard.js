@@ -312,13 +312,16 @@ async function act(fn) {
 
 $("start-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  act(() => api("POST", "/api/test/start", spec_from_form()));
+  act(() => api("POST", on_host("/api/test/start"), spec_from_form()));
 });
 $("enqueue").addEventListener("click", () => {
-  if ($("start-form").reportValidity()) act(() => api("POST", "/api/test/queue", spec_from_form()));
+  if ($("start-form").reportValidity())
+    act(() => api("POST", on_host("/api/test/queue"), spec_from_form()));
 });
 $("stop").addEventListener("click", () => act(() => api("POST", "/api/test/stop")));
 $("error-close").addEventListener("click", () => show_error(null));
+
+/* @dashboard_cluster.js@ */
 
 // -- live updates ----------------------------------------------------------------
 
@@ -327,7 +330,8 @@ async function load_all() {
     const health = await api("GET", "/healthz");
     $("lab-name").textContent = health.name;
     document.title = health.name + " - labrt";
-    await Promise.all([load_services(), load_test(), load_queue(), load_history()]);
+    await Promise.all([load_services(), load_test(), load_queue(), load_history(),
+                       load_hosts()]);
   } catch (e) {
     show_error(e);
   }
@@ -389,6 +393,7 @@ function connect() {
   source.addEventListener("run", (m) => on_run(JSON.parse(m.data)));
   source.addEventListener("output", (m) => on_output(JSON.parse(m.data)));
   source.addEventListener("queue", (m) => on_queue(JSON.parse(m.data).queue));
+  source.addEventListener("cluster", (m) => on_cluster(JSON.parse(m.data)));
   source.addEventListener("missed", () => {
     state.log.run = ""; // Refetch its tail too.
     load_all();

@@ -1,0 +1,78 @@
+// An orchestrator's dashboard in a real headless Chromium: a card per host,
+// kept live by the hosts' events, and the start form sent to the host picked.
+#include <filesystem>
+
+#include "cluster_support.hpp"
+#include "webdriver.hpp"
+
+using namespace labrt;
+using namespace labrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A field of host `name`'s card, as a JavaScript expression.
+std::string card(const std::string& name, const std::string& field) {
+  return "document.querySelector('.host[data-host=\"" + name
+    + "\"] [data-field=\"" + field + "\"]')?.textContent";
+}
+
+std::string card_up(const std::string& name) {
+  return "document.querySelector('.host[data-host=\"" + name
+    + "\"]')?.dataset.up";
+}
+
+} // namespace
+
+TEST_CASE("an orchestrator's dashboard: a card per host, live, and a start "
+          "on the host picked",
+          "[dashboard]") {
+  if (!fs::exists("/usr/bin/chromedriver") || !fs::exists("/usr/bin/chromium"))
+    FAIL("needs chromium and chromium-driver: scripts/bootstrap browser");
+  temp_dir dir{"labrt-dash-cluster"};
+  auto secret_file = write_secret(dir, "secret", "a-secret-of-the-lab-01234567");
+  daemon_proc dut1{agent_config(dir, "dut1", 0, secret_file)};
+  daemon_proc dut2{agent_config(dir, "dut2", 0, secret_file)};
+  daemon_proc orch{orchestrator_config(
+    dir, {peer("dut1", agent_port_of(dut1)), peer("dut2", agent_port_of(dut2))},
+    secret_file)};
+
+  chromedriver driver{fs::path{dir.path}};
+  if (driver.port == 0)
+    FAIL("chromedriver did not start: " << driver.output);
+  browser b{driver.port, fs::path{dir / "profile"}};
+  b.open("http://127.0.0.1:" + std::to_string(orch.port) + "/");
+  REQUIRE(shows(b,
+    "document.getElementById('conn').dataset.state === 'live' && "
+      + card_up("dut1") + " === 'true' && " + card_up("dut2") + " === 'true'",
+    browser_deadline));
+  b.run("window.errors = [];"
+        "addEventListener('error', (e) => errors.push(e.message));"
+        "addEventListener('unhandledrejection',"
+        " (e) => errors.push(String(e.reason))); return true;");
+  CHECK(b.run("return " + card("dut2", "test") + ";") == "idle");
+
+  // A click on dut2's card picks it; the form's start runs there.
+  b.click(".host[data-host=\"dut2\"]");
+  CHECK(b.run("return document.getElementById('f-host').value;") == "dut2");
+  b.type("#f-script", "sleep.sh");
+  b.type("#f-args", "30");
+  b.click("#start");
+  REQUIRE(shows(b, card("dut2", "test") + " === 'sleep.sh 30 (running)'",
+                browser_deadline));
+  CHECK(dut2.get("/api/test/status").value("running", false));
+  CHECK_FALSE(dut1.get("/api/test/status").value("running", true));
+  CHECK(b.run("return " + card("dut1", "test") + ";") == "idle");
+
+  // Its card's Stop stops it there.
+  b.click(".host[data-host=\"dut2\"] button");
+  REQUIRE(shows(b, card("dut2", "test") + " === 'idle'", browser_deadline));
+  CHECK_FALSE(dut2.get("/api/test/status").value("running", true));
+
+  // A host killed shows down, with why.
+  dut1.kill9();
+  REQUIRE(shows(b, card_up("dut1") + " === 'false' && "
+                     + card("dut1", "error") + " !== ''",
+                browser_deadline));
+  CHECK(b.run("return errors;") == json::array());
+}
