@@ -186,9 +186,9 @@ void on_events(self_ptr self, const event_batch& batch) {
     return;
   h->last_seen = caf::make_timestamp();
   for (auto& ev : batch.events) {
-    cluster_state::apply(*h, ev);
-    tell_hub(self, h->peer.name,
-             {{"kind", ev.kind}, {"data", json::parse(ev.data, nullptr, false)}});
+    auto data = json::parse(ev.data, nullptr, false);
+    cluster_state::apply(*h, ev.kind, data);
+    tell_hub(self, h->peer.name, {{"kind", ev.kind}, {"data", std::move(data)}});
   }
   // Fell behind the agent's history: what it missed is in a fresh view.
   if (batch.missed > 0 && h->up)

@@ -56,8 +56,9 @@ struct cluster_state {
   /// not configured, `errc::unavailable` (naming the host) while it is down.
   caf::expected<agent_actor> session_of(const std::string& name) const;
 
-  /// Folds one of the host's events into its view; true if the view changed.
-  static bool apply(host_view& h, const event& ev);
+  /// Folds one of the host's events (its kind and parsed data) into its
+  /// view; true if the view changed.
+  static bool apply(host_view& h, const std::string& kind, const json& data);
 
   /// Replaces the host's view with a snapshot from its agent.
   static void set_snapshot(host_view& h, json snapshot);

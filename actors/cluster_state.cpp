@@ -76,20 +76,19 @@ cluster_state::session_of(const std::string& name) const {
   return i->second.session;
 }
 
-bool cluster_state::apply(host_view& h, const event& ev) {
-  if (ev.kind != "service" && ev.kind != "test" && ev.kind != "run"
-      && ev.kind != "queue")
+bool cluster_state::apply(host_view& h, const std::string& kind,
+                          const json& data) {
+  if (kind != "service" && kind != "test" && kind != "run" && kind != "queue")
     return false;
-  auto data = json::parse(ev.data, nullptr, false);
-  if (data.is_discarded() || !data.is_object())
+  if (!data.is_object())
     return false;
-  if (ev.kind == "queue") {
+  if (kind == "queue") {
     h.queue = data.value("queue", json::array());
-  } else if (ev.kind == "run") {
+  } else if (kind == "run") {
     // The view holds the run in progress; an ended one leaves it empty.
-    h.run = is_active(data) ? std::move(data) : json(nullptr);
+    h.run = is_active(data) ? data : json(nullptr);
   } else {
-    auto& section = ev.kind == "service" ? h.services : h.test;
+    auto& section = kind == "service" ? h.services : h.test;
     auto key = data.value("key", std::string{});
     auto value = data.value("new", json{});
     if (value.is_null())
