@@ -21,6 +21,7 @@
 #include "actors/persistence.hpp"
 #include "labrt/errc.hpp"
 #include "actors/monitor.hpp"
+#include "src/receive_until.hpp"
 #include "src/service_rules.hpp"
 #include "src/tls_check.hpp"
 #include "actors/service_status.hpp"
@@ -206,9 +207,9 @@ struct runtime::impl {
     self->send_exit(runner, caf::exit_reason::user_shutdown);
     auto patience = std::chrono::milliseconds{cfg.runner.grace_ms}
                     + std::chrono::seconds{10};
-    bool down = false;
-    self->receive([&](caf::down_msg&) { down = true; },
-                  caf::after(patience) >> [] {});
+    bool down = receive_within(patience, [&](auto wait) {
+      self->receive([](caf::down_msg&) {}, std::move(wait));
+    });
     if (!down)
       self->send_exit(runner, caf::exit_reason::kill);
     runner = nullptr;

@@ -16,6 +16,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/interfaces.hpp"
 #include "labrt/runtime.hpp"
+#include "src/receive_until.hpp"
 
 namespace labrt {
 
@@ -49,16 +50,17 @@ struct client::impl {
     caf::blocking_actor::accept_one_cond cond;
     auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-      left = std::max(left, std::chrono::milliseconds{0});
-      self->varargs_receive(
-        cond, handle.id(), [&](R& x) { result = std::move(x); },
-        [&](caf::error& err) { result = std::move(err); },
-        caf::after(keep_waiting ? std::min(left, slice) : left) >> [] {});
-      if (result)
+      auto until = keep_waiting
+                     ? std::min(deadline, std::chrono::steady_clock::now() + slice)
+                     : deadline;
+      if (receive_until(until, [&](auto wait) {
+            self->varargs_receive(
+              cond, handle.id(), [&](R& x) { result = std::move(x); },
+              [&](caf::error& err) { result = std::move(err); },
+              std::move(wait));
+          }))
         return std::move(*result);
-      if (left <= slice || !keep_waiting)
+      if (std::chrono::steady_clock::now() >= deadline)
         return make_error(errc::timeout, "no response within "
                                            + std::to_string(limit.count())
                                            + " ms");

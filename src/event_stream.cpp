@@ -9,6 +9,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/interfaces.hpp"
 #include "labrt/runtime.hpp"
+#include "src/receive_until.hpp"
 
 namespace labrt {
 
@@ -63,14 +64,15 @@ caf::expected<event_stream> event_stream::open(runtime& rt, uint64_t after,
   d->monitored = d->hub.address();
   caf::blocking_actor::accept_one_cond cond;
   bool ok = false;
-  d->self->varargs_receive(
-    cond, handle.id(),
-    [&](uint64_t last) {
-      ok = true;
-      d->start = after == events_from_now ? last : after;
-    },
-    [&](caf::error& err) { failure = std::move(err); },
-    caf::after(timeout) >> [] {});
+  receive_within(timeout, [&](auto wait) {
+    d->self->varargs_receive(
+      cond, handle.id(),
+      [&](uint64_t last) {
+        ok = true;
+        d->start = after == events_from_now ? last : after;
+      },
+      [&](caf::error& err) { failure = std::move(err); }, std::move(wait));
+  });
   if (!ok) {
     d->hub = nullptr; // Nothing to unsubscribe from.
     return failure;

@@ -87,19 +87,16 @@ inline std::pair<service_record, clock_type::time_point> wait_record(
   auto key = "record/" + service;
   auto until = clock_type::now() + deadline;
   for (;;) {
-    auto left = until - clock_type::now();
-    if (left <= clock_type::duration::zero())
-      FAIL("no matching record of " << service << " in time");
     std::optional<service_record> got;
-    bool timed_out = false;
-    self->receive(
-      [&](change_event& ev) {
-        if (ev.key == key && !ev.new_value.is_null())
-          got = ev.new_value.get<service_record>();
-      },
-      caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left)) >>
-        [&] { timed_out = true; });
-    if (timed_out)
+    bool any = receive_until(until, [&](auto wait) {
+      self->receive(
+        [&](change_event& ev) {
+          if (ev.key == key && !ev.new_value.is_null())
+            got = ev.new_value.get<service_record>();
+        },
+        std::move(wait));
+    });
+    if (!any)
       FAIL("no matching record of " << service << " in time");
     if (got && pred(*got))
       return {*got, clock_type::now()};

@@ -110,31 +110,28 @@ struct tail {
   }
 
   bool receive_one() {
-    bool got = false;
-    self->receive(
-      [&](output_batch& batch) {
-        if (batch.run_id == "closed")
-          closed = true;
-        dropped += batch.dropped;
-        received += batch.lines.size();
-        if (keep)
-          for (auto& line : batch.lines)
-            lines.push_back(std::move(line));
-        got = true;
-      },
-      [&](run_update& up) {
-        runs.push_back(std::move(up.run));
-        got = true;
-      },
-      [&](queue_update& up) {
-        std::vector<std::string> ids;
-        for (auto& run : up.queue)
-          ids.push_back(run.run_id);
-        queues.push_back(std::move(ids));
-        got = true;
-      },
-      caf::after(deadline) >> [] {});
-    return got;
+    return receive_within(deadline, [&](auto wait) {
+      self->receive(
+        [&](output_batch& batch) {
+          if (batch.run_id == "closed")
+            closed = true;
+          dropped += batch.dropped;
+          received += batch.lines.size();
+          if (keep)
+            for (auto& line : batch.lines)
+              lines.push_back(std::move(line));
+        },
+        [&](run_update& up) {
+          runs.push_back(std::move(up.run));
+        },
+        [&](queue_update& up) {
+          std::vector<std::string> ids;
+          for (auto& run : up.queue)
+            ids.push_back(run.run_id);
+          queues.push_back(std::move(ids));
+        },
+        std::move(wait));
+    });
   }
 
   /// Makes the receive loop of another thread end.

@@ -19,6 +19,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/interfaces.hpp"
 #include "labrt/runtime.hpp"
+#include "src/receive_until.hpp"
 
 namespace labrt::test {
 
@@ -92,10 +93,11 @@ subscription subscribe(caf::scoped_actor& self, const Handle& manager,
 inline std::vector<change_event> collect(caf::scoped_actor& self, size_t n) {
   std::vector<change_event> result;
   while (result.size() < n) {
-    bool timed_out = false;
-    self->receive([&](change_event& ev) { result.push_back(std::move(ev)); },
-                  caf::after(deadline) >> [&] { timed_out = true; });
-    if (timed_out)
+    bool got = receive_within(deadline, [&](auto wait) {
+      self->receive([&](change_event& ev) { result.push_back(std::move(ev)); },
+                    std::move(wait));
+    });
+    if (!got)
       FAIL("got " << result.size() << " of " << n << " events in time");
   }
   return result;

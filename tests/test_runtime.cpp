@@ -103,9 +103,9 @@ void stop_mute(runtime& rt, const caf::actor& mute,
   caf::scoped_actor self{rt.system()};
   self->monitor(mute);
   caf::anon_send_exit(mute, caf::exit_reason::kill);
-  bool down = false;
-  self->receive([&](caf::down_msg&) { down = true; },
-                caf::after(deadline) >> [] {});
+  bool down = receive_within(deadline, [&](auto wait) {
+    self->receive([](caf::down_msg&) {}, std::move(wait));
+  });
   REQUIRE(down);
   held.clear();
 }
@@ -164,7 +164,9 @@ TEST_CASE("runtime: spawned managers have their own state and stop with it",
   rt->shutdown();
   int down = 0;
   for (int i = 0; i < 3; ++i)
-    self->receive([&](caf::down_msg&) { ++down; }, caf::after(deadline) >> [] {});
+    down += receive_within(deadline, [&](auto wait) {
+      self->receive([](caf::down_msg&) {}, std::move(wait));
+    });
   CHECK(down == 3);
   CHECK(error_of(rt->spawn_kv()) == errc::shutting_down);
 }
@@ -176,8 +178,9 @@ TEST_CASE("runtime: a spawned manager whose last handle goes stops", "[runtime]"
     auto kv = value_of(rt->spawn_kv());
     self->monitor(kv);
   }
-  bool down = false;
-  self->receive([&](caf::down_msg&) { down = true; }, caf::after(deadline) >> [] {});
+  bool down = receive_within(deadline, [&](auto wait) {
+    self->receive([](caf::down_msg&) {}, std::move(wait));
+  });
   CHECK(down);
   client c{*rt};
   value_of(c.kv().set("still", "here")); // The anchor lives on.
