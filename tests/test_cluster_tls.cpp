@@ -65,14 +65,13 @@ TEST_CASE("TLS: an agent on every address, driven by the orchestrator whose "
   stranger["ca"] = certs.dir / "agents-ca.pem";
   daemon_proc rogue{cluster_daemon_config(dir, "rogue",
                                {{"peers", peers}, {"tls", stranger}})};
+  // Refused with the likely causes named. On a loaded machine an attempt
+  // may first time out mid-handshake (BASP's connection timeout); the next
+  // ones are refused.
   auto refused = await_host(rogue, "dut1", [](const json& h) {
-    return h.value("error", "") != "connecting";
+    return has(h.value("error", ""), "TLS");
   });
   CHECK_FALSE(refused.value("up", true));
-  {
-    INFO(refused.dump());
-    CHECK(has(refused.value("error", ""), "TLS"));
-  }
 
   // Neither does a peer without TLS, secret or not.
   auto secret = dir / "secret";
