@@ -11,6 +11,8 @@
 //             (certificates from scripts/cluster-certs).
 // events/s:   every agent sets kv keys from one thread as fast as it can;
 //             the orchestrator's hub counts the events that reached it.
+// start:      a run started on an agent through the orchestrator, until
+//             the orchestrator's view shows it running.
 // down:       an agent shuts down; time until the orchestrator's view says
 //             it is down.
 #include <sys/resource.h>
@@ -103,6 +105,19 @@ struct stats {
   size_t n = 0;
 };
 
+double us_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+    .count();
+}
+
+stats summary(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) {
+    return us[static_cast<size_t>(q * static_cast<double>(us.size() - 1))];
+  };
+  return {at(0.5), at(0.99), us.size()};
+}
+
 template <class F>
 stats time_calls(double seconds, F call) {
   std::vector<double> us;
@@ -110,14 +125,9 @@ stats time_calls(double seconds, F call) {
   while (clock_type::now() < end) {
     auto t0 = clock_type::now();
     call();
-    us.push_back(
-      std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+    us.push_back(us_since(t0));
   }
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) {
-    return us[static_cast<size_t>(q * static_cast<double>(us.size() - 1))];
-  };
-  return {at(0.5), at(0.99), us.size()};
+  return summary(std::move(us));
 }
 
 void print(const char* what, const stats& s) {
@@ -188,6 +198,42 @@ struct tls_files {
   tls_files& operator=(const tls_files&) = delete;
 };
 
+/// Runs started on dut0 through the orchestrator, each until its view shows
+/// the run running: from the call (which returns once the script exec'd)
+/// and from its reply.
+void start_to_view(client& remote, int runs) {
+  std::vector<double> from_call;
+  std::vector<double> from_reply;
+  for (int i = 0; i < runs; ++i) {
+    run_spec spec;
+    spec.script = "/bin/sleep";
+    spec.args = {"30"};
+    auto t0 = clock_type::now();
+    auto rec = remote.cluster().start("dut0", spec);
+    if (!rec)
+      die("routed start failed: " + render(rec.error()));
+    auto t1 = clock_type::now();
+    for (;;) {
+      auto view = remote.cluster().hosts();
+      if (!view)
+        die(render(view.error()));
+      auto& run = (*view)["hosts"]["dut0"]["run"];
+      if (run.is_object() && run.value("run_id", "") == rec->run_id
+          && run.value("state", "") == "running")
+        break;
+      if (clock_type::now() - t0 > std::chrono::seconds{10})
+        die("the view never showed run " + rec->run_id);
+      std::this_thread::yield();
+    }
+    from_call.push_back(us_since(t0));
+    from_reply.push_back(us_since(t1));
+    if (!remote.cluster().stop("dut0"))
+      die("routed stop failed");
+  }
+  print("start -> shown running in the view", summary(std::move(from_call)));
+  print("start's reply -> shown running", summary(std::move(from_reply)));
+}
+
 void round_trips(double seconds) {
   std::vector<std::unique_ptr<runtime>> agents;
   agents.push_back(make_agent());
@@ -209,6 +255,7 @@ void round_trips(double seconds) {
             if (!remote.cluster().hosts())
               die("view read failed");
           }));
+    start_to_view(remote, 30);
   }
   print("bare CAF remote request (floor)", bare_caf(seconds));
   tls_files tls;
