@@ -2,7 +2,7 @@
 
 /// Each host's entry of GET /api/cluster; the section shows only on an
 /// orchestrator (elsewhere that route is 404).
-const hosts = {view: new Map(), reload: null};
+const hosts = {view: new Map(), cards: new Map()};
 
 /// `path` of this daemon's API, or of the host the picker names.
 function on_host(path) {
@@ -12,16 +12,31 @@ function on_host(path) {
 
 const active = (run) => !!run && ["starting", "running", "stopping"].includes(run.state);
 
-function host_card(name, h) {
-  const run = h.run;
-  // A host's services view holds each service's flag and its record.
-  const flags = Object.values(h.services || {}).filter((v) => typeof v === "boolean");
+/// Host `name`'s card, made once: a view that changes updates it in place,
+/// so a click (on it or its Stop) never lands on a card just replaced.
+function host_card(name) {
+  if (hosts.cards.has(name)) return hosts.cards.get(name);
   const stop = el("button", {class: "danger small", type: "button"}, "Stop");
-  stop.disabled = !h.up || !active(run);
   stop.addEventListener("click", (ev) => {
     ev.stopPropagation();
     act(() => api("POST", "/api/cluster/" + encodeURIComponent(name) + "/test/stop"));
   });
+  const card = el("div", {class: "host", "data-host": name},
+    el("div", {class: "run-head"}, el("span", {class: "badge"}),
+       el("span", {class: "title"}, name), stop),
+    el("dl", {}));
+  card.addEventListener("click", () => {
+    $("f-host").value = name;
+    render_hosts();
+  });
+  hosts.cards.set(name, card);
+  return card;
+}
+
+function update_card(card, h) {
+  const run = h.run;
+  // A host's services view holds each service's flag and its record.
+  const flags = Object.values(h.services || {}).filter((v) => typeof v === "boolean");
   // What a host that is down last said may no longer hold: only why it is down.
   const rows = !h.up ? [["error", h.error || "down"]] : [
     ["test", active(run) ? [run.script, text_of(run.args)].filter(Boolean).join(" ")
@@ -31,18 +46,14 @@ function host_card(name, h) {
     ["queue", String((h.queue || []).length)],
     ["address", h.address],
   ];
-  const card = el("div", {class: "host", "data-host": name, "data-up": !!h.up,
-                          "data-picked": $("f-host").value === name},
-    el("div", {class: "run-head"},
-       el("span", {class: "badge", title: h.last_seen ? "last event " + h.last_seen : null},
-          h.up ? "up" : "down"),
-       el("span", {class: "title"}, name), stop),
-    el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {"data-field": k}, v)])));
-  card.addEventListener("click", () => {
-    $("f-host").value = name;
-    render_hosts();
-  });
-  return card;
+  card.dataset.up = !!h.up;
+  card.dataset.picked = $("f-host").value === card.dataset.host;
+  const badge = card.querySelector(".badge");
+  badge.textContent = h.up ? "up" : "down";
+  badge.title = h.last_seen ? "last event " + h.last_seen : "";
+  card.querySelector("button").disabled = !h.up || !active(run);
+  card.querySelector("dl").replaceChildren(...rows.flatMap(
+    ([k, v]) => [el("dt", {}, k), el("dd", {"data-field": k}, v)]));
 }
 
 function render_hosts() {
@@ -52,7 +63,8 @@ function render_hosts() {
   picker.replaceChildren(el("option", {value: ""}, "this daemon"),
                          ...names.map((n) => el("option", {value: n}, n)));
   picker.value = picked;
-  $("host-cards").replaceChildren(...names.map((n) => host_card(n, hosts.view.get(n))));
+  for (const n of names) update_card(host_card(n), hosts.view.get(n));
+  $("host-cards").replaceChildren(...names.map(host_card));
 }
 
 async function load_hosts() {
@@ -69,20 +81,33 @@ async function load_hosts() {
   render_hosts();
 }
 
+/// Folds one of a host's events into its view, as the orchestrator does
+/// (cluster_state::apply); false for kinds the view does not hold (output).
+function apply_news(h, kind, data) {
+  if (!data || typeof data !== "object") return false;
+  if (kind === "queue") {
+    h.queue = data.queue || [];
+  } else if (kind === "run") {
+    h.run = active(data) ? data : null; // The view holds only a run in progress.
+  } else if (kind === "service" || kind === "test") {
+    const section = kind === "service" ? (h.services ||= {}) : (h.test ||= {});
+    if (data.new === null || data.new === undefined) delete section[data.key];
+    else section[data.key] = data.new;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /// A host's news (kind "cluster", key the host): a "host" event is its whole
-/// view; after its other events the view is read again, once per burst.
-/// The orchestrator applies an event before passing it on, so that read has it.
+/// view, the others change it. Applied here rather than read again: a read
+/// answered after a newer event would undo it.
 function on_cluster(ev) {
   const news = ev.new || {};
-  if (news.kind === "host") {
-    hosts.view.set(ev.key, news.data);
-    render_hosts();
-  } else if (news.kind !== "output" && !hosts.reload) {
-    hosts.reload = setTimeout(() => {
-      hosts.reload = null;
-      load_hosts().catch(show_error);
-    }, 20);
-  }
+  const h = hosts.view.get(ev.key);
+  if (news.kind === "host") hosts.view.set(ev.key, news.data);
+  else if (!h || !apply_news(h, news.kind, news.data)) return;
+  render_hosts();
 }
 
 $("f-host").addEventListener("change", render_hosts);
