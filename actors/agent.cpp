@@ -265,7 +265,7 @@ agent_gate(agent_gate_actor::pointer self, agent_targets targets,
            std::string secret) {
   // One for every session: following a log is a chunk now and then.
   auto reader = self->spawn<caf::detached + caf::linked>(log_reader,
-                                                         size_t{64 * 1024});
+                                                         log_chunk_max);
   return {
     [=](atom::open, const std::string& shown) -> caf::result<agent_actor> {
       auto& sender = self->current_sender();

@@ -116,7 +116,7 @@ void http_server::impl::add_stream_routes() {
                       if (!now)
                         return std::move(now.error());
                       return read_log_chunk(std::move(*now), offset,
-                                            64 * 1024);
+                                            log_chunk_max);
                     });
         });
 }
@@ -146,27 +146,15 @@ void http_server::impl::serve_log(const Request& req, Response& res,
       if (!last.data.empty()) {
         if (!sink.write(last.data.data(), last.data.size()))
           return false;
-        auto offset = last.offset + last.data.size();
-        auto next = read(offset);
-        if (!next) {
-          sink.done(); // The headers are out: the log just ends.
-          return true;
-        }
-        last = std::move(*next);
-        return true;
-      }
-      // Nothing new, and the run had ended before that read: that was all.
-      if (!wake || ended(last.run.state)) {
+      } else if (!wake || ended(last.run.state) || !wake->next(500ms)) {
+        // Nothing new from a run that had ended before that read (or the
+        // server stops): that was all.
         sink.done();
         return true;
       }
-      if (!wake->next(500ms)) {
-        sink.done(); // The server stops.
-        return true;
-      }
-      auto next = read(last.offset);
+      auto next = read(last.offset + last.data.size());
       if (!next) {
-        sink.done();
+        sink.done(); // The headers are out: the log just ends.
         return true;
       }
       last = std::move(*next);
