@@ -188,78 +188,7 @@ async function load_test() {
   if (state.test.run_id && state.test.run_id !== state.log.run) load_log(state.test.run_id);
 }
 
-// -- the log tail ----------------------------------------------------------------
-
-function line_node(stream, text) {
-  return el("div", {class: "line", "data-stream": stream}, text);
-}
-
-function append_lines(lines) {
-  const log = $("log");
-  const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-  // Numbered lines the page already shows are left out: line n ends at the
-  // log file's n-th newline, so a reload joins file and events exactly.
-  lines = lines.filter((l) => !l.n || l.n > state.log.last);
-  if (!lines.length) return;
-  if (state.log.partial && lines[0].n === state.log.last + 1) {
-    state.log.partial.remove(); // The file's unfinished last line, now whole.
-    state.log.partial = null;
-  }
-  for (const l of lines) if (l.n) state.log.last = l.n;
-  const nodes = lines.map((l) => line_node(l.stream, l.text));
-  state.log.lines.push(...lines);
-  log.append(...nodes);
-  while (log.childElementCount > MAX_LINES) log.firstElementChild.remove();
-  if (state.log.lines.length > MAX_LINES)
-    state.log.lines.splice(0, state.log.lines.length - MAX_LINES);
-  if (stick) log.scrollTop = log.scrollHeight;
-}
-
-/// Starts an empty log for `run`: the events that follow carry all its output.
-function reset_log(run) {
-  state.log = {run, lines: [], loading: false, pending: [], last: 0, partial: null};
-  $("log").dataset.run = run || "";
-  $("log").replaceChildren();
-}
-
-/// The last lines of a run's log file, joined with the output events that
-/// arrived meanwhile by their numbers: the file's k-th newline ends line k.
-async function load_log(run) {
-  reset_log(run);
-  state.log.loading = true;
-  let text = "";
-  try {
-    text = String(await api("GET", "/api/test/logs?run=" + encodeURIComponent(run)));
-  } catch (e) {
-    if (e.status !== 404) show_error(e);
-  }
-  if (state.log.run !== run || !state.log.loading) return; // Superseded.
-  const file = text.split("\n");
-  const unfinished = file.pop(); // "" when the file ends with a newline
-  const first = Math.max(0, file.length - MAX_LINES);
-  const tail = file.slice(first).map((t, i) => ({stream: "stdout", text: t, n: first + i + 1}));
-  const pending = state.log.pending;
-  state.log.loading = false;
-  state.log.pending = [];
-  if (first > 0)
-    $("log").append(el("div", {class: "note"}, "... " + first + " earlier lines"));
-  append_lines(tail);
-  if (unfinished !== "") {
-    // Shown until its whole line arrives as line file.length + 1.
-    state.log.partial = line_node("stdout", unfinished);
-    $("log").append(state.log.partial);
-  }
-  append_lines(pending);
-}
-
-function on_output(batch) {
-  if (batch.run_id !== state.log.run) return;
-  const lines = batch.lines || [];
-  if (batch.dropped > 0)
-    lines.push({stream: "note", text: "[" + batch.dropped + " lines dropped]"});
-  if (state.log.loading) state.log.pending.push(...lines);
-  else append_lines(lines);
-}
+/* @dashboard_log.js@ */
 
 // -- queue and history -------------------------------------------------------------
 
