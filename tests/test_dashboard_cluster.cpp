@@ -22,6 +22,23 @@ std::string card_up(const std::string& name) {
     + "\"]')?.dataset.up";
 }
 
+/// Picks `host` ("" for the orchestrator itself) as a user does in the form.
+std::string pick(const std::string& host) {
+  return "const s = document.getElementById('f-host'); s.value = '" + host
+    + "'; s.dispatchEvent(new Event('change')); return true;";
+}
+
+/// The Test pane shows `host`'s test in `state`, its log holding `line`.
+std::string pane_shows(const std::string& host, const std::string& state,
+                       const std::string& line) {
+  return "document.getElementById('run-heading').textContent === '"
+    + (host.empty() ? std::string{"Test"} : "Test on " + host)
+    + "' && document.getElementById('run-state').dataset.state === '" + state
+    + "' && [...document.querySelectorAll('#log .line')]"
+      ".some((n) => n.textContent === '"
+    + line + "')";
+}
+
 } // namespace
 
 TEST_CASE("an orchestrator's dashboard: a card per host, live, and a start "
@@ -60,19 +77,54 @@ TEST_CASE("an orchestrator's dashboard: a card per host, live, and a start "
   b.click("#start");
   REQUIRE(shows(b, card("dut2", "test") + " === 'sleep.sh 30 (running)'",
                 browser_deadline));
-  CHECK(dut2.get("/api/test/status").value("running", false));
+  auto on_dut2 = dut2.get("/api/test/status");
+  CHECK(on_dut2.value("running", false));
   CHECK_FALSE(dut1.get("/api/test/status").value("running", true));
   CHECK(b.run("return " + card("dut1", "test") + ";") == "idle");
+
+  // The Test pane shows the host picked: its run, and that run's log.
+  REQUIRE(shows(b, pane_shows("dut2", "running", "ready"), browser_deadline));
+  CHECK(b.run("return document.getElementById('log').dataset.run;")
+        == on_dut2.at("run_id"));
+  CHECK_THAT(b.run("return document.getElementById('run-title').textContent;")
+               .get<std::string>(),
+             Catch::EndsWith("/sleep.sh 30"));
+  // Away and back: the orchestrator's own (idle) pane, then dut2's log read
+  // again through the orchestrator.
+  b.run(pick(""));
+  REQUIRE(shows(b, "document.getElementById('run-heading').textContent === "
+                   "'Test' && document.getElementById('log').dataset.run "
+                   "=== ''",
+                browser_deadline));
+  b.run(pick("dut2"));
+  REQUIRE(shows(b, pane_shows("dut2", "running", "ready"), browser_deadline));
 
   // Its card's Stop stops it there.
   b.click(".host[data-host=\"dut2\"] button");
   REQUIRE(shows(b, card("dut2", "test") + " === 'idle'", browser_deadline));
   CHECK_FALSE(dut2.get("/api/test/status").value("running", true));
+  CHECK(shows(b, "document.getElementById('run-state').dataset.state === "
+                 "'idle'",
+              browser_deadline));
+
+  // A run's output arrives live: "done" is printed a second after the pane
+  // started its log.
+  b.run("document.getElementById('f-args').value = '1'; return true;");
+  b.click("#start");
+  REQUIRE(shows(b, pane_shows("dut2", "idle", "done"), browser_deadline));
+  CHECK(b.run("return document.getElementById('log').dataset.run;")
+        == dut2.get("/api/test/status").at("run_id"));
 
   // A host killed shows down, with why.
   dut1.kill9();
   REQUIRE(shows(b, card_up("dut1") + " === 'false' && "
                      + card("dut1", "error") + " !== ''",
+                browser_deadline));
+  // Picked, it shows down, with why, and no Stop.
+  b.click(".host[data-host=\"dut1\"]");
+  REQUIRE(shows(b, "document.getElementById('run-state').dataset.state === "
+                   "'down' && document.getElementById('run-title').textContent "
+                   "!== '' && document.getElementById('stop').disabled",
                 browser_deadline));
   CHECK(b.run("return errors;") == json::array());
 }

@@ -91,7 +91,7 @@ function since_text(iso) {
 const state = {
   services: new Map(), // name -> service record
   test: {},            // the test_execution fields
-  log: {run: "", lines: [], loading: false, pending: [], last: 0, partial: null},
+  log: {host: "", run: "", lines: [], loading: false, pending: [], last: 0, partial: null},
   revision: {service: 0, test: 0}, // of the manager each view shows
 };
 
@@ -155,14 +155,17 @@ function text_of(v) {
   return Array.isArray(v) ? v.join(" ") : typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
+/// The Test pane shows this daemon's test, or the picked host's.
 function render_test() {
-  const t = state.test;
-  const running = !!t.running;
+  const t = shown_test();
+  const down = shown_down();
+  const running = !!t.running && !down;
   const badge = $("run-state");
-  badge.dataset.state = running ? "running" : "idle";
-  badge.textContent = running ? "running" : "idle";
+  badge.dataset.state = down ? "down" : running ? "running" : "idle";
+  badge.textContent = badge.dataset.state;
+  $("run-heading").textContent = picked() ? "Test on " + picked() : "Test";
   const title = t.script ? [t.script, text_of(t.args)].filter(Boolean).join(" ") : "no test has run";
-  $("run-title").textContent = running || !t.script ? title : "last: " + title;
+  $("run-title").textContent = down !== null ? down : running || !t.script ? title : "last: " + title;
   $("stop").disabled = !running;
   const rows = [["run", t.run_id], ["pid", running ? t.pid : null], ["topology", t.topology],
                 ["bin", t.bin], ["started", clock_time(t.started_at || t.start_time)]];
@@ -185,7 +188,7 @@ async function load_test() {
   if (!fresh("test", meta)) return;
   state.test = test;
   render_test();
-  if (state.test.run_id && state.test.run_id !== state.log.run) load_log(state.test.run_id);
+  sync_log();
 }
 
 /* @dashboard_log.js@ */
@@ -247,7 +250,7 @@ $("enqueue").addEventListener("click", () => {
   if ($("start-form").reportValidity())
     act(() => api("POST", on_host("/api/test/queue"), spec_from_form()));
 });
-$("stop").addEventListener("click", () => act(() => api("POST", "/api/test/stop")));
+$("stop").addEventListener("click", () => act(() => api("POST", on_host("/api/test/stop"))));
 $("error-close").addEventListener("click", () => show_error(null));
 
 /* @dashboard_cluster.js@ */
@@ -281,14 +284,14 @@ function on_change(kind, ev) {
   render_test();
 }
 
-/// The runner's record of a run: it comes before the run's first output and
-/// after its last, from the same sender, so a new run id starts an empty log
-/// that the output events that follow fill (also when the stream replays
-/// them on connect).
-function on_run(run) {
-  if (run.run_id !== state.log.run && ["starting", "running", "stopping"].includes(run.state))
+/// The runner's record of a run, on this daemon or on `host`: it comes
+/// before the run's first output and after its last, from the same sender, so
+/// a new run id starts an empty log that the output events that follow fill
+/// (also when the stream replays them on connect).
+function on_run(run, host) {
+  if (host === picked() && run.run_id !== state.log.run && active(run))
     reset_log(run.run_id);
-  if (run.outcome) on_run_end(run);
+  if (!host && run.outcome) on_run_end(run);
 }
 
 /// A run taken off the queue has either started (its run events follow) or
@@ -319,8 +322,8 @@ function connect() {
   };
   for (const kind of ["service", "test"])
     source.addEventListener(kind, (m) => on_change(kind, JSON.parse(m.data)));
-  source.addEventListener("run", (m) => on_run(JSON.parse(m.data)));
-  source.addEventListener("output", (m) => on_output(JSON.parse(m.data)));
+  source.addEventListener("run", (m) => on_run(JSON.parse(m.data), ""));
+  source.addEventListener("output", (m) => on_output(JSON.parse(m.data), ""));
   source.addEventListener("queue", (m) => on_queue(JSON.parse(m.data).queue));
   source.addEventListener("cluster", (m) => on_cluster(JSON.parse(m.data)));
   source.addEventListener("missed", () => {
@@ -330,9 +333,10 @@ function connect() {
 }
 
 function tick() {
-  const t = state.test;
+  const t = shown_test();
   const start = Date.parse(t.started_at || t.start_time);
-  $("elapsed").textContent = t.running && !isNaN(start) ? duration(Date.now() - start) : "";
+  const running = t.running && shown_down() === null;
+  $("elapsed").textContent = running && !isNaN(start) ? duration(Date.now() - start) : "";
   for (const td of document.querySelectorAll("[data-since]"))
     if (td.dataset.since) td.textContent = since_text(td.dataset.since);
 }

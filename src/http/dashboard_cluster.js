@@ -4,10 +4,32 @@
 /// orchestrator (elsewhere that route is 404).
 const hosts = {view: new Map(), cards: new Map()};
 
-/// `path` of this daemon's API, or of the host the picker names.
+/// The host picked: the start form's target and what the Test pane shows;
+/// "" for this daemon.
+const picked = () => $("f-host").value;
+
+/// `path` of this daemon's API, or of the host picked.
 function on_host(path) {
-  const host = $("f-host").value;
+  const host = picked();
   return host ? "/api/cluster/" + encodeURIComponent(host) + path.slice(4) : path;
+}
+
+/// The test record the Test pane shows.
+function shown_test() {
+  return picked() ? hosts.view.get(picked())?.test || {} : state.test;
+}
+
+/// Why the host picked is down, or null: what it last said may no longer hold.
+function shown_down() {
+  const h = picked() ? hosts.view.get(picked()) : null;
+  return h && !h.up ? h.error || "down" : null;
+}
+
+/// Points the Test pane at the host picked.
+function show_picked() {
+  render_hosts();
+  render_test();
+  sync_log();
 }
 
 const active = (run) => !!run && ["starting", "running", "stopping"].includes(run.state);
@@ -27,7 +49,7 @@ function host_card(name) {
     el("dl", {}));
   card.addEventListener("click", () => {
     $("f-host").value = name;
-    render_hosts();
+    show_picked();
   });
   hosts.cards.set(name, card);
   return card;
@@ -78,7 +100,8 @@ async function load_hosts() {
   $("hosts").hidden = false;
   $("f-host-label").hidden = false;
   hosts.view = new Map(Object.entries(data.hosts || {}));
-  render_hosts();
+  if (picked()) show_picked();
+  else render_hosts();
 }
 
 /// Folds one of a host's events into its view, as the orchestrator does
@@ -103,11 +126,15 @@ function apply_news(h, kind, data) {
 /// view, the others change it. Applied here rather than read again: a read
 /// answered after a newer event would undo it.
 function on_cluster(ev) {
+  const host = ev.key;
   const news = ev.new || {};
-  const h = hosts.view.get(ev.key);
-  if (news.kind === "host") hosts.view.set(ev.key, news.data);
+  if (news.kind === "output") return on_output(news.data || {}, host);
+  if (news.kind === "run" && news.data) on_run(news.data, host);
+  const h = hosts.view.get(host);
+  if (news.kind === "host") hosts.view.set(host, news.data);
   else if (!h || !apply_news(h, news.kind, news.data)) return;
-  render_hosts();
+  if (host !== picked()) return render_hosts();
+  show_picked(); // A whole view after a reconnect may name another run.
 }
 
-$("f-host").addEventListener("change", render_hosts);
+$("f-host").addEventListener("change", show_picked);

@@ -25,9 +25,11 @@ function append_lines(lines) {
   if (stick) log.scrollTop = log.scrollHeight;
 }
 
-/// Starts an empty log for `run`: the events that follow carry all its output.
+/// Starts an empty log for `run` of the host the pane shows: the events that
+/// follow carry all its output.
 function reset_log(run) {
-  state.log = {run, lines: [], loading: false, pending: [], last: 0, partial: null};
+  state.log = {host: picked(), run, lines: [], loading: false, pending: [], last: 0,
+               partial: null};
   $("log").dataset.run = run || "";
   $("log").replaceChildren();
 }
@@ -36,14 +38,15 @@ function reset_log(run) {
 /// arrived meanwhile by their numbers: the file's k-th newline ends line k.
 async function load_log(run) {
   reset_log(run);
-  state.log.loading = true;
+  const log = state.log;
+  log.loading = true;
   let text = "";
   try {
-    text = String(await api("GET", "/api/test/logs?run=" + encodeURIComponent(run)));
+    text = String(await api("GET", on_host("/api/test/logs?run=") + encodeURIComponent(run)));
   } catch (e) {
     if (e.status !== 404) show_error(e);
   }
-  if (state.log.run !== run || !state.log.loading) return; // Superseded.
+  if (state.log !== log) return; // Superseded.
   const file = text.split("\n");
   const unfinished = file.pop(); // "" when the file ends with a newline
   const first = Math.max(0, file.length - MAX_LINES);
@@ -62,11 +65,21 @@ async function load_log(run) {
   append_lines(pending);
 }
 
-function on_output(batch) {
-  if (batch.run_id !== state.log.run) return;
+/// The pane's log shows output from the host it shows ("" for this daemon).
+function on_output(batch, host) {
+  if (host !== state.log.host || batch.run_id !== state.log.run) return;
   const lines = batch.lines || [];
   if (batch.dropped > 0)
     lines.push({stream: "note", text: "[" + batch.dropped + " lines dropped]"});
   if (state.log.loading) state.log.pending.push(...lines);
   else append_lines(lines);
+}
+
+/// Shows the log of the run the pane shows, unless it already does.
+function sync_log() {
+  const run = shown_test().run_id;
+  if (state.log.host !== picked() || (run && run !== state.log.run)) {
+    if (run) load_log(run);
+    else reset_log("");
+  }
 }
