@@ -8,6 +8,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -261,11 +262,17 @@ agent_actor::behavior_type agent_session(agent_actor::pointer self,
 } // namespace
 
 agent_gate_actor::behavior_type
-agent_gate(agent_gate_actor::pointer self, agent_targets targets,
-           std::string secret) {
+agent_gate(agent_gate_actor::stateful_pointer<agent_gate_state> self,
+           agent_targets targets, std::string secret) {
   // One for every session: following a log is a chunk now and then.
   auto reader = self->spawn<caf::detached + caf::linked>(log_reader,
                                                          log_chunk_max);
+  self->set_down_handler([self](const caf::down_msg& msg) {
+    auto& open = self->state.sessions;
+    for (auto i = open.begin(); i != open.end(); ++i)
+      if (i->second.address() == msg.source)
+        return void(open.erase(i));
+  });
   return {
     [=](atom::open, const std::string& shown) -> caf::result<agent_actor> {
       auto& sender = self->current_sender();
@@ -273,8 +280,16 @@ agent_gate(agent_gate_actor::pointer self, agent_targets targets,
         return make_error(errc::invalid_argument, "an open needs a sender");
       if (!same_secret(shown, secret))
         return make_error(errc::forbidden, "wrong cluster secret");
+      auto& held = self->state.sessions[sender->address()];
+      if (held) {
+        // Unlinked first: its exit must not end the gate.
+        self->unlink_from(held);
+        self->send_exit(held, caf::exit_reason::user_shutdown);
+      }
       // Linked: the gate's exit at shutdown ends every session.
-      return self->spawn<caf::linked>(agent_session, targets, reader, sender);
+      held = self->spawn<caf::linked>(agent_session, targets, reader, sender);
+      self->monitor(held);
+      return held;
     },
   };
 }

@@ -3,9 +3,11 @@
 // Internal: embedders reach a cluster through runtime::cluster().
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
@@ -76,8 +78,15 @@ struct agent_targets {
   event_hub_actor events;
 };
 
+struct agent_gate_state {
+  /// Each opener's session. An orchestrator that gives a session up while
+  /// its connection stays (a snapshot that timed out) opens another: the new
+  /// one replaces the old, which would otherwise live until the node goes.
+  std::map<caf::actor_addr, agent_actor> sessions;
+};
+
 agent_gate_actor::behavior_type
-agent_gate(agent_gate_actor::pointer self, agent_targets targets,
-           std::string secret);
+agent_gate(agent_gate_actor::stateful_pointer<agent_gate_state> self,
+           agent_targets targets, std::string secret);
 
 } // namespace labrt

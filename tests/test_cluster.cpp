@@ -266,6 +266,30 @@ TEST_CASE("an agent's gate wants the secret, and a session answers only the "
         .receive([&](const std::string& text) { said = text; },
                  [&](caf::error& err) { said = render(err); });
       CHECK(said == "this session belongs to another node");
+
+      // Opened again by the same actor (an orchestrator that gave the first
+      // up): the new session replaces the old one.
+      self->monitor(session);
+      agent_actor again;
+      self->request(*gate, deadline, atom::open_v, secret)
+        .receive([&](agent_actor& s) { again = std::move(s); },
+                 [](caf::error& err) { FAIL(render(err)); });
+      REQUIRE(again);
+      CHECK(again != session);
+      bool old_gone = false;
+      receive_within(deadline, [&](auto timeout) {
+        self->receive(
+          [&](const caf::down_msg& msg) {
+            old_gone = msg.source == session.address();
+          },
+          timeout);
+      });
+      CHECK(old_gone);
+      answered = false;
+      self->request(again, deadline, atom::list_v)
+        .receive([&](const std::vector<run_record>&) { answered = true; },
+                 [](caf::error& err) { FAIL(render(err)); });
+      CHECK(answered);
     }
     caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     release_thread_logger();
