@@ -11,17 +11,15 @@ and ThreadSafeDict(name="...") is the daemon's kv namespace "<name>/".
 The classes have the methods labrt.compat calls on the embedded strict API
 (KvStore, ServiceStatus, TestExecution), with the same errors: labrt.Error
 subclasses carrying the daemon's error code. Only the standard library is
-used (http.client), one keep-alive connection per thread.
+used, one keep-alive connection per thread (labrt._http).
 """
 
-import http.client
 import json
 import os
-import socket
 import threading
 import urllib.parse
 
-from . import _errors
+from . import _errors, _http
 
 __all__ = ["Server", "connect", "server", "RemoteKv", "RemoteServices",
            "RemoteTests"]
@@ -55,16 +53,12 @@ class Server:
         self.timeout = timeout
         self._local = threading.local()
 
-    def _connection(self, timeout):
+    def _connection(self):
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
-            conn = http.client.HTTPConnection(self._host, self._port,
-                                              timeout=timeout)
+            conn = _http.Connection(self._host, self._port)
             local.conn, local.pid = conn, os.getpid()
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
         return conn
 
     def close(self):
@@ -83,19 +77,12 @@ class Server:
         daemon has read anything, so that request is sent again, once, on a
         new connection."""
         for attempt in (1, 2):
-            conn = self._connection(timeout)
+            conn = self._connection()
             reused = conn.sock is not None
             try:
-                if not reused:
-                    conn.connect()
-                    conn.sock.setsockopt(socket.IPPROTO_TCP,
-                                         socket.TCP_NODELAY, 1)
-                conn.request(method, self._base + path, body=data,
-                             headers=headers)
-                res = conn.getresponse()
-                return res.status, res.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError,
-                    BrokenPipeError):
+                return conn.exchange(method, self._base + path, data, headers,
+                                     timeout)
+            except (_http.Closed, ConnectionResetError, BrokenPipeError):
                 self._drop_connection()
                 if not reused or attempt == 2:
                     raise
