@@ -15,6 +15,7 @@ __all__ = ["Closed", "Connection"]
 # header value: either would let a caller's text write its own header.
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MAX_HEAD = 64 * 1024
 
 
@@ -27,13 +28,13 @@ class Connection:
     def __init__(self, host, port):
         self.host, self.port = host, port
         self.sock = None
-        self._buf = b""
+        self._buf = bytearray()
         self._answered = False
 
     def connect(self, timeout):
         self.sock = socket.create_connection((self.host, self.port), timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._buf = b""
+        self._buf = bytearray()
 
     def close(self):
         if self.sock is not None:
@@ -49,6 +50,8 @@ class Connection:
         host = f"[{self.host}]" if ":" in self.host else self.host
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{self.port}"]
         for name, value in headers.items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"not a header name: {name!r}")
             if _BAD_VALUE.search(str(value)):
                 raise ValueError(f"header {name}: control characters in its value")
             lines.append(f"{name}: {value}")
@@ -61,24 +64,31 @@ class Connection:
         self._answered = False
         self.sock.sendall(request)  # One send: headers and body in one segment.
         status, fields = self._head()
-        if "chunked" in fields.get("transfer-encoding", ""):
+        while 100 <= status < 200:  # Interim answers: the final one follows.
+            status, fields = self._head()
+        if method == "HEAD" or status in (204, 304):
+            data = b""
+        elif "chunked" in fields.get("transfer-encoding", ""):
             data = self._chunks()
         elif "content-length" in fields:
             data = self._take(int(fields["content-length"]))
-        elif status in (204, 304) or status < 200:
-            data = b""
         else:  # The body runs to the connection's end.
-            data = self._buf + self._rest()
-            self._buf = b""
+            data = bytes(self._buf) + self._rest()
+            self._buf = bytearray()
             fields["connection"] = "close"
-        if fields.get("connection", "").lower() == "close":
+        if fields.get("connection") == "close":
             self.close()
         return status, data
 
     def _recv(self):
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            if not self._answered:
+                raise  # Before any answer: the request may be sent again.
+            chunk = b""
         if not chunk:
-            if not self._answered and not self._buf:
+            if not self._answered:
                 raise Closed("the daemon closed the connection")
             raise ConnectionError("the daemon's answer was cut short")
         self._answered = True
@@ -90,7 +100,8 @@ class Connection:
             if len(self._buf) > _MAX_HEAD:
                 raise ConnectionError("the daemon's answer has too long a head")
             self._recv()
-        part, self._buf = self._buf[:end], self._buf[end + len(end_mark):]
+        part = bytes(self._buf[:end])
+        del self._buf[:end + len(end_mark)]
         return part
 
     def _head(self):
@@ -102,23 +113,24 @@ class Connection:
         fields = {}
         for line in rest:
             name, _, value = line.partition(":")
-            fields[name.strip().lower()] = value.strip()
+            fields[name.strip().lower()] = value.strip().lower()
         return int(parts[1]), fields
 
     def _take(self, n):
         while len(self._buf) < n:
             self._recv()
-        data, self._buf = self._buf[:n], self._buf[n:]
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
         return data
 
     def _chunks(self):
-        data = b""
+        parts = []
         while size := int(self._until(b"\r\n").split(b";")[0], 16):
-            data += self._take(size)
+            parts.append(self._take(size))
             self._take(2)
         while self._until(b"\r\n"):  # Trailers, up to the empty line.
             pass
-        return data
+        return b"".join(parts)
 
     def _rest(self):
         parts = []

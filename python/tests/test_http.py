@@ -29,15 +29,11 @@ class Scripted:
             with conn:
                 buf = b""
                 for answer in answers:
-                    while b"\r\n\r\n" not in buf:
-                        buf += conn.recv(65536)
-                    head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
-                              if l.lower().startswith(b"content-length:")]
-                    while len(buf) < sum(length):
-                        buf += conn.recv(65536)
-                    self.requests.append((head, buf[:sum(length)]))
-                    buf = buf[sum(length):]
+                    request = self._read(conn, buf)
+                    if request is None:
+                        break  # The client closed it.
+                    head, body, buf = request
+                    self.requests.append((head, body))
                     if answer is None:
                         break
                     if isinstance(answer, tuple):
@@ -45,7 +41,25 @@ class Scripted:
                         break
                     conn.sendall(answer)
 
+    @staticmethod
+    def _read(conn, buf):
+        """(head, body, what follows) of the next request; None at its end."""
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = sum(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                     if line.lower().startswith(b"content-length:"))
+        while len(buf) < length:
+            buf += conn.recv(65536)
+        return head, buf[:length], buf[length:]
+
     def close(self):
+        """Ends the script; a connection it still waits for comes empty."""
+        if self.thread.is_alive():
+            socket.create_connection(self.listener.getsockname()).close()
         self.thread.join(timeout=10)
         self.listener.close()
 
@@ -78,22 +92,35 @@ def test_lengths_chunks_and_a_closing_answer():
 
 
 def test_a_connection_closed_while_idle_is_replaced_once():
-    server = Scripted([json_answer('{"n": 1}'), None], [json_answer('{"n": 2}')])
+    # The daemon closes an idle connection before it reads the next request.
+    server = Scripted([(json_answer('{"n": 1}'),)], [json_answer('{"n": 2}')])
     s = remote.Server(server.url)
     assert s.call("GET", "/a") == {"n": 1}
     assert s.call("POST", "/b", {}) == {"n": 2}  # Sent again on a new connection.
     server.close()
-    assert [h.split(b" ")[1] for h, _ in server.requests] == [b"/a", b"/b", b"/b"]
+    assert [h.split(b" ")[1] for h, _ in server.requests] == [b"/a", b"/b"]
 
 
 def test_an_answer_cut_short_is_not_sent_again():
     cut = json_answer('{"started": true}')[:-5]
-    server = Scripted([(cut,)])
+    server = Scripted([json_answer('{"n": 1}'), (cut,)], [json_answer('{"n": 2}')])
     s = remote.Server(server.url, timeout=10)
+    assert s.call("GET", "/a") == {"n": 1}
     with pytest.raises(_errors.ShuttingDownError, match="cut short"):
         s.call("POST", "/api/test/start", {"script": "x"})
     server.close()
-    assert len(server.requests) == 1
+    assert [h.split(b" ")[1] for h, _ in server.requests] == [b"/a", b"/api/test/start"]
+
+
+def test_interim_answers_and_bodiless_ones():
+    server = Scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + json_answer('{"n": 1}'),
+                       b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+                       json_answer('{"n": 3}')])
+    s = remote.Server(server.url)
+    assert s.call("GET", "/a") == {"n": 1}
+    assert s.call("DELETE", "/b") is None
+    assert s.call("GET", "/c") == {"n": 3}
+    server.close()
 
 
 def test_text_that_would_write_a_header_is_refused():
@@ -102,3 +129,5 @@ def test_text_that_would_write_a_header_is_refused():
         s.call("GET", "/healthz")
     with pytest.raises(ValueError, match="request target"):
         remote.Server("http://127.0.0.1:9").call("GET", "/a b")
+    with pytest.raises(ValueError, match="header name"):
+        remote.Server("http://127.0.0.1:9").call("GET", "/a", headers={"X: y": "1"})
