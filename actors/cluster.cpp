@@ -95,15 +95,14 @@ void read_snapshot(self_ptr self, const std::string& name, uint64_t attempt) {
 /// then reads its view: an event that passes the snapshot is applied again,
 /// which changes nothing.
 void open_session(self_ptr self, const std::string& name, uint64_t attempt,
-                  caf::node_id node, agent_gate_actor gate) {
+                  agent_gate_actor gate) {
   self->request(gate, self->state.timeout, atom::open_v, self->state.secret)
     .then(
-      [self, name, attempt, node](agent_actor& session) {
+      [self, name, attempt](agent_actor& session) {
         auto host = current(self, name, attempt);
         if (host == nullptr)
           return;
         host->session = session;
-        host->node = node;
         self->monitor(session);
         auto sink = caf::actor_cast<event_sink_actor>(self);
         self->request(session, self->state.timeout, atom::subscribe_v, sink,
@@ -146,7 +145,11 @@ void connect(self_ptr self, const std::string& name) {
           return retry_later(self, *h,
                              std::string{"refused: not an agent of protocol "}
                                + cluster_protocol);
-        open_session(self, name, attempt, node,
+        if (auto other = self->state.other_at(node, *h))
+          return retry_later(self, *h, "refused: the same agent as "
+                                         + other->peer.name);
+        h->node = node; // Taken from here on: see other_at.
+        open_session(self, name, attempt,
                      caf::actor_cast<agent_gate_actor>(std::move(ptr)));
       },
       [self, name, attempt](caf::error& err) {

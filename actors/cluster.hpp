@@ -49,6 +49,10 @@ struct cluster_state {
   /// The host an agent's node belongs to; null if none.
   host_view* by_node(const caf::node_id& node);
 
+  /// Another host than `h` that is the agent at `node`, connecting or up;
+  /// null if none. Two peers at one agent would take each other's session.
+  const host_view* other_at(const caf::node_id& node, const host_view& h) const;
+
   /// The host whose session `addr` is; null if none.
   host_view* by_session(const caf::actor_addr& addr);
 

@@ -58,6 +58,14 @@ host_view* cluster_state::by_node(const caf::node_id& node) {
   return nullptr;
 }
 
+const host_view* cluster_state::other_at(const caf::node_id& node,
+                                        const host_view& h) const {
+  for (auto& entry : hosts)
+    if (&entry.second != &h && entry.second.node == node)
+      return &entry.second;
+  return nullptr;
+}
+
 host_view* cluster_state::by_session(const caf::actor_addr& addr) {
   for (auto& entry : hosts)
     if (entry.second.session && entry.second.session.address() == addr)

@@ -167,6 +167,34 @@ TEST_CASE("an orchestrator with the wrong secret is refused", "[cluster]") {
   CHECK_FALSE(dut.get("/api/test/status").value("running", true));
 }
 
+TEST_CASE("two peers at one agent: the second is refused, naming the first",
+          "[cluster]") {
+  temp_dir dir{"labrt-cluster"};
+  auto secret_file = write_secret(dir, "secret", secret);
+  daemon_proc dut{agent_config(dir, "dut1", 0, secret_file)};
+  auto port = agent_port_of(dut);
+  daemon_proc orch{orchestrator_config(
+    dir, {peer("dut1", port), peer("twin", port)}, secret_file)};
+  // Either may connect first; the other must not take its session.
+  auto refused_one = [](const json& v, const std::string& name,
+                        const std::string& other) {
+    return host_up(v, other)
+           && has(v["hosts"][name].value("error", std::string{}),
+                  "the same agent as " + other);
+  };
+  auto view = await_view(orch, [&](const json& v) {
+    return refused_one(v, "twin", "dut1") || refused_one(v, "dut1", "twin");
+  });
+  auto up = host_up(view, "dut1") ? std::string{"dut1"} : std::string{"twin"};
+  auto cli = orch.client();
+  for (int i = 0; i < 20; ++i) {
+    auto routed = cli.Get(("/api/cluster/" + up + "/test/queue").c_str());
+    REQUIRE(routed);
+    CHECK(routed->status == 200);
+  }
+  CHECK(host_up(orch.get("/api/cluster"), up));
+}
+
 TEST_CASE("a peer of another protocol is refused at connect", "[cluster]") {
   // A CAF node that is no labrt agent of this protocol.
   caf::actor_system_config other_cfg;
@@ -290,6 +318,12 @@ TEST_CASE("an agent's gate wants the secret, and a session answers only the "
         .receive([&](const std::vector<run_record>&) { answered = true; },
                  [](caf::error& err) { FAIL(render(err)); });
       CHECK(answered);
+      // The old session's end did not end the gate.
+      bool opened = false;
+      self->request(*gate, deadline, atom::open_v, secret)
+        .receive([&](const agent_actor&) { opened = true; },
+                 [](caf::error& err) { FAIL(render(err)); });
+      CHECK(opened);
     }
     caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
     release_thread_logger();
