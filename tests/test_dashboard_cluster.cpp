@@ -50,8 +50,9 @@ TEST_CASE("an orchestrator's dashboard: a card per host, live, and a start "
   auto secret_file = write_secret(dir, "secret", "a-secret-of-the-lab-01234567");
   daemon_proc dut1{agent_config(dir, "dut1", 0, secret_file)};
   daemon_proc dut2{agent_config(dir, "dut2", 0, secret_file)};
+  auto port1 = agent_port_of(dut1);
   daemon_proc orch{orchestrator_config(
-    dir, {peer("dut1", agent_port_of(dut1)), peer("dut2", agent_port_of(dut2))},
+    dir, {peer("dut1", port1), peer("dut2", agent_port_of(dut2))},
     secret_file)};
 
   chromedriver driver{fs::path{dir.path}};
@@ -126,5 +127,12 @@ TEST_CASE("an orchestrator's dashboard: a card per host, live, and a start "
                    "'down' && document.getElementById('run-title').textContent "
                    "!== '' && document.getElementById('stop').disabled",
                 browser_deadline));
+  // Back on its port: the pane shows it again, and no error.
+  daemon_proc again{agent_config(dir, "dut1", port1, secret_file)};
+  REQUIRE(shows(b, "document.getElementById('run-state').dataset.state === "
+                   "'idle' && document.getElementById('run-heading')"
+                   ".textContent === 'Test on dut1'",
+                browser_deadline));
+  CHECK(b.run("return document.getElementById('error').hidden;") == true);
   CHECK(b.run("return errors;") == json::array());
 }

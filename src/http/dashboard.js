@@ -159,7 +159,7 @@ function text_of(v) {
 function render_test() {
   const t = shown_test();
   const down = shown_down();
-  const running = !!t.running && !down;
+  const running = shown_running();
   const badge = $("run-state");
   badge.dataset.state = down ? "down" : running ? "running" : "idle";
   badge.textContent = badge.dataset.state;
@@ -335,7 +335,7 @@ function connect() {
 function tick() {
   const t = shown_test();
   const start = Date.parse(t.started_at || t.start_time);
-  const running = t.running && shown_down() === null;
+  const running = shown_running();
   $("elapsed").textContent = running && !isNaN(start) ? duration(Date.now() - start) : "";
   for (const td of document.querySelectorAll("[data-since]"))
     if (td.dataset.since) td.textContent = since_text(td.dataset.since);

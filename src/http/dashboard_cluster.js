@@ -25,6 +25,9 @@ function shown_down() {
   return h && !h.up ? h.error || "down" : null;
 }
 
+/// Whether the pane's test runs: a host that is down says nothing of it.
+const shown_running = () => !!shown_test().running && shown_down() === null;
+
 /// Points the Test pane at the host picked.
 function show_picked() {
   render_hosts();
@@ -69,7 +72,7 @@ function update_card(card, h) {
     ["address", h.address],
   ];
   card.dataset.up = !!h.up;
-  card.dataset.picked = $("f-host").value === card.dataset.host;
+  card.dataset.picked = picked() === card.dataset.host;
   const badge = card.querySelector(".badge");
   badge.textContent = h.up ? "up" : "down";
   badge.title = h.last_seen ? "last event " + h.last_seen : "";
@@ -81,10 +84,10 @@ function update_card(card, h) {
 function render_hosts() {
   const names = [...hosts.view.keys()].sort();
   const picker = $("f-host");
-  const picked = names.includes(picker.value) ? picker.value : "";
+  const kept = names.includes(picker.value) ? picker.value : "";
   picker.replaceChildren(el("option", {value: ""}, "this daemon"),
                          ...names.map((n) => el("option", {value: n}, n)));
-  picker.value = picked;
+  picker.value = kept;
   for (const n of names) update_card(host_card(n), hosts.view.get(n));
   $("host-cards").replaceChildren(...names.map(host_card));
 }
@@ -134,7 +137,10 @@ function on_cluster(ev) {
   if (news.kind === "host") hosts.view.set(host, news.data);
   else if (!h || !apply_news(h, news.kind, news.data)) return;
   if (host !== picked()) return render_hosts();
-  show_picked(); // A whole view after a reconnect may name another run.
+  // A whole view comes after a reconnect: the log's tail is read again, as
+  // the output written meanwhile came as no event.
+  if (news.kind === "host") state.log.run = "";
+  show_picked();
 }
 
 $("f-host").addEventListener("change", show_picked);

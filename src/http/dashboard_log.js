@@ -41,12 +41,14 @@ async function load_log(run) {
   const log = state.log;
   log.loading = true;
   let text = "";
+  let failure = null;
   try {
     text = String(await api("GET", on_host("/api/test/logs?run=") + encodeURIComponent(run)));
   } catch (e) {
-    if (e.status !== 404) show_error(e);
+    failure = e;
   }
-  if (state.log !== log) return; // Superseded.
+  if (state.log !== log) return; // Superseded: another run or host.
+  if (failure && failure.status !== 404) show_error(failure);
   const file = text.split("\n");
   const unfinished = file.pop(); // "" when the file ends with a newline
   const first = Math.max(0, file.length - MAX_LINES);
@@ -75,9 +77,10 @@ function on_output(batch, host) {
   else append_lines(lines);
 }
 
-/// Shows the log of the run the pane shows, unless it already does.
+/// Shows the log of the run the pane shows, unless it already does. A host
+/// that is down has none to read: it is read once the host is back.
 function sync_log() {
-  const run = shown_test().run_id;
+  const run = shown_down() === null ? shown_test().run_id : "";
   if (state.log.host !== picked() || (run && run !== state.log.run)) {
     if (run) load_log(run);
     else reset_log("");
