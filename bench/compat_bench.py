@@ -111,17 +111,32 @@ def facade_row(bench, seconds):
     sys.exit("compat_bench: no 1-thread row in labrt-bench's output")
 
 
-def verdicts(rows, facade):
+def paired_gaps(bench, d, ops, seconds, rounds=5):
+    """compat's 1-thread p50 over the facade's, in rounds that take turns
+    (facade, compat get, compat set): a single round trip's p50 moves
+    between modes over seconds on a VM, so rows taken minutes apart compare
+    modes, not ways. One gap per round, the slower of get and set."""
+    gaps = []
+    for _ in range(rounds):
+        facade = facade_row(bench, seconds / rounds)[1]
+        compat = max(pct(measure(d, 1, seconds / rounds, fn)[1], 0.5)
+                     for fn in ops.values())
+        gaps.append(compat - facade)
+    return gaps
+
+
+def verdicts(rows, gaps):
     """The issue's targets against this run's rows."""
     print("\n| target | measured | verdict |\n| --- | --- | --- |")
 
     def line(target, measured, ok):
         print(f"| {target} | {measured} | {'met' if ok else 'missed'} |")
 
-    if facade:
-        gap = max(rows["compat", op, 1][1] for op in ("get", "set")) - facade[1]
-        line("compat p50, 1 thread, within 5 us of the C++ facade's "
-             f"({facade[1]:.0f} us)", f"{gap:+.1f} us", gap <= 5)
+    if gaps:
+        gap = sorted(gaps)[len(gaps) // 2]
+        line("compat p50, 1 thread, within 5 us of the C++ facade's (median "
+             "of rounds taking turns: " + ", ".join(f"{g:+.1f}" for g in gaps) + ")",
+             f"{gap:+.1f} us", gap <= 5)
     rate = min(rows["compat", op, 8][0] for op in ("get", "set"))
     line("compat, 8 threads >= 50k calls/s", f"{rate:,.0f}", rate >= 50000)
     if ("remote", "get", 1) in rows:
@@ -165,7 +180,8 @@ def main():
                     rows[name, op, threads] = (rate, pct(lat, 0.5), pct(lat, 0.99))
                     print(f"| {name} | {op} | {threads} | {rate:,.0f} | "
                           f"{pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} |", flush=True)
-        verdicts(rows, facade)
+        gaps = paired_gaps(a.bench, ways["compat"], ops, a.seconds) if a.bench else None
+        verdicts(rows, gaps)
         if daemon:
             daemon.terminate()
             daemon.wait(30)
