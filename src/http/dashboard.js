@@ -161,7 +161,7 @@ function render_test() {
   const down = shown_down();
   const running = shown_running();
   const badge = $("run-state");
-  badge.dataset.state = down ? "down" : running ? "running" : "idle";
+  badge.dataset.state = down !== null ? "down" : running ? "running" : "idle";
   badge.textContent = badge.dataset.state;
   $("run-heading").textContent = picked() ? "Test on " + picked() : "Test";
   const title = t.script ? [t.script, text_of(t.args)].filter(Boolean).join(" ") : "no test has run";

@@ -103,8 +103,7 @@ async function load_hosts() {
   $("hosts").hidden = false;
   $("f-host-label").hidden = false;
   hosts.view = new Map(Object.entries(data.hosts || {}));
-  if (picked()) show_picked();
-  else render_hosts();
+  show_picked();
 }
 
 /// Folds one of a host's events into its view, as the orchestrator does
