@@ -10,6 +10,7 @@ namespace labrt {
 
 void run_watcher(caf::blocking_actor* self, test_runner_internal_actor runner, watch_job job,
                  std::shared_ptr<run_channel> chan) {
+  use_own_thread(self);
   // Orphans of a run re-parent to us, so that stop can find and reap them
   // (PID 1 here does not reap promptly). Only once something runs: a host
   // process that embeds the runtime keeps its own semantics until then.

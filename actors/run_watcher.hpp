@@ -10,6 +10,7 @@
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
+#include <caf/scoped_execution_unit.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "labrt/interfaces.hpp"
@@ -46,6 +47,17 @@ struct run_channel {
 
   static caf::expected<std::shared_ptr<run_channel>> make();
 };
+
+/// Makes a blocking actor's sends from its own thread wake the scheduler.
+/// Spawned by a scheduled actor, it keeps that actor's worker as its
+/// context, and a send would queue the receiver on that worker without
+/// waking it: the message waits out the worker's idle sleep.
+inline void use_own_thread(caf::blocking_actor* self) {
+  // Per thread, and it outlives the actor: its exit sends too.
+  thread_local caf::scoped_execution_unit unit;
+  unit.system_ptr(&self->system());
+  self->context(&unit);
+}
 
 /// The watcher's body: runs `job` and reports run_started (or a failed
 /// one), output batches and run_ended to `runner`.

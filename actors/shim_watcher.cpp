@@ -30,6 +30,7 @@ caf::expected<shim_link> open_link(shim_job& job) {
 
 void shim_watcher(caf::blocking_actor* self, test_runner_internal_actor runner,
                   shim_job job, std::shared_ptr<run_channel> chan) {
+  use_own_thread(self);
   auto id = job.job.run_id;
   auto link = open_link(job);
   if (!link) {

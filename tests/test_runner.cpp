@@ -369,3 +369,29 @@ TEST_CASE("a start right after a run's end shows anywhere is accepted",
   }
   CHECK(value_of(f.runner().wait(rec.run_id, deadline)).exit_code == 0);
 }
+
+TEST_CASE("a run's reports wake the runner at once, directly or through a shim",
+  "[test_runner]") {
+  // Its watcher's thread once sent in the name of the worker that spawned
+  // it: the runner then waited in that worker's queue, unwoken, until the
+  // worker's idle sleep timed out. An hour's sleep makes that a failure.
+  bool through_shim = GENERATE(false, true);
+  INFO((through_shim ? "through a shim" : "directly"));
+  temp_dir dir;
+  runtime_config cfg;
+  cfg.scheduler.deep_sleep = std::chrono::hours{1};
+  cfg.runner.roots = {scripts_dir};
+  cfg.runner.inherit_env = {"PATH"};
+  if (through_shim)
+    cfg.runner.runs_dir = dir / "runs";
+  auto rt = start_runtime(cfg);
+  client c{*rt};
+  tail t{*rt};
+  run_spec spec;
+  spec.script = "sleep.sh";
+  auto rec = value_of(c.runner().start(spec)); // the watcher's run_started
+  REQUIRE(t.wait_for("ready"));                 // its output
+  auto end = value_of(c.runner().stop(rec.run_id)); // its run_ended
+  CHECK(end.stopped_by == "request");
+  require_nothing_left(end);
+}
