@@ -13,7 +13,8 @@
 // 3. History: R ended runs (default 100000) written to labrt.db, then Q
 //    queries (default 1000) for a page of 100 through the client (runner ->
 //    persistence actor -> SQLite): newest, by script, by outcome, a
-//    `before` page deep in the history, and by words (a full scan).
+//    `before` page deep in the history, and by words (through the trigram
+//    index, and words under 3 characters by reading).
 // DIR (default a new directory under /tmp) must be on the disk to measure.
 #include <algorithm>
 #include <chrono>
@@ -288,8 +289,12 @@ int main(int argc, char** argv) {
   q.before = "r" + std::to_string(runs / 2);
   page("before=<the middle run>", q);
   q = {};
+  q.text = "qsfp";
+  page("q=\"qsfp\" (index, a quarter of the runs)", q);
+  q.text = "b17 t3";
+  page("q=\"b17 t3\" (index, then reading)", q);
   q.text = "b7 t3";
-  page("q=\"b7 t3\" (scan)", q);
+  page("q=\"b7 t3\" (short words: reading)", q);
   std::filesystem::remove_all(base);
   return 0;
 }

@@ -28,6 +28,24 @@ std::string words_of(const run_record& rec) {
   return result;
 }
 
+/// UTF-8 characters in `word` (the trigram tokenizer counts those).
+size_t characters(const std::string& word) {
+  return static_cast<size_t>(std::count_if(word.begin(), word.end(),
+    [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+/// `word` as an FTS5 phrase: in double quotes, its own doubled, so that
+/// nothing in it is query syntax.
+std::string fts_phrase(const std::string& word) {
+  std::string result = "\"";
+  for (char c : word) {
+    if (c == '"')
+      result += '"';
+    result += c;
+  }
+  return result + '"';
+}
+
 /// Ended: outcome_of names how.
 bool ended(const run_record& rec) {
   return *outcome_of(rec) != '\0';
@@ -191,8 +209,23 @@ caf::expected<std::vector<run_record>>
 store_db::history(const history_query& q) {
   // Only the filters a query uses are in its SQL, so each shape of query
   // gets the plan of its own index.
-  std::string sql = std::string{"SELECT "} + run_columns
-                    + " FROM runs WHERE final = 1";
+  // Words of 3 characters or more are found through the trigram index,
+  // newest first, which stops at the page's end; shorter ones by reading.
+  std::string match;
+  std::vector<std::string> short_words;
+  std::istringstream words{q.text};
+  for (std::string word; words >> word;) {
+    if (characters(word) < 3) {
+      short_words.push_back(std::move(word));
+      continue;
+    }
+    match += (match.empty() ? "" : " AND ") + fts_phrase(word);
+  }
+  std::string sql = std::string{"SELECT "} + run_columns;
+  sql += match.empty() ? " FROM runs WHERE final = 1"
+                       : " FROM runs_words JOIN runs ON runs.seq = "
+                         "runs_words.rowid WHERE runs_words MATCH ?"
+                         " AND final = 1";
   std::vector<std::string> texts;
   std::vector<int64_t> numbers;
   std::vector<bool> is_text;
@@ -206,6 +239,10 @@ store_db::history(const history_query& q) {
     numbers.push_back(x);
     is_text.push_back(false);
   };
+  if (!match.empty()) {
+    texts.push_back(match);
+    is_text.push_back(true);
+  }
   if (!q.script.empty())
     text(" AND script = ?", q.script);
   if (!q.outcome.empty())
@@ -216,10 +253,11 @@ store_db::history(const history_query& q) {
     number(" AND ended_at < ?", ns_of(q.until));
   if (!q.before.empty())
     text(" AND seq < (SELECT seq FROM runs WHERE run_id = ?)", q.before);
-  std::istringstream words{q.text};
-  for (std::string word; words >> word;)
-    text(" AND instr(words, ?) > 0", word);
-  number(" ORDER BY seq DESC LIMIT ?", to_int(q.limit));
+  for (auto& word : short_words)
+    text(" AND instr(runs.words, ?) > 0", word);
+  number(match.empty() ? " ORDER BY seq DESC LIMIT ?"
+                       : " ORDER BY runs_words.rowid DESC LIMIT ?",
+         to_int(q.limit));
   sqlite_stmt stmt;
   auto rc = sqlite_stmt::prepare(db_, sql.c_str(), stmt);
   if (rc != SQLITE_OK)

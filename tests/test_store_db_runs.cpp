@@ -112,6 +112,39 @@ TEST_CASE("history queries filter and page like the in-memory history") {
   CHECK(ids_of(db->history(q)).empty());
 }
 
+TEST_CASE("history text finds substrings through the index and by reading") {
+  temp_dir dir;
+  auto db = store_db::open(dir.path);
+  REQUIRE(db);
+  auto t0 = caf::make_timestamp();
+  for (int i = 1; i <= 4; ++i)
+    REQUIRE(!db->put_run(a_run("r" + std::to_string(i), "a.sh", 0,
+                               t0 + std::chrono::seconds{i})));
+  auto odd = a_run("r5", "b.sh", 0, t0 + std::chrono::seconds{5});
+  odd.args = {"日本語", "say \"hi\""};
+  REQUIRE(!db->put_run(odd));
+  REQUIRE(!db->put_run(odd)); // rewritten, as at a run's end: found once
+  auto found = [&](std::string text, uint64_t limit = 100,
+                   std::string before = "") {
+    history_query q;
+    q.text = std::move(text);
+    q.limit = limit;
+    q.before = std::move(before);
+    return ids_of(db->history(q));
+  };
+  CHECK(found("br3") == ids{"r3"});             // 3 characters: the index
+  CHECK(found("oard") == ids{"r4", "r3", "r2", "r1"}); // inside a word
+  CHECK(found("-board", 2) == ids{"r4", "r3"});  // a page, newest first
+  CHECK(found("-board", 2, "r3") == ids{"r2", "r1"});
+  CHECK(found("board br") == ids{"r4", "r3", "r2", "r1"}); // and by reading
+  CHECK(found("BR3").empty());                   // case counts, as before
+  CHECK(found("日本語") == ids{"r5"});          // 3 characters, 9 bytes
+  CHECK(found("日本") == ids{"r5"});            // 2 characters: read
+  CHECK(found("\"hi\"") == ids{"r5"});          // quotes are text
+  CHECK(found("b.sh \"hi") == ids{"r5"});
+  CHECK(found("hi\" OR r1").empty());           // no query syntax
+}
+
 TEST_CASE("pruning keeps the newest runs and drops old service transitions") {
   temp_dir dir;
   auto db = store_db::open(dir.path);
