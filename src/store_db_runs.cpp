@@ -215,7 +215,8 @@ store_db::history(const history_query& q) {
   std::vector<std::string> short_words;
   std::istringstream words{q.text};
   for (std::string word; words >> word;) {
-    if (characters(word) < 3) {
+    // FTS5 reads its query only up to a NUL; instr() compares whole.
+    if (characters(word) < 3 || word.find('\0') != std::string::npos) {
       short_words.push_back(std::move(word));
       continue;
     }
@@ -251,8 +252,13 @@ store_db::history(const history_query& q) {
     number(" AND ended_at >= ?", ns_of(q.since));
   if (q.until.time_since_epoch().count() != 0)
     number(" AND ended_at < ?", ns_of(q.until));
+  // Through the index its rowid: SQLite hands no bound on runs.seq over
+  // the join, so a deep page would walk every newer match.
   if (!q.before.empty())
-    text(" AND seq < (SELECT seq FROM runs WHERE run_id = ?)", q.before);
+    text(match.empty()
+           ? " AND seq < (SELECT seq FROM runs WHERE run_id = ?)"
+           : " AND runs_words.rowid < (SELECT seq FROM runs WHERE run_id = ?)",
+         q.before);
   for (auto& word : short_words)
     text(" AND instr(runs.words, ?) > 0", word);
   number(match.empty() ? " ORDER BY seq DESC LIMIT ?"

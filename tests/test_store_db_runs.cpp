@@ -143,6 +143,27 @@ TEST_CASE("history text finds substrings through the index and by reading") {
   CHECK(found("\"hi\"") == ids{"r5"});          // quotes are text
   CHECK(found("b.sh \"hi") == ids{"r5"});
   CHECK(found("hi\" OR r1").empty());           // no query syntax
+  CHECK(found("board*").empty());
+  CHECK(found("NEAR(board").empty());
+  CHECK(found(std::string{"boa\0rd", 6}).empty()); // a NUL is text too
+  history_query q;
+  q.text = "-board";
+  q.script = "a.sh";
+  q.since = t0 + std::chrono::seconds{2};
+  q.until = t0 + std::chrono::seconds{4};
+  CHECK(ids_of(db->history(q)) == ids{"r3", "r2"}); // with the other filters
+  q.outcome = "failed";
+  CHECK(ids_of(db->history(q)).empty());
+  // Rewritten with other words (the newest row: its seq is reused), the
+  // old words find nothing.
+  odd.args = {"other"};
+  REQUIRE(!db->put_run(odd));
+  CHECK(found("日本語").empty());
+  CHECK(found("other") == ids{"r5"});
+  // Pruned runs leave the index.
+  REQUIRE(db->prune(2, 0, t0 + std::chrono::seconds{6}));
+  CHECK(found("-board") == ids{"r4"});
+  CHECK(found("br1").empty());
 }
 
 TEST_CASE("pruning keeps the newest runs and drops old service transitions") {
