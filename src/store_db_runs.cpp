@@ -222,28 +222,30 @@ store_db::history(const history_query& q) {
     }
     match += (match.empty() ? "" : " AND ") + fts_phrase(word);
   }
-  std::string sql = std::string{"SELECT "} + run_columns;
-  sql += match.empty() ? " FROM runs WHERE final = 1"
-                       : " FROM runs_words JOIN runs ON runs.seq = "
-                         "runs_words.rowid WHERE runs_words MATCH ?"
-                         " AND final = 1";
+  // With words for the index, it drives: its rowid is the run's seq, and
+  // a bound on it (a page's `before`) is one SQLite does not pass over the
+  // join from runs.seq.
+  std::string seq = match.empty() ? "seq" : "runs_words.rowid";
+  std::string sql = std::string{"SELECT "} + run_columns
+                    + (match.empty() ? " FROM runs"
+                                     : " FROM runs_words JOIN runs"
+                                       " ON runs.seq = runs_words.rowid")
+                    + " WHERE final = 1";
   std::vector<std::string> texts;
   std::vector<int64_t> numbers;
   std::vector<bool> is_text;
-  auto text = [&](const char* clause, const std::string& x) {
+  auto text = [&](const std::string& clause, const std::string& x) {
     sql += clause;
     texts.push_back(x);
     is_text.push_back(true);
   };
-  auto number = [&](const char* clause, int64_t x) {
+  auto number = [&](const std::string& clause, int64_t x) {
     sql += clause;
     numbers.push_back(x);
     is_text.push_back(false);
   };
-  if (!match.empty()) {
-    texts.push_back(match);
-    is_text.push_back(true);
-  }
+  if (!match.empty())
+    text(" AND runs_words MATCH ?", match);
   if (!q.script.empty())
     text(" AND script = ?", q.script);
   if (!q.outcome.empty())
@@ -252,18 +254,12 @@ store_db::history(const history_query& q) {
     number(" AND ended_at >= ?", ns_of(q.since));
   if (q.until.time_since_epoch().count() != 0)
     number(" AND ended_at < ?", ns_of(q.until));
-  // Through the index its rowid: SQLite hands no bound on runs.seq over
-  // the join, so a deep page would walk every newer match.
   if (!q.before.empty())
-    text(match.empty()
-           ? " AND seq < (SELECT seq FROM runs WHERE run_id = ?)"
-           : " AND runs_words.rowid < (SELECT seq FROM runs WHERE run_id = ?)",
+    text(" AND " + seq + " < (SELECT seq FROM runs WHERE run_id = ?)",
          q.before);
   for (auto& word : short_words)
     text(" AND instr(runs.words, ?) > 0", word);
-  number(match.empty() ? " ORDER BY seq DESC LIMIT ?"
-                       : " ORDER BY runs_words.rowid DESC LIMIT ?",
-         to_int(q.limit));
+  number(" ORDER BY " + seq + " DESC LIMIT ?", to_int(q.limit));
   sqlite_stmt stmt;
   auto rc = sqlite_stmt::prepare(db_, sql.c_str(), stmt);
   if (rc != SQLITE_OK)
