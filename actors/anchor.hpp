@@ -1,5 +1,5 @@
 // Extra managers (runtime::spawn_kv ...) stop with the runtime: each is tied
-// to an anchor, the runtime's kv store. Internal to actors/runtime.cpp.
+// to an anchor, the runtime's kv store. Internal to the runtime (actors/runtime.cpp).
 #pragma once
 
 #include <caf/actor_cast.hpp>
