@@ -13,8 +13,8 @@ namespace {
 constexpr std::chrono::milliseconds first_backoff{100};
 
 bool is_active(const json& record) {
-  auto state = record.value("state", std::string{});
-  return state == "starting" || state == "running" || state == "stopping";
+  auto state = run_state_of(record.value("state", std::string{}));
+  return state != run_state::queued && !has_ended(state);
 }
 
 } // namespace

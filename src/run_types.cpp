@@ -53,6 +53,20 @@ const char* to_string(run_state x) {
   return "?";
 }
 
+run_state run_state_of(std::string_view text) {
+  for (auto s : {run_state::starting, run_state::running, run_state::stopping,
+                 run_state::finished, run_state::failed, run_state::cancelled,
+                 run_state::lost})
+    if (text == to_string(s))
+      return s;
+  return run_state::queued;
+}
+
+bool has_ended(run_state x) {
+  return x == run_state::finished || x == run_state::failed
+         || x == run_state::cancelled || x == run_state::lost;
+}
+
 namespace {
 
 const std::string timeout_rule = "timeout_ms must be an integer from 0 to "
@@ -269,12 +283,7 @@ void to_json(json& j, const run_record& x) {
 void from_json(const json& j, run_record& x) {
   run_record r;
   r.run_id = j.at("run_id").get<std::string>();
-  auto state = text_from(j, "state");
-  for (auto s : {run_state::queued, run_state::starting, run_state::running,
-         run_state::stopping, run_state::finished, run_state::failed,
-         run_state::cancelled, run_state::lost})
-    if (state == to_string(s))
-      r.state = s;
+  r.state = run_state_of(text_from(j, "state"));
   r.script = text_from(j, "script");
   r.path = text_from(j, "path");
   r.args = j.value("args", std::vector<std::string>{});

@@ -46,11 +46,6 @@ std::string fts_phrase(const std::string& word) {
   return result + '"';
 }
 
-/// Ended: outcome_of names how.
-bool ended(const run_record& rec) {
-  return *outcome_of(rec) != '\0';
-}
-
 int64_t to_int(uint64_t x) {
   return static_cast<int64_t>(
     std::min<uint64_t>(x, std::numeric_limits<int64_t>::max()));
@@ -72,12 +67,7 @@ uint64_t uint_at(const sqlite_stmt& row, int col) {
 caf::expected<run_record> run_of(const sqlite_stmt& row) {
   run_record r;
   r.run_id = row.text_at(0);
-  auto state = row.text_at(1);
-  for (auto s : {run_state::queued, run_state::starting, run_state::running,
-                 run_state::stopping, run_state::finished, run_state::failed,
-                 run_state::cancelled, run_state::lost})
-    if (state == to_string(s))
-      r.state = s;
+  r.state = run_state_of(row.text_at(1));
   r.script = row.text_at(2);
   auto args = json::parse(row.text_at(3), nullptr, false);
   if (!args.is_array())
@@ -132,7 +122,7 @@ caf::error store_db::put_run(const run_record& rec) {
     pid_start = s.run_pid_start.int_at(0);
   s.run_pid_start.reset();
   proc_stat stat;
-  if (pid_start == 0 && rec.pid > 0 && !ended(rec)
+  if (pid_start == 0 && rec.pid > 0 && !has_ended(rec.state)
       && read_proc_stat(rec.pid, stat))
     pid_start = static_cast<int64_t>(stat.start_ticks);
   auto rc = s.run_delete.bind(1, rec.run_id).run();
@@ -142,7 +132,7 @@ caf::error store_db::put_run(const run_record& rec) {
     auto& ins = s.run_insert;
     ins.bind(1, rec.run_id)
       .bind(2, std::string{to_string(rec.state)})
-      .bind(3, int64_t{ended(rec) ? 1 : 0})
+      .bind(3, int64_t{has_ended(rec.state) ? 1 : 0})
       .bind(4, std::string{outcome_of(rec)})
       .bind(5, rec.script)
       .bind(6, json(rec.args).dump())

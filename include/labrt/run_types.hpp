@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -94,6 +95,12 @@ enum class run_state : uint8_t {
 };
 
 const char* to_string(run_state x);
+
+/// The state `to_string` names; queued for any other text.
+run_state run_state_of(std::string_view text);
+
+/// Finished, failed, cancelled or lost: nothing of the run is left to watch.
+bool has_ended(run_state x);
 
 /// How a run ended, as its watcher (or shim) saw it: one struct for the
 /// runner's record and for the message that reports the end.

@@ -12,15 +12,6 @@ namespace labrt {
 using namespace http;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool ended(run_state s) {
-  return s == run_state::finished || s == run_state::failed
-         || s == run_state::cancelled || s == run_state::lost;
-}
-
-} // namespace
-
 void http_server::impl::add_stream_routes() {
   // Server-Sent Events: `id` is the hub's event id, so a client that
   // reconnects with Last-Event-ID gets what it missed, if still held.
@@ -127,7 +118,7 @@ void http_server::impl::serve_log(const Request& req, Response& res,
   if (!first)
     return fail(res, first.error());
   std::shared_ptr<event_stream> wake;
-  if (req.get_param_value("follow") == "1" && !ended(first->run.state)) {
+  if (req.get_param_value("follow") == "1" && !has_ended(first->run.state)) {
     // Wakes the tail when anything happens instead of polling.
     auto stream = event_stream::open(rt, events_from_now);
     if (!stream)
@@ -146,7 +137,7 @@ void http_server::impl::serve_log(const Request& req, Response& res,
       if (!last.data.empty()) {
         if (!sink.write(last.data.data(), last.data.size()))
           return false;
-      } else if (!wake || ended(last.run.state) || !wake->next(500ms)) {
+      } else if (!wake || has_ended(last.run.state) || !wake->next(500ms)) {
         // Nothing new from a run that had ended before that read (or the
         // server stops): that was all.
         sink.done();
