@@ -234,10 +234,12 @@ std::string render_runtime_metrics(client& c, size_t streams_open) {
                "Open event streams and followed logs.",
                {{"", std::to_string(streams_open)}});
   // What RSS alone cannot tell apart: memory in use (a leak grows it) and
-  // memory malloc holds free in its arenas (fragmentation grows that).
+  // memory malloc holds free in its arenas (fragmentation grows that). "In
+  // use" is malloc's count: it includes the chunks each thread caches for
+  // reuse (tcache), which fill as the HTTP pool's threads take turns.
   auto heap = ::mallinfo2();
   write_family(out, "labrt_process_heap_in_use_bytes", "gauge",
-               "Bytes malloc has handed out and not had back.",
+               "Bytes malloc counts as in use, its per-thread caches included.",
                {{"", std::to_string(heap.uordblks + heap.hblkhd)}});
   write_family(out, "labrt_process_heap_free_bytes", "gauge",
                "Bytes malloc holds free in its arenas.",
