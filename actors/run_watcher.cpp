@@ -59,7 +59,7 @@ run_admission_actor::behavior_type
 run_admission(std::vector<std::string> roots, std::string logs_dir) {
   return {
     [roots, logs_dir](atom::get, const std::string& script,
-                      bool logs_there) {
+      bool logs_there) -> caf::expected<std::string> {
       return admit_script(roots, script, logs_there ? logs_dir : "");
     },
   };

@@ -9,7 +9,7 @@
 
 namespace labrt {
 
-caf::expected<event_fd> event_fd::make() {
+plain_expected<event_fd> event_fd::make() {
   event_fd result;
   result.fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!result.fd_)

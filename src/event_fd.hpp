@@ -4,8 +4,7 @@
 
 #include <cstdint>
 
-#include <caf/expected.hpp>
-
+#include "src/plain_error.hpp"
 #include "src/process.hpp"
 
 namespace labrt {
@@ -28,7 +27,7 @@ public:
   /// None: get() is -1.
   event_fd() noexcept = default;
 
-  static caf::expected<event_fd> make();
+  static plain_expected<event_fd> make();
 
   /// The descriptor, to poll for POLLIN.
   int get() const noexcept {

@@ -24,10 +24,9 @@ std::string cut_marker(uint64_t n) {
 
 } // namespace
 
-caf::expected<std::unique_ptr<output_capture>>
-output_capture::make(unique_fd out, unique_fd err, const std::string& log_path,
-                     uint64_t max_bytes, line_handler on_line,
-                     size_t max_line) {
+plain_expected<std::unique_ptr<output_capture>> output_capture::make(
+  unique_fd out, unique_fd err, const std::string& log_path, uint64_t max_bytes,
+  line_handler on_line, size_t max_line) {
   std::unique_ptr<output_capture> self{new output_capture};
   auto stop = event_fd::make();
   if (!stop)
@@ -58,10 +57,10 @@ void output_capture::stop() noexcept {
   stop_.notify();
 }
 
-caf::expected<capture_result> output_capture::run_until_eof() {
+plain_expected<capture_result> output_capture::run_until_eof() {
   if (ran_)
-    return make_error(errc::invalid_argument,
-                      "output_capture: run_until_eof called twice");
+    return plain_error{
+      errc::invalid_argument, "output_capture: run_until_eof called twice"};
   ran_ = true;
   pollfd pfds[3] = {{fds_[0].get(), POLLIN, 0},
                     {fds_[1].get(), POLLIN, 0},
@@ -251,7 +250,7 @@ void output_capture::emit_line(int stream) {
   st.dropped = 0;
 }
 
-caf::expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd) {
+plain_expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd) {
   if (pidfd < 0) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
@@ -270,9 +269,8 @@ caf::expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd) {
     if (pfds[0].revents != 0)
       break;
     if (stop_fd >= 0 && pfds[1].revents != 0)
-      return make_error(errc::shutting_down,
-                        "wait for pid " + std::to_string(pid)
-                          + " interrupted");
+      return plain_error{errc::shutting_down,
+        "wait for pid " + std::to_string(pid) + " interrupted"};
   }
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
@@ -280,9 +278,9 @@ caf::expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd) {
     if (errno == EINTR)
       continue;
     if (errno == ECHILD)
-      return make_error(errc::system_error,
-                        "wait for pid " + std::to_string(pid)
-                          + ": not our child or already reaped");
+      return plain_error{errc::system_error,
+        "wait for pid " + std::to_string(pid)
+          + ": not our child or already reaped"};
     return system_error("waitid(" + std::to_string(pid) + ")", errno);
   }
   return decode_siginfo(info.si_code, info.si_status);

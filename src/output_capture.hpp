@@ -13,9 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include <caf/expected.hpp>
-
 #include "src/event_fd.hpp"
+#include "src/plain_error.hpp"
 #include "src/process.hpp"
 
 namespace labrt {
@@ -51,10 +50,9 @@ public:
   /// Takes ownership of both read ends (an empty one counts as at EOF).
   /// An empty `log_path` means no log file. Fails if the log cannot be
   /// created (truncated if it exists).
-  static caf::expected<std::unique_ptr<output_capture>>
-  make(unique_fd out, unique_fd err, const std::string& log_path,
-       uint64_t max_bytes, line_handler on_line,
-       size_t max_line = default_max_line);
+  static plain_expected<std::unique_ptr<output_capture>> make(unique_fd out,
+    unique_fd err, const std::string& log_path, uint64_t max_bytes,
+    line_handler on_line, size_t max_line = default_max_line);
 
   output_capture(const output_capture&) = delete;
   output_capture& operator=(const output_capture&) = delete;
@@ -62,7 +60,7 @@ public:
 
   /// Blocks until both pipes reached EOF or stop() was called, then
   /// finishes the log file. Call once.
-  caf::expected<capture_result> run_until_eof();
+  plain_expected<capture_result> run_until_eof();
 
   /// Makes run_until_eof return soon. Callable from any thread (or a signal
   /// handler), before or during the run; the object must still be alive.
@@ -131,6 +129,6 @@ private:
 /// it with waitid(P_PIDFD). With `pidfd` < 0 it falls back to a blocking
 /// waitpid(`pid`). If `stop_fd` >= 0 (e.g. an eventfd) becomes readable
 /// first, returns `errc::shutting_down` without reaping.
-caf::expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd = -1);
+plain_expected<exit_info> wait_exit(int pidfd, pid_t pid, int stop_fd = -1);
 
 } // namespace labrt

@@ -16,20 +16,20 @@
 
 namespace labrt {
 
-caf::expected<int> pidfd_open(pid_t pid) {
+plain_expected<int> pidfd_open(pid_t pid) {
   auto fd = ::syscall(SYS_pidfd_open, pid, 0U);
   if (fd < 0) {
     auto err = errno;
     if (err == ESRCH)
-      return make_error(errc::not_found,
-                        "pidfd_open: no process " + std::to_string(pid));
+      return plain_error{
+        errc::not_found, "pidfd_open: no process " + std::to_string(pid)};
     return system_error("pidfd_open(" + std::to_string(pid) + ")", err);
   }
   // pidfds are always O_CLOEXEC.
   return static_cast<int>(fd);
 }
 
-caf::error send_signal(int pidfd, int sig) {
+plain_error send_signal(int pidfd, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0U) < 0
       && errno != ESRCH)
     return system_error("pidfd_send_signal", errno);

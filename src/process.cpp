@@ -168,14 +168,14 @@ std::string exec_failure_message(const std::string& path, int err) {
 
 } // namespace
 
-caf::expected<child> spawn(const spawn_spec& spec) {
+plain_expected<child> spawn(const spawn_spec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty())
-    return make_error(errc::invalid_argument, "spawn: empty argv");
+    return plain_error{errc::invalid_argument, "spawn: empty argv"};
   for (auto& arg : spec.argv)
     if (!valid_c_string(arg))
-      return make_error(errc::invalid_argument, "spawn: NUL byte in argv");
+      return plain_error{errc::invalid_argument, "spawn: NUL byte in argv"};
   if (!valid_c_string(spec.cwd))
-    return make_error(errc::invalid_argument, "spawn: NUL byte in cwd");
+    return plain_error{errc::invalid_argument, "spawn: NUL byte in cwd"};
   // Build the exact environment: allowlisted names, then explicit ones, then
   // the cookie (which nothing may override).
   std::map<std::string, std::string> vars;
@@ -191,9 +191,8 @@ caf::expected<child> spawn(const spawn_spec& spec) {
   for (auto& [name, value] : vars) {
     if (name.empty() || name.find('=') != std::string::npos
         || !valid_c_string(name) || !valid_c_string(value))
-      return make_error(errc::invalid_argument,
-                        "spawn: invalid environment variable name or value '"
-                          + name + "'");
+      return plain_error{errc::invalid_argument,
+        "spawn: invalid environment variable name or value '" + name + "'"};
     env_strings.emplace_back(name + "=" + value);
   }
   // argv as execve wants it.
@@ -205,12 +204,13 @@ caf::expected<child> spawn(const spawn_spec& spec) {
     args = spec.argv;
   }
   if (spec.exec_fd >= 0 && spec.use_shell)
-    return make_error(errc::invalid_argument,
-                      "spawn: exec_fd and use_shell exclude each other");
+    return plain_error{errc::invalid_argument,
+      "spawn: exec_fd and use_shell exclude each other"};
   // The dup2 calls onto stdio in the child would overwrite a lower one.
   if ((spec.exec_fd >= 0 && spec.exec_fd < 3)
       || (spec.keep_fd >= 0 && spec.keep_fd < 3))
-    return make_error(errc::invalid_argument, "spawn: exec_fd/keep_fd below 3");
+    return plain_error{
+      errc::invalid_argument, "spawn: exec_fd/keep_fd below 3"};
   int exec_fd = spec.exec_fd;
   int keep_fd = spec.keep_fd;
   if (exec_fd >= 0 && keep_fd < 0 && is_script(exec_fd))
@@ -220,8 +220,8 @@ caf::expected<child> spawn(const spawn_spec& spec) {
     auto i = vars.find("PATH");
     path = search_path(path, i != vars.end() ? i->second : "/usr/bin:/bin");
     if (path.empty())
-      return make_error(errc::spawn_failed,
-                        "cannot execute '" + args[0] + "': not found in PATH");
+      return plain_error{errc::spawn_failed,
+        "cannot execute '" + args[0] + "': not found in PATH"};
   }
   std::vector<char*> argv_ptrs;
   for (auto& arg : args)
@@ -309,24 +309,23 @@ caf::expected<child> spawn(const spawn_spec& spec) {
   if (got != 0) {
     reap(); // it _exit()s right after reporting
     if (got != sizeof(msg))
-      return make_error(errc::spawn_failed,
-                        "cannot execute '" + path + "': child failed early");
+      return plain_error{errc::spawn_failed,
+        "cannot execute '" + path + "': child failed early"};
     auto err = msg[1];
     switch (static_cast<stage>(msg[0])) {
       case stage::setsid:
-        return make_error(errc::spawn_failed,
-                          "spawn: setsid failed: " + errno_text(err));
+        return plain_error{
+          errc::spawn_failed, "spawn: setsid failed: " + errno_text(err)};
       case stage::chdir:
-        return make_error(errc::spawn_failed, "cannot change to directory '"
-                                                + spec.cwd
-                                                + "': " + errno_text(err));
+        return plain_error{errc::spawn_failed,
+          "cannot change to directory '" + spec.cwd + "': " + errno_text(err)};
       case stage::dup:
-        return make_error(errc::spawn_failed,
-                          "spawn: dup2 failed: " + errno_text(err));
+        return plain_error{
+          errc::spawn_failed, "spawn: dup2 failed: " + errno_text(err)};
       case stage::exec:
         break;
     }
-    return make_error(errc::spawn_failed, exec_failure_message(path, err));
+    return plain_error{errc::spawn_failed, exec_failure_message(path, err)};
   }
   // Not yet reaped, so the pid cannot have been reused: the pidfd is ours.
   auto pfd = pidfd_open(pid);

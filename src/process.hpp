@@ -9,8 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include <caf/error.hpp>
-#include <caf/expected.hpp>
+#include "src/plain_error.hpp"
 
 namespace labrt {
 
@@ -103,13 +102,13 @@ struct child {
 /// `errc::spawn_failed` if the program cannot be executed (the failed child is
 /// reaped), `errc::invalid_argument` on a malformed spec and
 /// `errc::system_error` if a system call fails in the parent.
-caf::expected<child> spawn(const spawn_spec& spec);
+plain_expected<child> spawn(const spawn_spec& spec);
 
 /// A pidfd (O_CLOEXEC) for `pid`. The caller owns it.
-caf::expected<int> pidfd_open(pid_t pid);
+plain_expected<int> pidfd_open(pid_t pid);
 
 /// Sends `sig` through a pidfd. A process that is already gone is no error.
-caf::error send_signal(int pidfd, int sig);
+plain_error send_signal(int pidfd, int sig);
 
 /// Reaps the process behind `pidfd` if it is a zombie child of ours (waitid
 /// P_PIDFD, WNOHANG: that very process, whatever its pid has become since).

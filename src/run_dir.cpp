@@ -55,8 +55,8 @@ std::string socket_path_of(const std::string& dir) {
   return dir + "/sock";
 }
 
-caf::error write_atomically(const std::string& path, const std::string& text,
-                            bool durable) {
+plain_error write_atomically(
+  const std::string& path, const std::string& text, bool durable) {
   auto tmp = path + ".tmp";
   unique_fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
   if (!fd)
@@ -76,16 +76,16 @@ caf::error write_atomically(const std::string& path, const std::string& text,
   return {};
 }
 
-caf::expected<json> read_json_file(const std::string& path) {
+plain_expected<json> read_json_file(const std::string& path) {
   std::string text;
   if (!read_file(path, text)) {
     if (errno == ENOENT)
-      return make_error(errc::not_found, path + " does not exist");
+      return plain_error{errc::not_found, path + " does not exist"};
     return system_error("cannot read " + path, errno);
   }
   auto j = json::parse(text, nullptr, false);
   if (!j.is_object())
-    return make_error(errc::invalid_argument, path + " is not a JSON object");
+    return plain_error{errc::invalid_argument, path + " is not a JSON object"};
   return j;
 }
 
@@ -117,18 +117,18 @@ watch_job job_from_json(const json& j) {
   return job;
 }
 
-json started_to_json(const run_started& x) {
-  return {{"run_id", x.run_id}, {"pid", x.pid}, {"pgid", x.pgid},
-          {"at_ns", ns_of(x.at)}, {"path", x.path}};
+json started_to_json(const started_info& x) {
+  return {{"pid", x.pid}, {"pgid", x.pgid}, {"at_ns", ns_of(x.at)},
+    {"path", x.path}, {"start_ticks", x.start_ticks}};
 }
 
-run_started started_from_json(const json& j) {
-  run_started x;
-  x.run_id = j.value("run_id", "");
+started_info started_from_json(const json& j) {
+  started_info x;
   x.pid = j.value("pid", 0);
   x.pgid = j.value("pgid", 0);
   x.at = time_of(j.value("at_ns", int64_t{0}));
   x.path = j.value("path", "");
+  x.start_ticks = j.value("start_ticks", uint64_t{0});
   return x;
 }
 
@@ -149,15 +149,13 @@ run_ended ended_from_json(const json& j) {
   return x;
 }
 
-caf::expected<std::string> make_run_dir(const std::string& runs_dir,
-                                        const run_record& rec,
-                                        const watch_job& job) {
+plain_expected<std::string> make_run_dir(
+  const std::string& runs_dir, const run_record& rec, const watch_job& job) {
   auto dir = run_dir_of(runs_dir, rec.run_id);
   if (socket_path_of(dir).size() > max_socket_path)
-    return make_error(errc::invalid_argument,
-                      "the run's socket path " + socket_path_of(dir) + " is over "
-                        + std::to_string(max_socket_path)
-                        + " bytes: use a shorter state_dir");
+    return plain_error{errc::invalid_argument,
+      "the run's socket path " + socket_path_of(dir) + " is over "
+        + std::to_string(max_socket_path) + " bytes: use a shorter state_dir"};
   if (::mkdir(runs_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return system_error("cannot create " + runs_dir, errno);
   if (::mkdir(dir.c_str(), 0700) != 0)
@@ -231,7 +229,7 @@ found_run classify(const std::string& dir, json spec) {
     f.rec.started_at = s.at;
     if (!s.path.empty())
       f.rec.path = s.path;
-    leader_start = started->value("start_ticks", uint64_t{0});
+    leader_start = s.start_ticks;
   }
   if (auto status = read_json_file(dir + "/status.json")) {
     f.kind = found_run::finished;

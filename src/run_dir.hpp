@@ -16,10 +16,9 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
-
 #include "labrt/json.hpp"
 #include "labrt/run_types.hpp"
+#include "src/plain_error.hpp"
 #include "src/run_watch.hpp"
 
 namespace labrt {
@@ -39,26 +38,34 @@ bool write_all(int fd, const std::string& text, int send_flags = -1);
 /// old file or the whole new one. `durable`: fsync before the rename and of
 /// the directory after, so that it also survives a crash of the machine
 /// (what only describes live processes need not: they end with it).
-caf::error write_atomically(const std::string& path, const std::string& text,
-                            bool durable = true);
+plain_error write_atomically(
+  const std::string& path, const std::string& text, bool durable = true);
 
 /// Reads a JSON object file; errc::not_found if it does not exist.
-caf::expected<json> read_json_file(const std::string& path);
+plain_expected<json> read_json_file(const std::string& path);
 
 json job_to_json(const watch_job& job);
 watch_job job_from_json(const json& j);
 
-json started_to_json(const run_started& x);
-run_started started_from_json(const json& j);
+/// started.json, and the shim's "started" report: the script exec'd.
+struct started_info {
+  pid_t pid = 0;
+  pid_t pgid = 0;
+  caf::timestamp at;        ///< When the shim saw the spawn.
+  std::string path;         ///< The real path of the file that runs.
+  uint64_t start_ticks = 0; ///< The leader's start time (proc_stat).
+};
+
+json started_to_json(const started_info& x);
+started_info started_from_json(const json& j);
 
 json ended_to_json(const run_ended& x);
 run_ended ended_from_json(const json& j);
 
 /// Creates the run's directory (0700) and its spec.json: `rec` and `job`.
 /// Fails if the directory exists or its socket path would not fit sun_path.
-caf::expected<std::string> make_run_dir(const std::string& runs_dir,
-                                        const run_record& rec,
-                                        const watch_job& job);
+plain_expected<std::string> make_run_dir(
+  const std::string& runs_dir, const run_record& rec, const watch_job& job);
 
 /// A process identified by pid and start time (proc_stat::start_ticks).
 struct proc_identity {

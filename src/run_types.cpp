@@ -1,8 +1,8 @@
 #include "labrt/run_types.hpp"
 
-#include "src/json_fields.hpp"
-#include "labrt/errc.hpp"
 #include "labrt/types.hpp"
+#include "src/json_fields.hpp"
+#include "src/validate.hpp"
 
 namespace labrt {
 
@@ -77,10 +77,6 @@ bool has_nul(const std::string& s) {
   return s.find('\0') != std::string::npos;
 }
 
-caf::error invalid(std::string text) {
-  return make_error(errc::invalid_argument, std::move(text));
-}
-
 std::string too_many(const char* what, size_t n, size_t max) {
   return std::string{"too many "} + what + ": " + std::to_string(n)
     + " (at most " + std::to_string(max) + ")";
@@ -107,45 +103,43 @@ int64_t timeout_from(const json& j, const json& value) {
 
 } // namespace
 
-caf::error check_run_spec(const run_spec& spec) {
+std::string run_spec_problem(const run_spec& spec) {
   if (spec.timeout_ms < -1 || spec.timeout_ms > run_limits::max_timeout_ms)
-    return invalid(timeout_rule + ", not " + std::to_string(spec.timeout_ms));
+    return timeout_rule + ", not " + std::to_string(spec.timeout_ms);
   auto limit = std::to_string(run_limits::max_text_bytes);
   for (auto [field, text] : {std::pair{"script", &spec.script},
          {"cwd", &spec.cwd}, {"bin", &spec.bin}, {"topology", &spec.topology},
          {"topology_file", &spec.topology_file}, {"log", &spec.log}}) {
     if (text->size() > run_limits::max_text_bytes)
-      return invalid(std::string{field} + " is longer than " + limit
-        + " bytes");
+      return std::string{field} + " is longer than " + limit + " bytes";
     if (has_nul(*text))
-      return invalid(std::string{field} + " contains a NUL byte");
+      return std::string{field} + " contains a NUL byte";
   }
   if (spec.args.size() > run_limits::max_args)
-    return invalid(too_many("args", spec.args.size(), run_limits::max_args));
+    return too_many("args", spec.args.size(), run_limits::max_args);
   size_t bytes = 0;
   for (size_t i = 0; i < spec.args.size(); ++i) {
     if (has_nul(spec.args[i]))
-      return invalid("args[" + std::to_string(i) + "] contains a NUL byte");
+      return "args[" + std::to_string(i) + "] contains a NUL byte";
     bytes += spec.args[i].size();
   }
   if (bytes > run_limits::max_args_bytes)
-    return invalid("args hold " + std::to_string(bytes) + " bytes (at most "
-      + std::to_string(run_limits::max_args_bytes) + ")");
+    return "args hold " + std::to_string(bytes) + " bytes (at most "
+      + std::to_string(run_limits::max_args_bytes) + ")";
   if (spec.env.size() > run_limits::max_env)
-    return invalid(
-      too_many("env variables", spec.env.size(), run_limits::max_env));
+    return too_many("env variables", spec.env.size(), run_limits::max_env);
   bytes = 0;
   for (auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos || has_nul(name))
-      return invalid("env name '" + name
-        + "' is invalid (empty, or holds '=' or a NUL byte)");
+      return "env name '" + name
+        + "' is invalid (empty, or holds '=' or a NUL byte)";
     if (has_nul(value))
-      return invalid("env value of '" + name + "' contains a NUL byte");
+      return "env value of '" + name + "' contains a NUL byte";
     bytes += name.size() + value.size();
   }
   if (bytes > run_limits::max_env_bytes)
-    return invalid("env holds " + std::to_string(bytes) + " bytes (at most "
-      + std::to_string(run_limits::max_env_bytes) + ")");
+    return "env holds " + std::to_string(bytes) + " bytes (at most "
+      + std::to_string(run_limits::max_env_bytes) + ")";
   return {};
 }
 

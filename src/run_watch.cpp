@@ -232,13 +232,13 @@ void run_watch::on_line(int stream, std::string_view line) {
   pending_bytes_ += line.size();
 }
 
-caf::expected<child> run_watch::spawn_job() {
+plain_expected<child> run_watch::spawn_job() {
   if (job_.script.empty()) {
     script_path_ = job_.spec.argv.empty() ? "" : job_.spec.argv[0];
     return spawn(job_.spec);
   }
   if (job_.script_arg >= job_.spec.argv.size())
-    return make_error(errc::invalid_argument, "run_watch: no script argument");
+    return plain_error{errc::invalid_argument, "run_watch: no script argument"};
   auto script = open_script(job_.roots, job_.script);
   if (!script)
     return std::move(script.error());
@@ -263,10 +263,10 @@ caf::expected<child> run_watch::spawn_job() {
   return result;
 }
 
-caf::expected<run_ended> run_watch::run(watch_hooks hooks) {
+plain_expected<run_ended> run_watch::run(watch_hooks hooks) {
   hooks_ = std::move(hooks);
   if (job_.spec.cookie.empty())
-    return make_error(errc::invalid_argument, "run_watch: no cookie");
+    return plain_error{errc::invalid_argument, "run_watch: no cookie"};
   if (!job_.log_path.empty()) {
     // Fail before anything runs (output_capture truncates it later).
     unique_fd probe{

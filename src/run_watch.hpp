@@ -11,11 +11,10 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
-
 #include "labrt/run_types.hpp"
-#include "src/process.hpp"
+#include "src/plain_error.hpp"
 #include "src/proc_tree.hpp"
+#include "src/process.hpp"
 
 namespace labrt {
 
@@ -77,7 +76,7 @@ public:
   /// Blocks until nothing of the run is left (or abandon()). Fails without
   /// calling any hook if the child could not be started; an unwritable log
   /// also fails before anything runs.
-  caf::expected<run_ended> run(watch_hooks hooks);
+  plain_expected<run_ended> run(watch_hooks hooks);
 
   /// Stops the run (from within hooks.wake): TERM to its tree, KILL after
   /// `grace`. A second call can only shorten the grace.
@@ -103,7 +102,7 @@ private:
   void note_sessions(const std::vector<pid_t>& pids);
   void step_stop(clock::time_point now);
   void finish_processes();
-  caf::expected<child> spawn_job();
+  plain_expected<child> spawn_job();
 
   watch_job job_;
   watch_hooks hooks_;

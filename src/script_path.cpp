@@ -169,27 +169,26 @@ walk_result walk(const root_dir& root, const std::string& rel) {
   return {walk_end::directory, {}}; // the root or a directory in it
 }
 
-caf::expected<opened_script> found(unique_fd fd, const std::string& name) {
+plain_expected<opened_script> found(unique_fd fd, const std::string& name) {
   auto path = path_of(fd.get());
   if (path.empty())
     return system_error("script '" + name + "': reading its path", errno);
   return opened_script{std::move(fd), std::move(path)};
 }
 
-caf::error not_regular(walk_end end, const std::string& name) {
-  return make_error(errc::invalid_argument,
-                    "script '" + name
-                      + (end == walk_end::directory
-                           ? "' is a directory"
-                           : "' is not a regular file"));
+plain_error not_regular(walk_end end, const std::string& name) {
+  return plain_error{errc::invalid_argument,
+    "script '" + name
+      + (end == walk_end::directory ? "' is a directory"
+                                    : "' is not a regular file")};
 }
 
 /// No roots: any existing regular file, symlinks followed by the kernel.
-caf::expected<opened_script> open_anywhere(const std::string& name) {
+plain_expected<opened_script> open_anywhere(const std::string& name) {
   unique_fd fd{::open(name.c_str(), O_PATH | O_CLOEXEC)};
   if (!fd)
-    return make_error(errc::not_found,
-                      "script '" + name + "' not found: " + errno_text(errno));
+    return plain_error{
+      errc::not_found, "script '" + name + "' not found: " + errno_text(errno)};
   struct stat st;
   if (::fstat(fd.get(), &st) < 0)
     return system_error("script '" + name + "': fstat", errno);
@@ -202,10 +201,10 @@ caf::expected<opened_script> open_anywhere(const std::string& name) {
 
 } // namespace
 
-caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
-                                         const std::string& name) {
+plain_expected<opened_script> open_script(
+  const std::vector<std::string>& roots, const std::string& name) {
   if (name.empty() || name.find('\0') != std::string::npos)
-    return make_error(errc::invalid_argument, "invalid script name");
+    return plain_error{errc::invalid_argument, "invalid script name"};
   if (roots.empty())
     return open_anywhere(name);
   bool outside = false;
@@ -238,35 +237,35 @@ caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
     }
   }
   if (outside) // refusing wins: do not reveal what exists outside
-    return make_error(errc::forbidden, "script '" + name
-                                         + "' resolves outside the allowed "
-                                           "script roots");
+    return plain_error{errc::forbidden,
+      "script '" + name
+        + "' resolves outside the allowed "
+          "script roots"};
   if (missing)
-    return make_error(errc::not_found, "script '" + name
-                                         + "' not found in the script roots");
-  return make_error(errc::not_found,
-                    "script '" + name + "': no script root exists");
+    return plain_error{
+      errc::not_found, "script '" + name + "' not found in the script roots"};
+  return plain_error{
+    errc::not_found, "script '" + name + "': no script root exists"};
 }
 
-caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
-                                          const std::string& name) {
+plain_expected<std::string> resolve_script(
+  const std::vector<std::string>& roots, const std::string& name) {
   auto script = open_script(roots, name);
   if (!script)
     return std::move(script.error());
   return std::move(script->path);
 }
 
-caf::expected<std::string> admit_script(const std::vector<std::string>& roots,
-                                        const std::string& name,
-                                        const std::string& logs_dir) {
+plain_expected<std::string> admit_script(const std::vector<std::string>& roots,
+  const std::string& name, const std::string& logs_dir) {
   auto path = resolve_script(roots, name);
   if (!path || logs_dir.empty())
     return path;
   std::error_code ec;
   std::filesystem::create_directories(logs_dir, ec);
   if (ec)
-    return make_error(errc::system_error, "cannot create logs_dir '" + logs_dir
-                                            + "': " + ec.message());
+    return plain_error{errc::system_error,
+      "cannot create logs_dir '" + logs_dir + "': " + ec.message()};
   return path;
 }
 

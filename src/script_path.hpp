@@ -4,8 +4,7 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
-
+#include "src/plain_error.hpp"
 #include "src/process.hpp"
 
 namespace labrt {
@@ -30,18 +29,17 @@ struct opened_script {
 /// - a directory or other non-regular file -> `errc::invalid_argument`.
 /// With no roots, any existing regular file is accepted (relative names are
 /// then relative to the current directory): a local user running labctl.
-caf::expected<opened_script> open_script(const std::vector<std::string>& roots,
-                                         const std::string& name);
+plain_expected<opened_script> open_script(
+  const std::vector<std::string>& roots, const std::string& name);
 
 /// open_script's path alone: where the script is now.
-caf::expected<std::string> resolve_script(const std::vector<std::string>& roots,
-                                          const std::string& name);
+plain_expected<std::string> resolve_script(
+  const std::vector<std::string>& roots, const std::string& name);
 
 /// The file work of admitting a run: the script's real path, as
 /// resolve_script, and `logs_dir` created when it is not empty (the run's log
 /// goes there), errc::system_error naming it if that fails.
-caf::expected<std::string> admit_script(const std::vector<std::string>& roots,
-                                        const std::string& name,
-                                        const std::string& logs_dir);
+plain_expected<std::string> admit_script(const std::vector<std::string>& roots,
+  const std::string& name, const std::string& logs_dir);
 
 } // namespace labrt

@@ -72,20 +72,26 @@ output_batch batch_from_json(const std::string& run_id, const json& j) {
 
 namespace {
 
-caf::expected<sockaddr_un> address_of(const std::string& path) {
+// What caf::make_timestamp() gives, without linking CAF.
+caf::timestamp now() {
+  return std::chrono::time_point_cast<caf::timestamp::duration>(
+    std::chrono::system_clock::now());
+}
+
+plain_expected<sockaddr_un> address_of(const std::string& path) {
   sockaddr_un addr;
   std::memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
-    return make_error(errc::invalid_argument,
-                      "socket path " + path + " does not fit sun_path");
+    return plain_error{
+      errc::invalid_argument, "socket path " + path + " does not fit sun_path"};
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return addr;
 }
 
 } // namespace
 
-caf::expected<unique_fd> listen_unix(const std::string& path) {
+plain_expected<unique_fd> listen_unix(const std::string& path) {
   auto addr = address_of(path);
   if (!addr)
     return std::move(addr.error());
@@ -101,7 +107,7 @@ caf::expected<unique_fd> listen_unix(const std::string& path) {
   return fd;
 }
 
-caf::expected<unique_fd> connect_unix(const std::string& path) {
+plain_expected<unique_fd> connect_unix(const std::string& path) {
   auto addr = address_of(path);
   if (!addr)
     return std::move(addr.error());
@@ -232,7 +238,7 @@ int fail(const std::string& dir, const std::string& why) {
   std::cerr << "labrt-shim: " << why << std::endl;
   run_ended end;
   end.error = why;
-  end.ended_at = caf::make_timestamp();
+  end.ended_at = now();
   auto status = ended_to_json(end);
   status["failed"] = why; // nothing ran
   write_atomically(dir + "/status.json", status.dump());
@@ -281,11 +287,10 @@ int shim_main(const std::string& dir, int conn_fd) {
   run_watch watch{job};
   watch_hooks hooks;
   hooks.started = [&](pid_t pid, pid_t pgid) {
-    run_started s{job.run_id, pid, pgid, {}, caf::make_timestamp(),
-                  watch.script_path()};
+    started_info s{pid, pgid, now(), watch.script_path(), 0};
+    if (proc_stat st; read_proc_stat(pid, st))
+      s.start_ticks = st.start_ticks;
     auto info = started_to_json(s);
-    proc_stat st;
-    info["start_ticks"] = read_proc_stat(pid, st) ? st.start_ticks : 0;
     // The daemon first: it waits for this to answer the start.
     server.started(info);
     if (auto err = write_atomically(dir + "/started.json", info.dump(), false))
@@ -303,7 +308,7 @@ int shim_main(const std::string& dir, int conn_fd) {
     server.send({{"failed", why}});
     return 1;
   }
-  result->ended_at = caf::make_timestamp();
+  result->ended_at = now();
   auto status = ended_to_json(*result);
   if (auto err = write_atomically(dir + "/status.json", status.dump(
         -1, ' ', false, json::error_handler_t::replace)))

@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
-#include <caf/expected.hpp>
-
 #include "labrt/json.hpp"
 #include "labrt/run_types.hpp"
+#include "src/plain_error.hpp"
 #include "src/process.hpp"
 
 namespace labrt {
@@ -40,10 +39,10 @@ json batch_to_json(const std::vector<output_line>& lines, uint64_t dropped);
 output_batch batch_from_json(const std::string& run_id, const json& j);
 
 /// A listening socket at `path` (replacing a stale one), mode 0600.
-caf::expected<unique_fd> listen_unix(const std::string& path);
+plain_expected<unique_fd> listen_unix(const std::string& path);
 
 /// A connection to the socket at `path` (blocking, 5 s send timeout).
-caf::expected<unique_fd> connect_unix(const std::string& path);
+plain_expected<unique_fd> connect_unix(const std::string& path);
 
 /// Whether the peer of `fd` runs as our uid (SO_PEERCRED).
 bool peer_is_our_uid(int fd);

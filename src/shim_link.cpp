@@ -163,8 +163,7 @@ caf::expected<run_ended> shim_link::run(const std::string& run_id,
       try {
         if (auto i = msg.find("started"); i != msg.end()) {
           auto s = started_from_json(*i);
-          s.run_id = run_id;
-          hooks.started(std::move(s));
+          hooks.started(run_started{run_id, s.pid, s.pgid, {}, s.at, s.path});
         } else if (auto b = msg.find("batch"); b != msg.end()) {
           hooks.batch(batch_from_json(run_id, *b));
         } else if (auto e = msg.find("ended"); e != msg.end()) {

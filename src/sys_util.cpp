@@ -22,8 +22,8 @@ std::string errno_text(int err) {
   return result;
 }
 
-caf::error system_error(const std::string& what, int err) {
-  return make_error(errc::system_error, what + ": " + errno_text(err));
+plain_error system_error(const std::string& what, int err) {
+  return plain_error{errc::system_error, what + ": " + errno_text(err)};
 }
 
 bool read_file(const std::string& path, std::string& out) {

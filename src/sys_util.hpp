@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include <caf/error.hpp>
+#include "src/plain_error.hpp"
 
 namespace labrt {
 
@@ -11,7 +11,7 @@ namespace labrt {
 std::string errno_text(int err);
 
 /// An `errc::system_error` reading "<what>: <errno_text(err)>".
-caf::error system_error(const std::string& what, int err);
+plain_error system_error(const std::string& what, int err);
 
 /// Reads a whole (small, e.g. /proc) file into `out`. False on any error,
 /// with errno set; `out` then holds whatever was read.

@@ -117,4 +117,11 @@ const char* type_name(const json& value) noexcept {
   return value.type_name();
 }
 
+caf::error check_run_spec(const run_spec& spec) {
+  auto problem = run_spec_problem(spec);
+  if (problem.empty())
+    return {};
+  return make_error(errc::invalid_argument, std::move(problem));
+}
+
 } // namespace labrt

@@ -8,6 +8,7 @@
 
 #include "labrt/config.hpp"
 #include "labrt/json.hpp"
+#include "labrt/run_types.hpp"
 
 namespace labrt {
 
@@ -20,6 +21,10 @@ caf::error check_key(std::string_view key, const limits& bounds);
 /// A value must hold only UTF-8 strings and serialize to at most
 /// `bounds.max_value_bytes` bytes. Stops walking as soon as it is too large.
 caf::error check_value(const json& value, const limits& bounds);
+
+/// What check_run_spec finds wrong with `spec`, or "" (no CAF: it sits in
+/// run_types.cpp, beside from_json(run_spec), which shares its rules).
+std::string run_spec_problem(const run_spec& spec);
 
 /// A short name of a JSON value's type for messages, e.g. "string".
 const char* type_name(const json& value) noexcept;
