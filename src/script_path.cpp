@@ -238,9 +238,7 @@ plain_expected<opened_script> open_script(
   }
   if (outside) // refusing wins: do not reveal what exists outside
     return plain_error{errc::forbidden,
-      "script '" + name
-        + "' resolves outside the allowed "
-          "script roots"};
+      "script '" + name + "' resolves outside the allowed script roots"};
   if (missing)
     return plain_error{
       errc::not_found, "script '" + name + "' not found in the script roots"};
