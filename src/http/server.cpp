@@ -1,5 +1,6 @@
 // The HTTP server around the routes: its setup, authentication,
 // request bodies, and replies for what no route takes.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
 #include "src/http/server_impl.hpp"
+#include "src/http/worker_pool.hpp"
 #include "src/sys_util.hpp"
 
 namespace labrt {
@@ -20,11 +22,16 @@ namespace labrt {
 using http::fail;
 using http::Request;
 using http::Response;
+using http::worker_pool;
 
 namespace {
 
 /// Any path: `.` would not match a decoded newline.
 const char* const any_path = R"([\s\S]*)";
+
+/// Worker threads that stay while idle: enough for a dashboard, a CLI and a
+/// few scripts, so that only a crowd makes threads come and go.
+constexpr size_t core_threads = 8;
 
 } // namespace
 
@@ -245,8 +252,13 @@ http_server::impl::make(runtime& rt, http_config cfg, std::string name,
   // browser or a Python client attached. Clients reconnect when it lapses.
   svr.set_keep_alive_timeout(1);
   svr.set_payload_max_length(d->cfg.max_body_bytes);
+  // A core of threads serves the usual few clients; the rest come and go
+  // with their connections, and the listener joins ended ones when idle.
   auto threads = d->cfg.threads + d->cfg.max_streams;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  auto core = std::min<size_t>(threads, core_threads);
+  svr.new_task_queue
+    = [core, threads] { return new worker_pool(core, threads); };
+  svr.set_idle_interval(1);
   d->set_handlers();
   d->add_routes();
   d->add_fallbacks();
