@@ -2,7 +2,9 @@
 // lock-based maps on the same workload, printed as one Markdown report.
 //
 //   labrt-bench [--seconds S] [--sched-threads N] [--max-msgs M]
-//               [--only base,a,b,c,diag]   (a subset of the groups; targets need all)
+//               [--only base,a,b,c,diag]   (a subset of the groups; targets
+//               need all)
+//               [--threads N]              (only the rows of N threads)
 //               [--repeat N]   (run each row N times, report the fastest run:
 //                               use it on a machine shared with other jobs)
 //
@@ -168,13 +170,13 @@ int main(int argc, char** argv) {
   using mutex_map = locked_map<std::mutex, false>;
   using shared_map = locked_map<std::shared_mutex, true>;
   if (opt.runs("base")) {
-    for (auto n : thread_counts)
+    for (auto n : counts_of(opt))
       add(ref_id("mutex-mix", n), "std::mutex map, 50/50", n,
           [&] { return run_baseline<mutex_map>(w, n, opt.seconds, false); });
-    for (auto n : thread_counts)
+    for (auto n : counts_of(opt))
       add(ref_id("shared-mix", n), "std::shared_mutex map, 50/50", n,
           [&] { return run_baseline<shared_map>(w, n, opt.seconds, false); });
-    for (auto n : thread_counts)
+    for (auto n : counts_of(opt))
       add(ref_id("mutex-set", n), "std::mutex map, sets only", n,
           [&] { return run_baseline<mutex_map>(w, n, opt.seconds, true); });
   }
@@ -196,7 +198,7 @@ int main(int argc, char** argv) {
   }
 
   if (opt.runs("a"))
-    for (auto n : thread_counts)
+    for (auto n : counts_of(opt))
       add(ref_id("a", n), "(a) labrt::client, 50/50", n,
           [&] { return run_facade(rt, w, n, opt.seconds); }, ref_id("mutex-mix", n),
           ref_id("shared-mix", n));
@@ -206,7 +208,7 @@ int main(int argc, char** argv) {
         [&] { return run_actors(rt, w, opt.seconds, caf::infinite); },
         ref_id("mutex-mix", num_actors), ref_id("shared-mix", num_actors));
   if (opt.runs("c"))
-    for (auto n : thread_counts)
+    for (auto n : counts_of(opt))
       add(ref_id("c", n), "(c) anon_send set", n,
           [&] { return run_fire_and_forget(rt, w, n, opt.seconds, opt.max_msgs); },
           ref_id("mutex-set", n));
@@ -259,7 +261,7 @@ int main(int argc, char** argv) {
                 a1_row->second->p50 / floor->second->p50);
 
   // Targets for this 2-core machine.
-  if (!opt.only.empty()) {
+  if (!opt.full()) {
     std::printf("\nTargets are judged on a full run only.\n");
     return 0;
   }

@@ -101,7 +101,7 @@ def start_daemon(labctl, work):
 
 def facade_row(bench, seconds):
     """(calls/s, p50, p99) of labrt-bench's 1-thread labrt::client row."""
-    out = subprocess.run([bench, "--only", "a", "--seconds", str(seconds)],
+    out = subprocess.run([bench, "--only", "a", "--threads", "1", "--seconds", str(seconds)],
                          capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -111,11 +111,12 @@ def facade_row(bench, seconds):
     sys.exit("compat_bench: no 1-thread row in labrt-bench's output")
 
 
-def paired_gaps(bench, d, ops, seconds, rounds=5):
+def paired_gaps(bench, d, ops, seconds, rounds=15):
     """compat's 1-thread p50 over the facade's, in rounds that take turns
     (facade, compat get, compat set): a single round trip's p50 moves
-    between modes over seconds on a VM, so rows taken minutes apart compare
-    modes, not ways. One gap per round, the slower of get and set."""
+    between modes over seconds on a VM (by 15 us on a busy host), so rows
+    taken minutes apart compare modes, not ways, and so do a few rounds.
+    One gap per round, the slower of get and set."""
     gaps = []
     for _ in range(rounds):
         facade = facade_row(bench, seconds / rounds)[1]

@@ -36,6 +36,7 @@ struct options {
   uint64_t max_msgs = 2'000'000; ///< Cap of fire-and-forget messages per row.
   std::string only;              ///< Groups to run, e.g. "base,a" (empty: all).
   int repeat = 1;                ///< Runs per row; the fastest is reported.
+  int threads = 0;               ///< Only rows of this many threads (0: all).
   labrt::scheduler_config sched; ///< How idle workers wait (--spin-polls ...).
 
   bool runs(const char* group) const {
@@ -44,11 +45,21 @@ struct options {
     auto list = "," + only + ",";
     return list.find("," + std::string{group} + ",") != std::string::npos;
   }
+
+  /// Whether every row runs, which the targets need.
+  bool full() const {
+    return only.empty() && threads == 0;
+  }
 };
 
 constexpr size_t num_keys = 1000;
 constexpr uint64_t sample_mask = 7; // time every 8th op
 inline const std::vector<int> thread_counts{1, 4, 16, 64};
+
+/// The thread counts of the rows `opt` asks for.
+inline std::vector<int> counts_of(const options& opt) {
+  return opt.threads > 0 ? std::vector<int>{opt.threads} : thread_counts;
+}
 constexpr int num_actors = 64;
 constexpr auto request_timeout = std::chrono::seconds{10};
 

@@ -73,6 +73,8 @@ options parse_args(int argc, char** argv) {
       opt.max_msgs = std::strtoull(value(), nullptr, 10);
     else if (arg == "--only")
       opt.only = value();
+    else if (arg == "--threads")
+      opt.threads = std::max(1, std::atoi(value()));
     else if (arg == "--repeat")
       opt.repeat = std::max(1, std::atoi(value()));
     else if (arg == "--spin-polls")
@@ -84,10 +86,10 @@ options parse_args(int argc, char** argv) {
         std::strtoul(value(), nullptr, 10)};
     else {
       std::fprintf(stderr,
-                   "usage: labrt-bench [--seconds S] [--sched-threads N] "
-                   "[--max-msgs M] [--only floor,base,a,b,c,diag] [--repeat N]\n"
-                   "                   [--spin-polls N] [--sleeping-polls N] "
-                   "[--poll-sleep-us N]\n");
+        "usage: labrt-bench [--seconds S] [--sched-threads N] "
+        "[--max-msgs M] [--only floor,base,a,b,c,diag] [--threads N]\n"
+        "                   [--repeat N] [--spin-polls N] [--sleeping-polls N] "
+        "[--poll-sleep-us N]\n");
       std::exit(arg == "--help" || arg == "-h" ? 0 : 1);
     }
   }
