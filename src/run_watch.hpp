@@ -3,11 +3,13 @@
 // two eventfds. Linux only.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,8 @@
 #include "src/process.hpp"
 
 namespace labrt {
+
+class output_capture;
 
 /// What to run and how to treat it.
 struct watch_job {
@@ -104,6 +108,15 @@ private:
   void finish_processes();
   plain_expected<child> spawn_job();
 
+  // run()'s parts: the spawn, then turns of the loop (`over` moves the
+  // timers and says whether to go on, `poll_set` says what to wait for and
+  // how long, `on_ready` handles what came), then the record.
+  plain_error begin(run_ended& result);
+  bool over(clock::time_point now, run_ended& result);
+  int poll_set(clock::time_point now);
+  void on_ready();
+  run_ended finish(run_ended result);
+
   watch_job job_;
   watch_hooks hooks_;
   child child_;
@@ -135,6 +148,16 @@ private:
   uint64_t dropped_total_ = 0; // for the record
   uint64_t lines_ = 0;         // numbered so far, dropped ones included
   uint64_t inflight_ = 0;
+
+  std::unique_ptr<output_capture> cap_; // null only if it could not be made
+  clock::time_point deadline_ = clock::time_point::max();
+  clock::time_point next_run_scan_;
+  clock::time_point linger_until_ = clock::time_point::max();
+  // What one poll waits on: the output fds (the first `outputs_`), the
+  // leader's pidfd, the wake fd, the credit fd, then members' pidfds.
+  std::vector<pollfd> pfds_;
+  size_t outputs_ = 0;
+  std::vector<pid_t> polled_members_;
 };
 
 } // namespace labrt
