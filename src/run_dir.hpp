@@ -19,6 +19,7 @@
 #include "labrt/json.hpp"
 #include "labrt/run_types.hpp"
 #include "src/plain_error.hpp"
+#include "src/run_messages.hpp"
 #include "src/run_watch.hpp"
 
 namespace labrt {

@@ -17,6 +17,7 @@
 #include "src/plain_error.hpp"
 #include "src/proc_tree.hpp"
 #include "src/process.hpp"
+#include "src/run_messages.hpp"
 
 namespace labrt {
 

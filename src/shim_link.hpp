@@ -14,6 +14,7 @@
 
 #include "labrt/run_types.hpp"
 #include "src/process.hpp"
+#include "src/run_messages.hpp"
 
 namespace labrt {
 

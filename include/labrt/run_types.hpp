@@ -268,41 +268,6 @@ typename Inspector::result_type inspect(Inspector& f, queue_update& x) {
 /// {"queue": [run_record...]}.
 void to_json(json& j, const queue_update& x);
 
-/// From a run watcher to its runner: the child exec'd (or could not).
-struct run_started {
-  std::string run_id;
-  int32_t pid = 0;
-  int32_t pgid = 0;
-  caf::error error; ///< Set if the spawn failed; nothing runs then.
-  /// When the watcher saw the spawn: the timeout counts from here, so the
-  /// run's duration must too (not from when the runner got this message).
-  caf::timestamp at;
-  /// The real path of the file that runs (checked and opened at the spawn).
-  std::string path;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, run_started& x) {
-  return f(caf::meta::type_name("run_started"), x.run_id, x.pid, x.pgid,
-    x.error, x.at, x.path);
-}
-
-/// From a run watcher to its runner: nothing of the run is left, every
-/// process of it reaped. Its run_end fills the end of the runner's record.
-struct run_ended : run_end {
-  std::string run_id;
-  /// Nothing tells how it ended (its shim died without a status).
-  bool lost = false;
-  /// When it ended, if that was before the runner learnt of it; else zero.
-  caf::timestamp ended_at;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
-  return f(caf::meta::type_name("run_ended"), x.run_id,
-    static_cast<run_end&>(x), x.lost, x.ended_at);
-}
-
 /// A piece of a run's log file, read where the run ran: the run's record as
 /// it was just before the read, and the bytes from `offset` on (at most a
 /// chunk). Fewer bytes than asked from a run that had already ended mean
