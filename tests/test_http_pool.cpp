@@ -92,7 +92,8 @@ TEST_CASE(
   }));
   CHECK(eventually([&] { return threads_of_this_process() == before + 2; }));
   pool.shutdown();
-  CHECK(threads_of_this_process() == before);
+  // A joined thread may still be listed for a moment as the kernel ends it.
+  CHECK(eventually([&] { return threads_of_this_process() == before; }));
 }
 
 TEST_CASE(
