@@ -12,15 +12,6 @@ COLUMNS = ["t_s", "rss_kb", "fds", "fds_not_proc", "threads", "cpu_pct", "zombie
            "heap_free_kb"]
 
 
-# Counts of things a connection in flight holds (an fd, a worker thread
-# beyond the pool's core): a sample is one higher or lower for a request
-# under way, 4 % of 23, and over 45 minutes a fit through such samples moves
-# by about 1 %/h from that alone. What leaks raises the lowest count of each
-# window, which requests in flight do not: the target is judged on that.
-FLOORED = ("fds_not_proc", "threads")
-FLOOR_WINDOW_S = 300
-
-
 def boot_seconds():
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
@@ -152,31 +143,16 @@ def slope_pct_per_hour(ts, ys):
     return 100.0 * slope * 3600.0 / my
 
 
-def floors(ts, ys, window_s=FLOOR_WINDOW_S):
-    """The lowest y of each window of `window_s`, at the window's middle."""
-    out = {}
-    for t, y in zip(ts, ys):
-        w = int(t // window_s)
-        out[w] = min(out.get(w, y), y)
-    return ([(w + 0.5) * window_s for w in sorted(out)],
-            [out[w] for w in sorted(out)])
-
-
 def trends(rows, warmup_s):
-    """{column: (first, last, mean, slope %/h)} after the warm-up; for the
-    FLOORED columns also "<column>_floor", the same of their floors."""
+    """{column: (first, last, mean, slope %/h)} after the warm-up."""
     kept = [r for r in rows if r[0] >= warmup_s]
     out = {}
     for name, _ in FIGURES:
         i = COLUMNS.index(name)
-        ts, ys = [r[0] for r in kept], [r[i] for r in kept]
-        if not ys:
-            continue
-        out[name] = (ys[0], ys[-1], sum(ys) / len(ys), slope_pct_per_hour(ts, ys))
-        if name in FLOORED:
-            fts, fys = floors(ts, ys)
-            out[name + "_floor"] = (fys[0], fys[-1], sum(fys) / len(fys),
-                                    slope_pct_per_hour(fts, fys))
+        ys = [r[i] for r in kept]
+        if ys:
+            out[name] = (ys[0], ys[-1], sum(ys) / len(ys),
+                         slope_pct_per_hour([r[0] for r in kept], ys))
     return out, len(kept)
 
 
@@ -237,16 +213,11 @@ def report(out, sampler, churn_rows, warmup, duration, counts, findings):
              f"{warmup / 60:.1f} min warm-up and the end of the churn), load1 {min(loads):.1f}-{max(loads):.1f}",
              "", "| after warm-up | first | last | mean | slope %/h | target |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
-    figures = []
     for name, label in FIGURES:
-        figures.append((name, label))
-        if name in FLOORED:
-            figures.append((name + "_floor", f"{label}, lowest of each {FLOOR_WINDOW_S // 60} min"))
-    for name, label in figures:
         first, last, mean, slope = trend.get(name, (0, 0, 0, None))
         slope_text = "n/a" if slope is None else f"{slope:+.2f}"
         target = "-"
-        if name not in ("cpu_pct", "fds", "heap_free_kb") + FLOORED:
+        if name not in ("cpu_pct", "fds", "heap_free_kb"):
             met = slope is not None and slope < 1.0
             target = "< 1 %/h: " + ("met" if met else "**missed**")
             if not met:
