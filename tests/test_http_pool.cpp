@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,14 +58,14 @@ size_t threads_of_this_process() {
 }
 
 /// Polls `pred` until it holds or the deadline passes: a thread's end
-/// has no event to wait on.
+/// has no event to wait on, and a join returns before /proc forgets it.
 template <class Pred>
 bool eventually(Pred pred) {
   auto until = std::chrono::steady_clock::now() + deadline;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > until)
       return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    std::this_thread::yield();
   }
   return true;
 }
@@ -73,8 +74,11 @@ bool eventually(Pred pred) {
 
 TEST_CASE(
   "worker pool: grows past its core while tasks wait, then shrinks", "[http]") {
-  // TSan's runtime starts a thread of its own with the process's second.
-  std::thread{[] {}}.join();
+  // TSan's runtime starts a thread of its own with the process's second;
+  // one kept alive meanwhile makes the count steady (a joined one may
+  // still be listed for a moment).
+  std::promise<void> done;
+  std::thread second{[f = done.get_future()]() mutable { f.wait(); }};
   auto before = threads_of_this_process();
   worker_pool pool{2, 4};
   CHECK(threads_of_this_process() == before + 2);
@@ -96,6 +100,8 @@ TEST_CASE(
   pool.shutdown();
   // A joined thread may still be listed for a moment as the kernel ends it.
   CHECK(eventually([&] { return threads_of_this_process() == before; }));
+  done.set_value();
+  second.join();
 }
 
 TEST_CASE(
