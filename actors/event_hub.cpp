@@ -23,7 +23,8 @@ uint64_t event_hub_state::append(std::string kind, const json& data) {
   return next_id_++;
 }
 
-event_batch event_hub_state::after(uint64_t after, size_t max) const {
+event_batch event_hub_state::after(
+  uint64_t after, size_t max, size_t max_bytes) const {
   event_batch result;
   auto first = ring_.empty() ? next_id_ : ring_.front().id;
   // The next id wanted, within what this hub ever gave.
@@ -33,9 +34,14 @@ event_batch event_hub_state::after(uint64_t after, size_t max) const {
     from = first;
   }
   // Ids in the ring are contiguous, so the start is an index, not a search.
+  size_t bytes = 0;
   for (auto i = ring_.begin() + static_cast<std::ptrdiff_t>(from - first);
-       i != ring_.end() && result.events.size() < max; ++i)
+       i != ring_.end() && result.events.size() < max; ++i) {
+    bytes += i->data.size();
+    if (bytes > max_bytes && !result.events.empty())
+      break;
     result.events.push_back(*i);
+  }
   return result;
 }
 
@@ -132,7 +138,9 @@ event_hub_actor::behavior_type event_hub(
       self->state.sinks_.erase(sink.address());
     },
     [self](atom::history, uint64_t after) {
-      return self->state.after(after, self->state.capacity_).events;
+      // A history request gets all that is held, in one answer.
+      auto& st = self->state;
+      return st.after(after, st.capacity_, st.max_bytes_).events;
     },
     [self](atom::metrics) { return self->state.metrics(); },
   };

@@ -29,8 +29,12 @@ namespace labrt {
 struct event_hub_state {
   static inline const char* name = "labrt.event_hub";
 
-  /// Largest batch sent to a sink at once.
+  /// Largest batch sent to a sink at once, in events and in data bytes: a
+  /// sink resuming far back would otherwise get most of the ring in one
+  /// message, copied and formatted per reader. An event over the byte bound
+  /// goes alone.
   static constexpr size_t max_batch = 512;
+  static constexpr size_t max_batch_bytes = 256 << 10;
 
   struct sink {
     event_sink_actor handle;
@@ -50,10 +54,12 @@ struct event_hub_state {
   /// the new event's id.
   uint64_t append(std::string kind, const json& data);
 
-  /// The held events after `after` (at most `max`), and how many events
-  /// after `after` the ring no longer holds. An `after` below the first id
-  /// (0, say) means from the first event.
-  event_batch after(uint64_t after, size_t max = max_batch) const;
+  /// The held events after `after` (at most `max`, and at most `max_bytes`
+  /// of data unless the first alone is over it), and how many events after
+  /// `after` the ring no longer holds. An `after` below the first id (0,
+  /// say) means from the first event.
+  event_batch after(uint64_t after, size_t max = max_batch,
+    size_t max_bytes = max_batch_bytes) const;
 
   /// A new sink whose client saw the events up to `after` (events_from_now:
   /// none of those held, 0: none at all).
