@@ -39,11 +39,15 @@
 #include "labrt/errc.hpp"
 #include "labrt/event_stream.hpp"
 #include "labrt/runtime.hpp"
+#include "stats.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using namespace labrt;
+using bench::clock_type;
+using bench::summarize;
+using bench::summary;
+using bench::us_since;
 
 const std::string secret = "bench-secret-0123456789abcdef";
 
@@ -99,27 +103,9 @@ void await_up(client& c, size_t n) {
   }
 }
 
-struct stats {
-  double p50 = 0;
-  double p99 = 0;
-  size_t n = 0;
-};
-
-double us_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::micro>(clock_type::now() - t0)
-    .count();
-}
-
-stats summary(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) {
-    return us[static_cast<size_t>(q * static_cast<double>(us.size() - 1))];
-  };
-  return {at(0.5), at(0.99), us.size()};
-}
 
 template <class F>
-stats time_calls(double seconds, F call) {
+summary time_calls(double seconds, F call) {
   std::vector<double> us;
   auto end = clock_type::now() + std::chrono::duration<double>(seconds);
   while (clock_type::now() < end) {
@@ -127,17 +113,17 @@ stats time_calls(double seconds, F call) {
     call();
     us.push_back(us_since(t0));
   }
-  return summary(std::move(us));
+  return summarize(std::move(us));
 }
 
-void print(const char* what, const stats& s) {
+void print(const char* what, const summary& s) {
   std::printf("%-44s p50 %8.1f us  p99 %8.1f us  (%zu calls)\n", what, s.p50,
               s.p99, s.n);
 }
 
 /// A bare CAF request/reply over BASP: an echo actor published by one node,
 /// asked by a scoped actor of another.
-stats bare_caf(double seconds) {
+summary bare_caf(double seconds) {
   caf::actor_system_config server_cfg;
   server_cfg.load<caf::io::middleman>();
   caf::actor_system server{server_cfg};
@@ -153,7 +139,7 @@ stats bare_caf(double seconds) {
   caf::actor_system_config client_cfg;
   client_cfg.load<caf::io::middleman>();
   caf::actor_system sys{client_cfg};
-  stats result;
+  summary result;
   {
     auto remote = sys.middleman().remote_actor("127.0.0.1", *port);
     if (!remote)
@@ -230,8 +216,8 @@ void start_to_view(client& remote, int runs) {
     if (!remote.cluster().stop("dut0"))
       die("routed stop failed");
   }
-  print("start -> shown running in the view", summary(std::move(from_call)));
-  print("start's reply -> shown running", summary(std::move(from_reply)));
+  print("start -> shown running in the view", summarize(std::move(from_call)));
+  print("start's reply -> shown running", summarize(std::move(from_reply)));
 }
 
 void round_trips(double seconds) {

@@ -35,44 +35,31 @@
 #include "labrt/runtime.hpp"
 #include "actors/persistence.hpp"
 #include "src/store_db.hpp"
+#include "stats.hpp"
 
 namespace {
 
 using namespace labrt;
-using clock_type = std::chrono::steady_clock;
-
-struct figures {
-  double p50_us = 0;
-  double p99_us = 0;
-  double max_us = 0;
-};
-
-figures summarize(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) {
-    return us[std::min(us.size() - 1,
-                       static_cast<size_t>(q * static_cast<double>(us.size())))];
-  };
-  return {at(0.50), at(0.99), us.back()};
-}
+using bench::clock_type;
+using bench::summarize;
+using bench::summary;
+using bench::us_since;
 
 template <class F>
-figures time_each(size_t n, F f) {
+summary time_each(size_t n, F f) {
   std::vector<double> us;
   us.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     auto t0 = clock_type::now();
     f(i);
-    us.push_back(std::chrono::duration<double, std::micro>(clock_type::now()
-                                                           - t0)
-                   .count());
+    us.push_back(us_since(t0));
   }
   return summarize(std::move(us));
 }
 
-void row(const char* what, const figures& f) {
-  std::printf("| %s | %.1f | %.1f | %.1f |\n", what, f.p50_us, f.p99_us,
-              f.max_us);
+void row(const char* what, const summary& f) {
+  std::printf("| %s | %.1f | %.1f | %.1f |\n", what, f.p50, f.p99,
+              f.max);
 }
 
 [[noreturn]] void die(const std::string& what, const caf::error& err) {
@@ -82,7 +69,7 @@ void row(const char* what, const figures& f) {
 
 /// `threads` clients each make `n / threads` sets on their own 100 keys;
 /// every set is timed.
-figures kv_sets(const std::string& state_dir, size_t n, size_t threads) {
+summary kv_sets(const std::string& state_dir, size_t n, size_t threads) {
   runtime_config cfg;
   cfg.state_dir = state_dir;
   auto rt = runtime::make(cfg);
@@ -103,9 +90,7 @@ figures kv_sets(const std::string& state_dir, size_t n, size_t threads) {
         auto t0 = clock_type::now();
         auto rev = c.kv().set(prefix + std::to_string(i % 100),
                               json{{"i", i}, {"text", "some value"}});
-        us[t].push_back(std::chrono::duration<double, std::micro>(
-                          clock_type::now() - t0)
-                          .count());
+        us[t].push_back(us_since(t0));
         if (!rev)
           die("set", rev.error());
       }
@@ -151,7 +136,7 @@ void fill_history(const std::string& dir, size_t runs) {
 /// alternately a service transition (no answer awaited) and a run record
 /// (a run's start, then its end, which also prunes), each record timed from
 /// request to answer, which includes any transition queued ahead of it.
-figures persistence_writes(const std::string& dir, size_t rate,
+summary persistence_writes(const std::string& dir, size_t rate,
                            size_t seconds) {
   auto db = store_db::open(dir);
   if (!db)
@@ -196,9 +181,7 @@ figures persistence_writes(const std::string& dir, size_t rate,
       self->request(writer, std::chrono::seconds{10}, atom::commit_v, rec)
         .receive([](bool) {},
                  [](caf::error& err) { die("run write", err); });
-      us.push_back(
-        std::chrono::duration<double, std::micro>(clock_type::now() - t0)
-          .count());
+      us.push_back(us_since(t0));
     }
     self->send_exit(writer, caf::exit_reason::user_shutdown);
   }
@@ -245,7 +228,7 @@ int main(int argc, char** argv) {
     auto durable = kv_sets(dir, sets, threads);
     row("durable (state_dir, WAL, synchronous=NORMAL)", durable);
     std::printf("\np50 ratio durable / memory: %.2f\n\n",
-                durable.p50_us / memory.p50_us);
+                durable.p50 / memory.p50);
   }
 
   std::printf("## the persistence actor at 1000 events/s for 10 s (half run "

@@ -40,18 +40,6 @@ struct figures {
   size_t failed = 0;
 };
 
-double quantile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  return xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
-}
-
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
-    .count();
-}
-
 /// `n` sequential GETs of `path`, in milliseconds each.
 figures time_gets(httplib::Client& cli, const std::string& path, int n) {
   std::vector<double> ms;
@@ -89,6 +77,7 @@ int port_of(const std::string& log) {
 } // namespace
 } // namespace labrt::bench::http
 
+using namespace labrt::bench;
 using namespace labrt::bench::http;
 
 int main(int argc, char** argv) {

@@ -79,13 +79,6 @@ struct floor_proc {
 
 // -- figures -----------------------------------------------------------------
 
-double quantile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  return xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
-}
-
 /// kv PUT -> the event's SSE line at a connected reader, in microseconds.
 std::vector<double> event_latency(const options& opt, uint16_t port) {
   auto n = static_cast<size_t>(opt.puts);
@@ -197,6 +190,7 @@ void row(const char* name, const wrk_result& r, double floor_rps) {
 } // namespace
 } // namespace labrt::bench::http
 
+using namespace labrt::bench;
 using namespace labrt::bench::http;
 
 int main(int argc, char** argv) {

@@ -36,6 +36,7 @@
 #include "src/proc_stat.hpp"
 #include "src/scan_pool.hpp"
 #include "src/service_rules.hpp"
+#include "stats.hpp"
 
 extern char** environ;
 
@@ -43,12 +44,9 @@ namespace {
 
 using namespace labrt;
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
-
-double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
-    .count();
-}
+using bench::clock_type;
+using bench::ms_since;
+using bench::quantile;
 
 double cpu_ms(clockid_t clock) {
   timespec ts{};
@@ -65,14 +63,6 @@ double children_cpu_ms() {
       + static_cast<double>(tv.tv_usec) / 1e3;
   };
   return ms(ru.ru_utime) + ms(ru.ru_stime);
-}
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto i = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(i, xs.size() - 1)];
 }
 
 /// posix_spawn with stdout and stderr to /dev/null; -1 on failure.
@@ -156,7 +146,7 @@ std::array<double, 3> time_passes(
     for (auto& s : res.services)
       matched += s.procs.size();
   }
-  return {percentile(wall, 0.5), percentile(wall, 0.99), percentile(cpu, 0.5)};
+  return {quantile(wall, 0.5), quantile(wall, 0.99), quantile(cpu, 0.5)};
 }
 
 scan_cost measure_scans(const rule_set& rules, int runs) {
@@ -174,7 +164,7 @@ scan_cost measure_scans(const rule_set& rules, int runs) {
   auto multi = time_passes(pool, rules, runs, matched);
   if (matched == 0)
     std::cerr << "warning: no rule matched anything\n";
-  return {multi[0], multi[1], multi[2], single[0], percentile(cold, 0.5)};
+  return {multi[0], multi[1], multi[2], single[0], quantile(cold, 0.5)};
 }
 
 struct pgrep_cost {
@@ -198,7 +188,7 @@ pgrep_cost measure_pgrep(
     wall.push_back(ms_since(t0));
     cpu.push_back(children_cpu_ms() - c0);
   }
-  return {percentile(wall, 0.5), percentile(cpu, 0.5)};
+  return {quantile(wall, 0.5), quantile(cpu, 0.5)};
 }
 
 template <class T, class Handle, class... Ts>
@@ -400,8 +390,8 @@ int main(int argc, char** argv) {
     latencies.size(), n_procs);
   std::printf("| p50 (ms) | p99 (ms) | max (ms) | missed |\n");
   std::printf("| --- | --- | --- | --- |\n");
-  std::printf("| %.3f | %.3f | %.3f | %d |\n", percentile(latencies, 0.5),
-    percentile(latencies, 0.99), percentile(latencies, 1.0), missed);
+  std::printf("| %.3f | %.3f | %.3f | %d |\n", quantile(latencies, 0.5),
+    quantile(latencies, 0.99), quantile(latencies, 1.0), missed);
   (*rt)->shutdown();
   return 0;
 }

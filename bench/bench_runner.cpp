@@ -30,32 +30,16 @@
 #include "labrt/errc.hpp"
 #include "labrt/runtime.hpp"
 #include "src/proc_tree.hpp"
+#include "stats.hpp"
 
 extern char** environ;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using labrt::render;
-
-struct stats {
-  double p50 = 0;
-  double p99 = 0;
-};
-
-stats summarize(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  auto at = [&](double q) {
-    auto i = static_cast<size_t>(q * static_cast<double>(xs.size() - 1));
-    return xs[i];
-  };
-  return {at(0.50), at(0.99)};
-}
-
-double us_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::micro>(clock_type::now() - t0)
-    .count();
-}
+using labrt::bench::clock_type;
+using labrt::bench::summarize;
+using labrt::bench::us_since;
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "labrt-bench-runner: %s\n", what.c_str());

@@ -17,10 +17,9 @@
 
 #include "labrt/errc.hpp"
 #include "src/process.hpp"
+#include "stats.hpp"
 
 namespace labrt::bench::http {
-
-using clock_type = std::chrono::steady_clock;
 
 [[noreturn]] inline void die(const std::string& what) {
   std::fprintf(stderr, "labrt-bench-http: %s\n", what.c_str());
