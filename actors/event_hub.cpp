@@ -138,9 +138,7 @@ event_hub_actor::behavior_type event_hub(
       self->state.sinks_.erase(sink.address());
     },
     [self](atom::history, uint64_t after) {
-      // A history request gets all that is held, in one answer.
-      auto& st = self->state;
-      return st.after(after, st.capacity_, st.max_bytes_).events;
+      return self->state.held_after(after).events;
     },
     [self](atom::metrics) { return self->state.metrics(); },
   };

@@ -61,6 +61,11 @@ struct event_hub_state {
   event_batch after(uint64_t after, size_t max = max_batch,
     size_t max_bytes = max_batch_bytes) const;
 
+  /// All the held events after `after`, in one batch (a history request).
+  event_batch held_after(uint64_t after) const {
+    return this->after(after, SIZE_MAX, SIZE_MAX);
+  }
+
   /// A new sink whose client saw the events up to `after` (events_from_now:
   /// none of those held, 0: none at all).
   sink make_sink(event_sink_actor handle, uint64_t after) const;

@@ -19,12 +19,17 @@ inline double ms_since(clock_type::time_point t0) {
   return us_since(t0) / 1e3;
 }
 
-/// The q-quantile of `xs` (the nearest rank at or below), 0 when empty.
+/// The q-quantile of sorted, non-empty `xs`: the nearest rank at or below.
+inline double at_rank(const std::vector<double>& xs, double q) {
+  return xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
+}
+
+/// The q-quantile of `xs`, 0 when empty.
 inline double quantile(std::vector<double> xs, double q) {
   if (xs.empty())
     return 0;
   std::sort(xs.begin(), xs.end());
-  return xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
+  return at_rank(xs, q);
 }
 
 /// A sample's median, 99th percentile, maximum and size.
@@ -39,10 +44,7 @@ inline summary summarize(std::vector<double> xs) {
   if (xs.empty())
     return {};
   std::sort(xs.begin(), xs.end());
-  auto at = [&](double q) {
-    return xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
-  };
-  return {at(0.50), at(0.99), xs.back(), xs.size()};
+  return {at_rank(xs, 0.50), at_rank(xs, 0.99), xs.back(), xs.size()};
 }
 
 } // namespace labrt::bench
