@@ -87,6 +87,13 @@ def own_fds(pid):
     return out
 
 
+def fds_and_threads(pid):
+    """(fds outside /proc, threads) of `pid`: what a rest point waits on."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        threads = next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+    return sum(not f.startswith("/proc/") for f in own_fds(pid)), threads
+
+
 class Sampler:
     """Writes one row of COLUMNS per call to `sample`; `counters` is a
     callable returning the driver's counters for the row."""
@@ -169,21 +176,29 @@ set arrow 1 from {warm},graph 0 to {warm},graph 1 nohead dashtype 2
 set title 'memory (MiB)'
 plot '{tsv}' skip 1 using ($1/60):($2/1024) with lines lw 2 title 'RSS', \
      '' skip 1 using ($1/60):($17/1024) with lines lw 2 title 'heap in use', \
-     '' skip 1 using ($1/60):($18/1024) with lines lw 1 title 'heap held free'
+     '' skip 1 using ($1/60):($18/1024) with lines lw 1 title 'heap held free'{rest_rss}
 set title 'open fds'
 plot '{tsv}' skip 1 using ($1/60):3 with lines lw 2 title 'all', \
      '' skip 1 using ($1/60):4 with lines lw 2 title 'outside /proc', \
-     '' skip 1 using ($1/60):8 with lines lw 1 title 'processes on the machine'
+     '' skip 1 using ($1/60):8 with lines lw 1 title 'processes on the machine'{rest_fds}
 set title 'threads'
-plot '{tsv}' skip 1 using ($1/60):5 with lines lw 2 notitle
+plot '{tsv}' skip 1 using ($1/60):5 with lines lw 2 title 'all samples'{rest_threads}
 set title 'CPU (% of one core)'
 plot '{tsv}' skip 1 using ($1/60):6 with lines lw 1 notitle
 unset multiplot
 """
 
 
-def plot(tsv, png, title, warmup_s):
-    script = PLOT.format(png=png, tsv=tsv, title=title, warm=warmup_s / 60)
+def plot(tsv, png, title, warmup_s, rest_tsv=None):
+    def points(column, what):
+        if not rest_tsv:
+            return ""
+        return (f", '{rest_tsv}' skip 1 using ($1/60):({column}) "
+                f"with points pt 7 ps 1.2 title '{what} at rest'")
+    script = PLOT.format(png=png, tsv=tsv, title=title, warm=warmup_s / 60,
+                         rest_rss=points("$2/1024", "RSS"),
+                         rest_fds=points("$4", "outside /proc"),
+                         rest_threads=points("$5", "threads"))
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
 
 
@@ -200,30 +215,42 @@ COUNTS = """\
 - kv increments: {kv_writes} ({kv_conflicts} stale If-Match retries, {kv_uncertain} unanswered PUTs); lost: {kv_lost}
 - events read by vanishing readers: {sse_events}; watched processes churned: {churned}
 - unexpected API answers: {unexpected}
+- rest points after the warm-up: {rests}; ones that did not settle within 30 s: {unsettled}
 """
 
 
-def report(out, sampler, churn_rows, warmup, duration, counts, findings):
+def signed(slope):
+    return "n/a" if slope is None else f"{slope:+.2f}"
+
+
+def report(out, sampler, churn_rows, warmup, duration, counts, findings, rest_rows=()):
     """summary.md and soak.png in `out`; 0 if every target is met. Slopes
-    use the first `churn_rows` samples: the rest are from after the churn."""
+    use the first `churn_rows` samples: the rest are from after the churn.
+    With rest points (three or more after the warm-up) the targets are
+    judged on those, and the slopes of all samples are shown beside them."""
     rows = sampler.rows
     trend, n = trends(rows[:churn_rows], warmup)
+    at_rest, rests = trends(rest_rows, warmup)
+    judged = at_rest if rests >= 3 else trend
     loads = [r[COLUMNS.index("load1")] for r in rows]
     lines = [f"Soak of {duration / 60:.1f} min, {len(rows)} samples ({n} between the "
              f"{warmup / 60:.1f} min warm-up and the end of the churn), load1 {min(loads):.1f}-{max(loads):.1f}",
-             "", "| after warm-up | first | last | mean | slope %/h | target |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
+             "", "| after warm-up | first | last | mean | slope %/h | at rest: first | last | slope %/h | target |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name, label in FIGURES:
         first, last, mean, slope = trend.get(name, (0, 0, 0, None))
-        slope_text = "n/a" if slope is None else f"{slope:+.2f}"
+        rest = "| - | - | - " if name == "cpu_pct" or rests < 3 else \
+            "| {:g} | {:g} | {} ".format(*at_rest[name][:2], signed(at_rest[name][3]))
         target = "-"
         if name not in ("cpu_pct", "fds", "heap_free_kb"):
-            met = slope is not None and slope < 1.0
+            slope_judged = judged[name][3] if name in judged else None
+            met = slope_judged is not None and slope_judged < 1.0
             target = "< 1 %/h: " + ("met" if met else "**missed**")
             if not met:
-                findings.insert(0, f"{label}: slope {slope_text} %/h after the warm-up")
-        lines.append(f"| {label} | {first:g} | {last:g} | {mean:.1f} | {slope_text} | {target} |")
-    lines += ["", COUNTS.format(**counts)]
+                where = "at rest" if rests >= 3 else "after the warm-up"
+                findings.insert(0, f"{label}: slope {signed(slope_judged)} %/h {where}")
+        lines.append(f"| {label} | {first:g} | {last:g} | {mean:.1f} | {signed(slope)} {rest}| {target} |")
+    lines += ["", COUNTS.format(rests=rests, **counts)]
     lines += ["findings:" if findings else "all targets met"] + [f"- {f}" for f in findings]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as f:
@@ -231,7 +258,8 @@ def report(out, sampler, churn_rows, warmup, duration, counts, findings):
     print(text, end="")
     png, tsv = os.path.join(out, "soak.png"), sampler.out.name
     try:
-        plot(tsv, png, f"labctl serve soak, {duration / 60:.1f} min", warmup)
+        plot(tsv, png, f"labctl serve soak, {duration / 60:.1f} min", warmup,
+             os.path.join(out, "rest.tsv") if rest_rows else None)
         print(f"soak: table {tsv}, plot {png}")
     except (OSError, subprocess.CalledProcessError) as ex:
         print(f"soak: no plot ({ex}); scripts/bootstrap bench installs gnuplot-nox")
