@@ -85,11 +85,16 @@ def settle(read, quiet_s=3.0, deadline_s=30.0):
 class RestPoints:
     """Takes a rest sample into `sampler` every `every_s` seconds of churn."""
 
-    def __init__(self, gate, sampler, read, every_s, stats):
+    def __init__(self, gate, sampler, read, every_s, stats, list_fds):
         self.gate, self.sampler, self.read = gate, sampler, read
-        self.every_s, self.stats = every_s, stats
+        self.every_s, self.stats, self.list_fds = every_s, stats, list_fds
+        self.fds_log = open(sampler.out.name.replace(".tsv", "-fds.txt"), "w", encoding="utf-8")
         self.next = time.monotonic() + every_s
         self.unsettled = 0
+
+    def close(self):
+        self.sampler.close()
+        self.fds_log.close()
 
     def due(self):
         return self.every_s > 0 and time.monotonic() >= self.next
@@ -102,6 +107,10 @@ class RestPoints:
             if not settle(self.read):
                 self.unsettled += 1
             self.sampler.sample()
+            # What each fd is, so a step at rest can be named.
+            self.fds_log.write(f"{self.sampler.rows[-1][0]}\t"
+                               + " ".join(sorted(self.list_fds())) + "\n")
+            self.fds_log.flush()
         finally:
             self.gate.release()
             self.next = time.monotonic() + self.every_s
