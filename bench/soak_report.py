@@ -87,11 +87,17 @@ def own_fds(pid):
     return out
 
 
+def fds_not_proc(fds):
+    """Those of `fds` (own_fds) outside /proc: the monitor's /proc files
+    follow the machine's process count, the rest are the daemon's own."""
+    return [f for f in fds if not f.startswith("/proc/")]
+
+
 def fds_and_threads(pid):
     """(fds outside /proc, threads) of `pid`: what a rest point waits on."""
     with open(f"/proc/{pid}/status", encoding="utf-8") as f:
         threads = next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
-    return sum(not f.startswith("/proc/") for f in own_fds(pid)), threads
+    return len(fds_not_proc(own_fds(pid))), threads
 
 
 class Sampler:
@@ -125,7 +131,7 @@ class Sampler:
         self.lasting_zombies |= zs & self.seen_zombies
         self.seen_zombies = zs
         row = [round(now - self.t0, 1), int(status["VmRSS"][0]), len(fds),
-               sum(not f.startswith("/proc/") for f in fds),
+               len(fds_not_proc(fds)),
                int(status["Threads"][0]), round(100 * cpu, 2), len(zs),
                len(pids()), os.getloadavg()[0]] + list(self.counters())
         self.rows.append(row)
