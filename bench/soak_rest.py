@@ -106,10 +106,11 @@ class RestPoints:
         try:
             if not settle(self.read):
                 self.unsettled += 1
+            # What each fd is, so a step at rest can be named; read before
+            # the sample, whose heap figures come through a connection.
+            fds = sorted(self.list_fds())
             self.sampler.sample()
-            # What each fd is, so a step at rest can be named.
-            self.fds_log.write(f"{self.sampler.rows[-1][0]}\t"
-                               + " ".join(sorted(self.list_fds())) + "\n")
+            self.fds_log.write(f"{self.sampler.rows[-1][0]}\t" + " ".join(fds) + "\n")
             self.fds_log.flush()
         finally:
             self.gate.release()
