@@ -148,3 +148,22 @@ TEST_CASE("the API holds more streams than its core threads, whose extra "
     return threads_of_this_process() <= before;
   }));
 }
+
+TEST_CASE("worker pool: goes quiet once after each burst", "[http]") {
+  size_t quiet = 0;
+  worker_pool pool{1, 2, [&] { ++quiet; }};
+  pool.on_idle();
+  CHECK(quiet == 0); // Nothing came yet.
+  gate g;
+  g.let_through();
+  for (int i = 0; i < 3; ++i)
+    pool.enqueue([&] { g.pass(); });
+  REQUIRE(g.wait_left(3));
+  pool.on_idle();
+  pool.on_idle();
+  CHECK(quiet == 1);
+  pool.enqueue([&] { g.pass(); });
+  REQUIRE(g.wait_left(4));
+  pool.on_idle();
+  CHECK(quiet == 2);
+}

@@ -254,10 +254,13 @@ http_server::impl::make(runtime& rt, http_config cfg, std::string name,
   svr.set_payload_max_length(d->cfg.max_body_bytes);
   // A core of threads serves the usual few clients; the rest come and go
   // with their connections, and the listener joins ended ones when idle.
+  // A second without a new connection after a burst, the memory the burst
+  // freed goes back to the system rather than staying resident.
   auto threads = d->cfg.threads + d->cfg.max_streams;
   auto core = std::min<size_t>(threads, core_threads);
-  svr.new_task_queue
-    = [core, threads] { return new worker_pool(core, threads); };
+  svr.new_task_queue = [core, threads] {
+    return new worker_pool(core, threads, [] { ::malloc_trim(0); });
+  };
   svr.set_idle_interval(1);
   d->set_handlers();
   d->add_routes();

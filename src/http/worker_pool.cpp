@@ -5,15 +5,18 @@
 
 namespace labrt::http {
 
-worker_pool::worker_pool(size_t core, size_t max)
-  : core_(core), core_size_(core), max_extras_(max > core ? max - core : 0) {}
+worker_pool::worker_pool(
+  size_t core, size_t max, std::function<void()> on_quiet)
+  : core_(core), core_size_(core), max_extras_(max > core ? max - core : 0),
+    on_quiet_(std::move(on_quiet)) {}
 
 worker_pool::~worker_pool() {
   shutdown();
 }
 
 void worker_pool::enqueue(std::function<void()> fn) {
-  on_idle();
+  join_ended();
+  busy_since_quiet_ = true;
   if (core_tasks_.load() >= core_size_ && extras_.size() < max_extras_) {
     auto& e = extras_.emplace_back();
     e.task = std::move(fn);
@@ -38,6 +41,12 @@ void worker_pool::enqueue(std::function<void()> fn) {
 }
 
 void worker_pool::on_idle() {
+  join_ended();
+  if (std::exchange(busy_since_quiet_, false) && on_quiet_)
+    on_quiet_();
+}
+
+void worker_pool::join_ended() {
   for (auto i = extras_.begin(); i != extras_.end();) {
     if (i->done.load(std::memory_order_acquire)) {
       i->thread.join();
