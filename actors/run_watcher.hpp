@@ -27,7 +27,9 @@ using test_runner_internal_actor = test_runner_actor::extend<
   /// From a run watcher: nothing of the run is left.
   caf::reacts_to<run_ended>,
   /// From a run watcher: lines of the current run.
-  caf::reacts_to<output_batch>>;
+  caf::reacts_to<output_batch>,
+  /// From the maker of a spare shim: the shim for the next run.
+  caf::reacts_to<spare_ready>>;
 
 /// A run watcher as its runner sees it. It reads its mailbox only when the
 /// runner wakes it through the run's channel.
@@ -73,6 +75,8 @@ struct shim_job {
   run_record rec; ///< Written to the run's spec for a later re-adoption.
   watch_job job;
   bool attach = false;
+  /// The runner's spare shim, if it has one: the run goes there.
+  std::shared_ptr<spare_shim> spare;
 };
 
 /// The watcher of a run started through a shim: the same reports as

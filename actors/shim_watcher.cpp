@@ -13,6 +13,18 @@ namespace labrt {
 
 namespace {
 
+/// The run in `dir` through the runner's spare shim, else a new one.
+caf::expected<shim_link> launch(shim_job& job, const std::string& dir) {
+  if (auto spare = std::exchange(job.spare, nullptr))
+    if (auto link = shim_link::launch(std::move(*spare), dir))
+      return link;
+  // No spare, or it died waiting (killed by someone).
+  auto fresh = spare_shim::spawn(job.shim, job.job.spec.inherit_env);
+  if (!fresh)
+    return std::move(fresh.error());
+  return shim_link::launch(std::move(*fresh), dir);
+}
+
 caf::expected<shim_link> open_link(shim_job& job) {
   auto dir = run_dir_of(job.runs_dir, job.job.run_id);
   if (job.attach)
@@ -20,7 +32,7 @@ caf::expected<shim_link> open_link(shim_job& job) {
   auto made = make_run_dir(job.runs_dir, job.rec, job.job);
   if (!made)
     return std::move(made.error());
-  auto link = shim_link::launch(job.shim, dir, job.job.spec.inherit_env);
+  auto link = launch(job, dir);
   if (!link)
     remove_run_dir(dir); // Nothing runs: nothing to re-adopt.
   return link;

@@ -165,7 +165,7 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
   st.admission_ = self->spawn<caf::detached>(run_admission, st.cfg_.roots,
                                              st.cfg_.logs_dir);
   if (!st.cfg_.runs_dir.empty())
-    adopt_left_runs(self); // Then restores the queue.
+    adopt_left_runs(self); // Then restores the queue, makes a spare shim.
   else
     restore_queue(self);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -191,9 +191,8 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
       q.limit = n;
       return query_history(self, q);
     },
-    [self](atom::history, const history_query& q) {
-      return query_history(self, q);
-    },
+    [self](
+      atom::history, const history_query& q) { return query_history(self, q); },
     [self](atom::subscribe, run_output_actor& sink) {
       return subscribe(self, sink);
     },
@@ -204,6 +203,7 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
     [self](run_started& msg) { on_started(self, msg); },
     [self](run_ended& msg) { on_ended(self, msg); },
     [self](output_batch& batch) { on_output(self, batch); },
+    [self](spare_ready& msg) { keep_spare_shim(self, msg); },
   };
 }
 

@@ -160,6 +160,10 @@ struct test_runner_state {
   size_t history_bytes_ = 0; ///< run_footprint of history_.
   std::map<std::string, std::vector<promise>> waiters_;
   std::map<caf::actor_addr, output_sub> subs_;
+  /// A shim waiting for the next run (with a runs_dir), and whether one is
+  /// being made.
+  std::shared_ptr<spare_shim> spare_;
+  bool spare_coming_ = false;
   bool shutting_down_ = false;
   caf::error exit_reason_;
   uint64_t seq_ = 0;
@@ -178,7 +182,7 @@ struct test_runner_state {
 /// Reads what a previous daemon left in cfg_.runs_dir before the runner
 /// handles anything else: the live run becomes the current one (its slot
 /// taken again, a watcher attached to its shim), the others are closed with
-/// what their directory tells and kept as history.
+/// what their directory tells and kept as history; then a spare shim.
 void adopt_left_runs(
   test_runner_internal_actor::stateful_pointer<test_runner_state> self);
 
@@ -187,6 +191,20 @@ void adopt_left_runs(
 caf::actor spawn_shim_watcher(
   test_runner_internal_actor::stateful_pointer<test_runner_state> self,
   watch_job job, std::shared_ptr<run_channel> chan);
+
+/// Has a spare shim made for the next run, unless there is one or it is
+/// being made; spare_ready brings it.
+void make_spare_shim(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self);
+
+/// Keeps the spare shim `msg` brings (disposing of it if not needed).
+void keep_spare_shim(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self,
+  spare_ready& msg);
+
+/// Ends and reaps the spare shim, if any, off the scheduler.
+void drop_spare_shim(
+  test_runner_internal_actor::stateful_pointer<test_runner_state> self);
 
 /// Removes a run's directory (once its end is recorded), off the scheduler.
 void forget_run_dir(

@@ -199,6 +199,9 @@ void on_started(runner_self self, run_started& msg) {
   if (run.start_promise)
     run.start_promise->deliver(run.rec);
   run.start_promise.reset();
+  // The next run's shim, made while this one runs.
+  if (!st.cfg_.runs_dir.empty())
+    make_spare_shim(self);
 }
 
 void on_ended(runner_self self, run_ended& msg) {
@@ -281,6 +284,7 @@ void on_exit_request(runner_self self, caf::exit_msg& msg) {
     return;
   st.shutting_down_ = true;
   st.exit_reason_ = msg.reason;
+  drop_spare_shim(self);
   // Runs left alive and a database: the queue waits there for the next
   // daemon, as after a crash.
   bool kept = st.db_ && !st.cfg_.stop_on_shutdown;

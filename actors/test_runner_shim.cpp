@@ -29,7 +29,7 @@ void attach(self_ptr self, const std::string& id) {
     self->send(self, std::move(end));
     return;
   }
-  shim_job job{{}, self->state.cfg_.runs_dir, cur->rec, {}, true};
+  shim_job job{{}, self->state.cfg_.runs_dir, cur->rec, {}, true, {}};
   job.job.run_id = id;
   auto watcher = self->spawn<caf::detached>(shim_watcher,
     caf::actor_cast<test_runner_internal_actor>(self), std::move(job), *chan);
@@ -87,11 +87,16 @@ void adopt_left_runs(self_ptr self) {
   auto scanner = self->spawn<caf::detached>(run_scanner,
                                             self->state.cfg_.runs_dir);
   self->request(scanner, 60s, atom::list_v)
-    .await([self](std::vector<found_run>& found) { adopt_found(self, found); },
-           [self](caf::error&) {
-             // Runs left behind stay in their directories for the next start.
-             restore_queue(self);
-           });
+    .await(
+      [self](std::vector<found_run>& found) {
+        adopt_found(self, found);
+        make_spare_shim(self); // Not before: the adoption is what waits.
+      },
+      [self](caf::error&) {
+        // Runs left behind stay in their directories for the next start.
+        restore_queue(self);
+        make_spare_shim(self);
+      });
 }
 
 caf::actor spawn_shim_watcher(self_ptr self, watch_job job,
@@ -101,9 +106,54 @@ caf::actor spawn_shim_watcher(self_ptr self, watch_job job,
   run.dir = run_dir_of(st.cfg_.runs_dir, run.rec.run_id);
   return self->spawn<caf::detached>(shim_watcher,
     caf::actor_cast<test_runner_internal_actor>(self),
-    shim_job{find_shim(st.cfg_.shim), st.cfg_.runs_dir, run.rec,
-             std::move(job), false},
+    shim_job{find_shim(st.cfg_.shim), st.cfg_.runs_dir, run.rec, std::move(job),
+      false, std::exchange(st.spare_, nullptr)},
     std::move(chan));
+}
+
+void make_spare_shim(self_ptr self) {
+  auto& st = self->state;
+  if (st.spare_ || st.spare_coming_ || st.shutting_down_)
+    return;
+  st.spare_coming_ = true;
+  auto me = caf::actor_cast<test_runner_internal_actor>(self);
+  // A fork and an exec: blocking work, on a thread of its own.
+  self->spawn<caf::detached>(
+    [me](caf::blocking_actor* maker, const std::string& shim,
+      const std::vector<std::string>& inherit_env) {
+      use_own_thread(maker);
+      spare_ready msg;
+      if (auto spare = spare_shim::spawn(shim, inherit_env))
+        msg.spare = std::make_shared<spare_shim>(std::move(*spare));
+      maker->send(me, std::move(msg));
+    },
+    find_shim(st.cfg_.shim), st.cfg_.inherit_env);
+}
+
+namespace {
+
+/// Ends and reaps `spare` on a thread of its own: its destructor waits.
+void dispose(self_ptr self, std::shared_ptr<spare_shim> spare) {
+  if (spare)
+    self->spawn<caf::detached>(
+      // With a self pointer, CAF moves the argument in: the reset is here.
+      [](caf::blocking_actor*, spare_ready doomed) { doomed.spare.reset(); },
+      spare_ready{std::move(spare)});
+}
+
+} // namespace
+
+void keep_spare_shim(self_ptr self, spare_ready& msg) {
+  auto& st = self->state;
+  st.spare_coming_ = false;
+  if (st.spare_ || st.shutting_down_)
+    dispose(self, std::move(msg.spare));
+  else
+    st.spare_ = std::move(msg.spare); // Null if none could be had.
+}
+
+void drop_spare_shim(self_ptr self) {
+  dispose(self, std::exchange(self->state.spare_, nullptr));
 }
 
 void forget_run_dir(self_ptr self, const std::string& dir) {

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timestamp.hpp>
@@ -50,7 +52,17 @@ typename Inspector::result_type inspect(Inspector& f, run_ended& x) {
     static_cast<run_end&>(x), x.lost, x.ended_at);
 }
 
+class spare_shim;
+
+/// To a runner: a shim started ahead of its run (see spare_shim). Local
+/// only: it carries a process.
+struct spare_ready {
+  std::shared_ptr<spare_shim> spare;
+};
+
 } // namespace labrt
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(labrt::spare_ready)
 
 CAF_BEGIN_TYPE_ID_BLOCK(labrt_internal, caf::id_block::labrt::end)
 

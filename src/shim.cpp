@@ -247,6 +247,30 @@ int fail(const std::string& dir, const std::string& why) {
 
 } // namespace
 
+std::string await_run_dir(int fd) {
+  std::string line;
+  for (;;) {
+    char chunk[4096];
+    auto n = ::recv(fd, chunk, sizeof chunk, MSG_PEEK);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return {};
+    // Only up to the newline: what follows (a stop) is the server's.
+    auto end = std::find(chunk, chunk + n, '\n');
+    auto take = static_cast<size_t>(end - chunk) + (end < chunk + n ? 1 : 0);
+    if (::recv(fd, chunk, take, 0) != static_cast<ssize_t>(take))
+      return {};
+    line.append(chunk, take);
+    if (end < chunk + n)
+      break;
+  }
+  auto msg = json::parse(line, nullptr, false);
+  if (!msg.is_object() || !msg.contains("run") || !msg["run"].is_string())
+    return {};
+  return msg["run"].get<std::string>();
+}
+
 int shim_main(const std::string& dir, int conn_fd) {
   unique_fd first{conn_fd};
   // Apart from the daemon: its death, its terminal and its process group

@@ -47,6 +47,11 @@ plain_expected<unique_fd> connect_unix(const std::string& path);
 /// Whether the peer of `fd` runs as our uid (SO_PEERCRED).
 bool peer_is_our_uid(int fd);
 
+/// A spare shim's wait: the run directory the daemon sends on `fd` as
+/// {"run": dir}, or "" once the daemon closes it (a spare never used).
+/// Reads that one line and nothing after it.
+std::string await_run_dir(int fd);
+
 /// The shim's main: runs the run of `dir`'s spec.json and serves its socket;
 /// `conn` (or -1) is the daemon's first connection. Returns the exit code.
 int shim_main(const std::string& dir, int conn);

@@ -1,6 +1,7 @@
 #include "src/shim_link.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,28 +17,50 @@
 
 namespace labrt {
 
-caf::expected<shim_link>
-shim_link::launch(const std::string& shim, const std::string& dir,
-                  const std::vector<std::string>& inherit_env) {
+caf::expected<spare_shim> spare_shim::spawn(
+  const std::string& shim, const std::vector<std::string>& inherit_env) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
     return system_error("socketpair", errno);
   unique_fd ours{pair[0]};
   unique_fd theirs{pair[1]};
   spawn_spec spec;
-  spec.argv = {shim, dir, std::to_string(theirs.get())};
+  spec.argv = {shim, "--spare", std::to_string(theirs.get())};
   spec.inherit_env = inherit_env;
   spec.keep_fd = theirs.get();
-  auto c = spawn(spec);
+  auto c = labrt::spawn(spec);
   if (!c)
     return std::move(c.error());
+  spare_shim spare;
+  spare.sock_ = std::move(ours);
+  spare.pidfd_ = std::move(c->pidfd);
+  spare.pid_ = c->pid;
+  timeval tv{5, 0};
+  ::setsockopt(spare.sock_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return spare;
+}
+
+spare_shim::~spare_shim() {
+  if (!pidfd_)
+    return;      // Moved from, or given its run.
+  sock_.reset(); // Its wait ends: it exits.
+  pollfd pfd{pidfd_.get(), POLLIN, 0};
+  if (::poll(&pfd, 1, 1000) <= 0)
+    static_cast<void>(send_signal(pidfd_.get(), SIGKILL));
+  siginfo_t info;
+  ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+}
+
+caf::expected<shim_link> shim_link::launch(
+  spare_shim spare, const std::string& dir) {
+  if (!send_line(spare.sock_.get(), {{"run", dir}}))
+    return system_error(
+      "the spare shim (pid " + std::to_string(spare.pid_) + ") is gone", errno);
   shim_link link;
   link.dir_ = dir;
-  link.sock_ = std::move(ours);
-  link.shim_pid_ = c->pid;
-  link.shim_pidfd_ = std::move(c->pidfd);
-  timeval tv{5, 0};
-  ::setsockopt(link.sock_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  link.sock_ = std::move(spare.sock_);
+  link.shim_pid_ = spare.pid_;
+  link.shim_pidfd_ = std::move(spare.pidfd_);
   return link;
 }
 

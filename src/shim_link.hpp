@@ -29,14 +29,36 @@ struct shim_hooks {
 /// installed in libexec.
 std::string find_shim(const std::string& configured);
 
+/// A labrt-shim started before its run, waiting for the run's directory:
+/// a start through it skips the exec and loading of the shim. Our child,
+/// in its own session; one that is never used is reaped on destruction
+/// (which waits for it to exit, so off the scheduler).
+class spare_shim {
+public:
+  /// Starts `shim --spare`; `inherit_env` is what the shim passes on to the
+  /// script's allowlist.
+  static caf::expected<spare_shim> spawn(
+    const std::string& shim, const std::vector<std::string>& inherit_env);
+
+  spare_shim(spare_shim&&) noexcept = default;
+  spare_shim& operator=(spare_shim&&) noexcept = delete;
+  ~spare_shim();
+
+private:
+  spare_shim() = default;
+  friend class shim_link;
+
+  unique_fd sock_;
+  unique_fd pidfd_;
+  pid_t pid_ = 0;
+};
+
 class shim_link {
 public:
-  /// Starts `shim` on the run directory `dir` (made by make_run_dir); the
-  /// shim detaches into its own session. `inherit_env` is what the shim
-  /// passes on to the script's allowlist.
-  static caf::expected<shim_link>
-  launch(const std::string& shim, const std::string& dir,
-         const std::vector<std::string>& inherit_env);
+  /// Gives `spare` the run directory `dir` (made by make_run_dir); the
+  /// shim then runs that run. An error if the spare is gone.
+  static caf::expected<shim_link> launch(
+    spare_shim spare, const std::string& dir);
 
   /// Connects to the live shim of `dir`.
   static caf::expected<shim_link> attach(const std::string& dir);

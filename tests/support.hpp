@@ -28,6 +28,19 @@ using namespace std::chrono_literals;
 /// How long a test waits for an event before it fails.
 inline constexpr auto deadline = std::chrono::seconds{10};
 
+/// Polls `pred` until it holds (true) or the deadline passes: for what has
+/// no event to wait on, such as a process's end as /proc tells it.
+template <class Pred>
+bool eventually(Pred pred) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 inline std::unique_ptr<runtime> start_runtime(runtime_config cfg = {}) {
   auto rt = runtime::make(std::move(cfg));
   if (!rt)

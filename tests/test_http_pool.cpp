@@ -57,19 +57,6 @@ size_t threads_of_this_process() {
   return static_cast<size_t>(std::distance(fs::begin(tasks), fs::end(tasks)));
 }
 
-/// Polls `pred` until it holds or the deadline passes: a thread's end
-/// has no event to wait on, and a join returns before /proc forgets it.
-template <class Pred>
-bool eventually(Pred pred) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until)
-      return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 } // namespace
 
 TEST_CASE(
