@@ -71,31 +71,40 @@ TEST_CASE("a new database is in WAL mode with synchronous NORMAL at the latest "
 
 TEST_CASE("kv rows and the store revision survive a reopen") {
   temp_dir dir;
-  {
+  auto reopen = [&] {
     auto db = store_db::open(dir.path);
     REQUIRE(db);
-    REQUIRE(!db->commit_kv(one_write("a", json{{"x", 1}}, 1), 1));
-    REQUIRE(!db->commit_kv({kv_write{"b", "\"two\"", 2, false},
-                            kv_write{"c", "3", 3, false}},
-                           3));
-    // An erasure advances the store's revision past every row's.
-    REQUIRE(!db->commit_kv({kv_write{"c", "", 4, true}}, 4));
-  }
-  auto db = store_db::open(dir.path);
-  REQUIRE(db);
-  auto image = db->load_kv();
-  INFO((image ? "" : render(image.error())));
-  REQUIRE(image);
-  CHECK(image->revision == 4);
-  REQUIRE(image->rows.size() == 2);
-  std::sort(image->rows.begin(), image->rows.end(),
-            [](auto& x, auto& y) { return x.key < y.key; });
-  CHECK(image->rows[0].key == "a");
-  CHECK(image->rows[0].value == json{{"x", 1}});
-  CHECK(image->rows[0].revision == 1);
-  CHECK(image->rows[1].key == "b");
-  CHECK(image->rows[1].value == "two");
-  CHECK(image->rows[1].revision == 2);
+    auto image = db->load_kv();
+    INFO((image ? "" : render(image.error())));
+    REQUIRE(image);
+    return std::move(*image);
+  };
+  auto commit = [&](const std::vector<kv_write>& writes) {
+    auto db = store_db::open(dir.path);
+    REQUIRE(db);
+    REQUIRE(!db->commit_kv(writes, writes.back().revision));
+  };
+  commit(one_write("a", json{{"x", 1}}, 1));
+  commit({kv_write{"b", "\"two\"", 2, false}, kv_write{"c", "3", 3, false}});
+  // An erasure advances the store's revision past every row's.
+  commit({kv_write{"c", "", 4, true}});
+  CHECK(reopen().revision == 4);
+  // A put's revision is in its row only: the largest row's is the store's.
+  commit(one_write("d", json{4}, 5));
+  CHECK(raw_query(dir / "labrt.db", "SELECT value FROM meta") == "4");
+  CHECK(reopen().revision == 5);
+  commit({kv_write{"d", "", 6, true}});
+  auto image = reopen();
+  CHECK(image.revision == 6);
+  REQUIRE(image.rows.size() == 2);
+  std::sort(image.rows.begin(), image.rows.end(),
+    [](auto& x, auto& y) { return x.key < y.key; });
+  CHECK(image.rows[0].key == "a");
+  CHECK(image.rows[0].value == json{{"x", 1}});
+  CHECK(image.rows[0].revision == 1);
+  CHECK(image.rows[1].key == "b");
+  CHECK(image.rows[1].value == "two");
+  CHECK(image.rows[1].revision == 2);
 }
 
 TEST_CASE("an old schema is migrated and a newer one refused") {
