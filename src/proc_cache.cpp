@@ -219,6 +219,10 @@ void proc_cache::end_pass() {
       ++i;
     }
   }
+  // A cache given no process this pass (a scan_pool thread while passes
+  // are too small to split) keeps no fd either, not even /proc's.
+  if (map_.empty())
+    proc_.reset();
   cur_ = nullptr;
   ++pass_;
 }

@@ -144,6 +144,31 @@ TEST_CASE("a pass shared out among threads finds what one thread finds",
   CHECK(pool.open_fds() > 0);
 }
 
+TEST_CASE("a scan thread that got no process in a pass keeps no fd, not even "
+          "/proc's",
+  "[monitor]") {
+  // Directory fds of /proc itself this process holds.
+  auto proc_dirs = [] {
+    size_t n = 0;
+    for (auto& fd : fs::directory_iterator{"/proc/self/fd"}) {
+      std::error_code ec;
+      if (fs::read_symlink(fd.path(), ec) == "/proc")
+        ++n;
+    }
+    return n;
+  };
+  rule_set rules;
+  REQUIRE_FALSE(rules.add(comm_rule("qsfp_service", "qsfp_service"), 1));
+  auto before = proc_dirs();
+  scan_pool pool{2, 2 * 64, 4};
+  auto pids = list_pids();
+  REQUIRE(pids.size() >= 4);
+  pool.scan(rules, pids); // Split: both threads read /proc.
+  CHECK(proc_dirs() == before + 2);
+  pool.scan(rules, {::getpid()}); // Too few to split: the first only.
+  CHECK(proc_dirs() == before + 1);
+}
+
 TEST_CASE("invalid rules are refused with a clear error", "[monitor]") {
   auto refused = [](const char* text, const std::string& needle) {
     auto cfg = parse_monitor_config(json::parse(text));
