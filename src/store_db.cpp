@@ -100,6 +100,12 @@ const char* const migrations[] = {
   "END;"
   "INSERT INTO runs_words(rowid, words)"
   "  SELECT seq, words FROM runs WHERE final = 1;",
+  // 6: a kv put keeps its revision in its row only, and the store's
+  // revision is the largest of meta's and the rows'. A labrt before this
+  // reads meta alone and would hand a revision out again: it must refuse
+  // the file, hence a version for what is only a change of meaning.
+  "UPDATE meta SET value = max(value,"
+  "  (SELECT coalesce(max(revision), 0) FROM kv)) WHERE name = 'kv_revision';",
 };
 
 constexpr int migration_count = static_cast<int>(std::size(migrations));
