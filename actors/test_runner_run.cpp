@@ -184,6 +184,10 @@ void on_started(runner_self self, run_started& msg) {
   if (!st.current_ || st.current_->rec.run_id != msg.run_id)
     return;
   auto& run = *st.current_;
+  // The next run's shim, made while this one runs (a failed start used
+  // its spare too).
+  if (!st.cfg_.runs_dir.empty())
+    make_spare_shim(self);
   if (msg.error) {
     test_runner_state::close_unrun(run.rec, run_state::failed,
       message_of(msg.error));
@@ -199,9 +203,6 @@ void on_started(runner_self self, run_started& msg) {
   if (run.start_promise)
     run.start_promise->deliver(run.rec);
   run.start_promise.reset();
-  // The next run's shim, made while this one runs.
-  if (!st.cfg_.runs_dir.empty())
-    make_spare_shim(self);
 }
 
 void on_ended(runner_self self, run_ended& msg) {

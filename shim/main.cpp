@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
   std::string dir = spare ? labrt::await_run_dir(fd) : argv[1];
   if (dir.empty())
     return spare ? 0 : 2; // Not needed after all.
+  if (spare) {
+    // What ps shows: a spare no more. In place, as the kernel reads it.
+    std::memset(argv[1], 0, std::strlen(argv[1]) + 1 + std::strlen(argv[2]));
+    std::memcpy(argv[1], "--run", 5);
+  }
   // Our words go to the run's directory, not to a daemon that may be gone.
   int log = ::open((dir + "/shim.log").c_str(),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -2,6 +2,7 @@
 // of the next run, so a start skips the shim's exec and loading.
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -13,19 +14,24 @@ using namespace labrt::test;
 
 namespace {
 
+/// The command line of `pid` as ps shows it (NULs as spaces).
+std::string cmdline_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto line = text.str();
+  std::replace(line.begin(), line.end(), '\0', ' ');
+  return line;
+}
+
 /// Our live children that are spare shims still waiting for their run.
 std::vector<pid_t> waiting_spares() {
   std::vector<pid_t> found;
   proc_stat st;
-  for (auto pid : list_pids()) {
-    if (!read_proc_stat(pid, st) || st.ppid != ::getpid() || st.state == 'Z')
-      continue;
-    std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
-    std::stringstream cmdline;
-    cmdline << in.rdbuf();
-    if (cmdline.str().find("--spare") != std::string::npos)
+  for (auto pid : list_pids())
+    if (read_proc_stat(pid, st) && st.ppid == ::getpid() && st.state != 'Z'
+      && cmdline_of(pid).find(" --spare ") != std::string::npos)
       found.push_back(pid);
-  }
   return found;
 }
 
@@ -71,20 +77,27 @@ struct spare_lab {
 
 TEST_CASE_METHOD(spare_lab,
   "each start takes the spare shim made before it, "
-  "and a shutdown leaves none",
+  "and a runtime leaves none",
   "[shim]") {
-  tail t{*rt};
-  client c{*rt};
-  for (int i = 0; i < 2; ++i) {
-    auto spare = one_spare(); // Made at start, then after each start.
-    REQUIRE(spare != 0);
-    pid_t shim = 0;
-    auto rec = start(t, shim);
-    CHECK(shim == spare);
-    require_nothing_left(value_of(c.runner().stop(rec.run_id)));
+  {
+    tail t{*rt};
+    client c{*rt};
+    for (int i = 0; i < 2; ++i) {
+      auto spare = one_spare(); // Made at start, then after each start.
+      REQUIRE(spare != 0);
+      pid_t shim = 0;
+      auto rec = start(t, shim);
+      CHECK(shim == spare);
+      // No longer a spare to ps.
+      auto words = cmdline_of(shim);
+      CHECK(words.find("labrt-shim --run ") != std::string::npos);
+      CHECK(words.find("--spare") == std::string::npos);
+      require_nothing_left(value_of(c.runner().stop(rec.run_id)));
+    }
+    REQUIRE(one_spare() != 0);
   }
-  REQUIRE(one_spare() != 0);
-  rt->shutdown();
+  // Its end waits for every actor, the spare's disposer too.
+  rt.reset();
   CHECK(waiting_spares().empty());
   CHECK(zombie_children().empty());
 }
