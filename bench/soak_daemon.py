@@ -31,8 +31,14 @@ def prepare(out, labctl):
     shutil.rmtree(state, ignore_errors=True)
     for d in (bin_dir, tree, state):
         os.makedirs(d, exist_ok=True)
-    # A copy, so that a rebuild during a long soak cannot swap the binary.
+    # Copies, so that a rebuild during a long soak cannot swap the binaries
+    # (a relink of the shim once failed two starts: the file was missing).
     shutil.copy2(labctl, os.path.join(bin_dir, "labctl"))
+    shim = os.path.join(os.path.dirname(labctl), "..", "..", "labrt-shim")
+    runner_shim = {}
+    if os.access(shim, os.X_OK):
+        shutil.copy2(shim, os.path.join(bin_dir, "labrt-shim"))
+        runner_shim = {"shim": os.path.join(os.path.abspath(bin_dir), "labrt-shim")}
     src = os.path.join(HERE, "soak_tree")
     for script in os.listdir(src):
         shutil.copy2(os.path.join(src, script), os.path.join(tree, script))
@@ -52,7 +58,7 @@ def prepare(out, labctl):
         "monitor": {"interval_ms": 1000},
         "runner": {"roots": ["./tree"], "logs_dir": "./state/logs",
                    "grace_ms": 300, "timeout_ms": 0,
-                   "log_max_bytes": 262144, "stop_on_shutdown": True},
+                   "log_max_bytes": 262144, "stop_on_shutdown": True, **runner_shim},
         "state_dir": "./state",
         "http": {"listen": "127.0.0.1:0", "max_streams": 32},
     }
