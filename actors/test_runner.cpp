@@ -191,8 +191,9 @@ test_runner(test_runner_internal_actor::stateful_pointer<test_runner_state> self
       q.limit = n;
       return query_history(self, q);
     },
-    [self](
-      atom::history, const history_query& q) { return query_history(self, q); },
+    [self](atom::history, const history_query& q) {
+      return query_history(self, q);
+    },
     [self](atom::subscribe, run_output_actor& sink) {
       return subscribe(self, sink);
     },

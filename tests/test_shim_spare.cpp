@@ -3,8 +3,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "runner_support.hpp"
 #include "src/run_dir.hpp"
@@ -16,10 +14,7 @@ namespace {
 
 /// The command line of `pid` as ps shows it (NULs as spaces).
 std::string cmdline_of(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
-  std::stringstream text;
-  text << in.rdbuf();
-  auto line = text.str();
+  auto line = slurp("/proc/" + std::to_string(pid) + "/cmdline");
   std::replace(line.begin(), line.end(), '\0', ' ');
   return line;
 }
