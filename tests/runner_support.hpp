@@ -97,6 +97,7 @@ struct tail {
   uint64_t received = 0; ///< Lines received, kept or not.
   uint64_t dropped = 0;
   bool keep = true; ///< Whether to keep lines, not just count them.
+  std::string only_run; ///< When set, keeps the lines of this run alone.
   bool closed = false; ///< Got the batch of run id "closed" (see close()).
 
   explicit tail(runtime& rt) : self(rt.system()) {
@@ -117,7 +118,7 @@ struct tail {
             closed = true;
           dropped += batch.dropped;
           received += batch.lines.size();
-          if (keep)
+          if (keep && (only_run.empty() || batch.run_id == only_run))
             for (auto& line : batch.lines)
               lines.push_back(std::move(line));
         },
