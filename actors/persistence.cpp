@@ -71,16 +71,17 @@ bool persistence_state::start_checkpoint() {
 
 void persistence_state::end_checkpoint(caf::error err) {
   checkpointing_ = false;
+  ++checkpoints_;
+  if (!err && db_->wal_pages() >= max_wal_pages)
+    err = db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
   checkpoint_failure_ = std::move(err);
 }
 
 json persistence_state::health() const {
-  json result{{"state", failure_ ? "degraded" : "ok"},
-              {"file", db_->path()},
-              {"commits", commits_},
-              {"failures", failures_},
-              {"pruned_runs", pruned_runs_},
-              {"wal_pages", db_->wal_pages()}};
+  json result{{"state", failure_ ? "degraded" : "ok"}, {"file", db_->path()},
+    {"commits", commits_}, {"failures", failures_},
+    {"pruned_runs", pruned_runs_}, {"wal_pages", db_->wal_pages()},
+    {"checkpoints", checkpoints_}};
   if (failure_)
     result["error"] = message_of(failure_);
   if (checkpoint_failure_)

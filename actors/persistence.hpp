@@ -73,7 +73,11 @@ struct persistence_state {
   /// file and no checkpoint is under way; if so, one is from now on.
   bool start_checkpoint();
 
-  /// A checkpoint ended; `err` shows in health() until the next one.
+  /// A checkpoint ended; `err` shows in health() until the next one. The
+  /// log starts over only once it is all copied with no write since: under
+  /// writes that never pause it would grow without end, so once it passes
+  /// `max_wal_pages` the writer copies the rest itself, waiting once for
+  /// the file's sync.
   void end_checkpoint(caf::error err);
 
   /// The storage state for /healthz and the metrics.
@@ -81,6 +85,9 @@ struct persistence_state {
 
   /// SQLite's own threshold for a checkpoint (wal_autocheckpoint).
   static constexpr int checkpoint_pages = 1000;
+
+  /// Where the writer stops leaving the checkpoint to the checkpointer.
+  static constexpr int max_wal_pages = 4 * checkpoint_pages;
 
   std::shared_ptr<store_db> db_;
   history_retention retention_;
@@ -90,6 +97,7 @@ struct persistence_state {
   uint64_t commits_ = 0;
   uint64_t failures_ = 0;
   bool checkpointing_ = false;
+  uint64_t checkpoints_ = 0; ///< Checkpoints ended, failed ones too.
   caf::error checkpoint_failure_;
 
 private:
