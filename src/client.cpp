@@ -20,6 +20,15 @@ caf::expected<json> client::storage() {
   return impl_->call<json>(store, atom::storage_v);
 }
 
+caf::expected<json> client::event_metrics() {
+  auto& hub = impl_->rt.events();
+  if (!hub)
+    return make_error(errc::invalid_argument,
+      "this runtime has no event hub "
+      "(runtime_config::event_hub is off)");
+  return impl_->call<json>(hub, atom::metrics_v);
+}
+
 kv_facade client::kv(kv_store_actor store) {
   return kv_facade{*this, caf::actor_cast<feed_actor>(std::move(store))};
 }

@@ -86,6 +86,7 @@ TEST_CASE("metrics in Prometheus text format", "[http]") {
   api a;
   auto cli = a.connect();
   body_of(cli.Get("/api/test/status"));
+  body_of(cli.Put("/api/kv/k", "1", "application/json"));
   auto res = cli.Get("/api/metrics");
   REQUIRE(res);
   CHECK(res->status == 200);
@@ -97,6 +98,10 @@ TEST_CASE("metrics in Prometheus text format", "[http]") {
   CHECK(text.find("labrt_manager_writes_total{manager=\"kv\"}")
         != std::string::npos);
   CHECK(text.find("labrt_runner_started_total") != std::string::npos);
+  // The event hub holds the kv change: what a soak judges heap net of.
+  CHECK(text.find("\nlabrt_events_held ") != std::string::npos);
+  CHECK(text.find("\nlabrt_events_held 0\n") == std::string::npos);
+  CHECK(text.find("\nlabrt_events_held_bytes ") != std::string::npos);
   // The heap in use: a byte count (0 under ASan, whose allocator malloc's
   // own statistics do not see).
   auto at = text.find("\nlabrt_process_heap_in_use_bytes ");

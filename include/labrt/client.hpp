@@ -280,6 +280,10 @@ public:
   /// {"state": "memory"} without a state_dir.
   caf::expected<json> storage();
 
+  /// The event hub's metrics (events held and their bytes, dropped, sinks);
+  /// `errc::invalid_argument` without runtime_config::event_hub.
+  caf::expected<json> event_metrics();
+
   /// The facades of managers that runtime::spawn_kv, spawn_services and
   /// spawn_test_execution made.
   kv_facade kv(kv_store_actor store);

@@ -135,6 +135,17 @@ constexpr family runner_families[] = {
   {"history", "gauge", "Finished runs held in the history."},
 };
 
+constexpr family event_families[] = {
+  {"last_id", "gauge", "The id of the event hub's newest event."},
+  {"held", "gauge", "Events the hub holds for readers that resume."},
+  {"held_bytes", "gauge", "Bytes of the events the hub holds."},
+  {"capacity", "gauge", "Events the hub can hold."},
+  {"dropped", "counter", "Events the hub let go to stay within its bounds."},
+  {"missed_by_sinks", "counter",
+    "Events readers missed because they fell behind the hub's history."},
+  {"sinks", "gauge", "Readers of the event hub (streams, logs)."},
+};
+
 /// A sample: its labels ("" or `{k="v"}`) and value.
 using samples = std::vector<std::pair<std::string, std::string>>;
 
@@ -230,6 +241,8 @@ std::string render_runtime_metrics(client& c, size_t streams_open) {
                  "Commits to labrt.db that failed.",
                  {{"", std::to_string(st->value("failures", uint64_t{0}))}});
   }
+  if (auto events = c.event_metrics())
+    write_fields(out, "labrt_events_", event_families, {{"", *events}});
   write_family(out, "labrt_http_streams_open", "gauge",
                "Open event streams and followed logs.",
                {{"", std::to_string(streams_open)}});
