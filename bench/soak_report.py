@@ -9,7 +9,7 @@ COOKIE_VAR = b"LABRT_RUN_COOKIE="
 COLUMNS = ["t_s", "rss_kb", "fds", "fds_not_proc", "threads", "cpu_pct", "zombies",
            "system_procs", "load1", "runs", "kv_writes", "kv_conflicts",
            "kv_max_ms", "sse_streams", "sse_events", "churned", "heap_kb",
-           "heap_free_kb"]
+           "heap_free_kb", "events_kb", "heap_net_kb"]
 
 
 def boot_seconds():
@@ -182,7 +182,8 @@ set arrow 1 from {warm},graph 0 to {warm},graph 1 nohead dashtype 2
 set title 'memory (MiB)'
 plot '{tsv}' skip 1 using ($1/60):($2/1024) with lines lw 2 title 'RSS', \
      '' skip 1 using ($1/60):($17/1024) with lines lw 2 title 'heap in use', \
-     '' skip 1 using ($1/60):($18/1024) with lines lw 1 title 'heap held free'{rest_rss}
+     '' skip 1 using ($1/60):($18/1024) with lines lw 1 title 'heap held free', \
+     '' skip 1 using ($1/60):($20/1024) with lines lw 1 title 'heap in use less the event hub'{rest_rss}
 set title 'open fds'
 plot '{tsv}' skip 1 using ($1/60):3 with lines lw 2 title 'all', \
      '' skip 1 using ($1/60):4 with lines lw 2 title 'outside /proc', \
@@ -211,9 +212,14 @@ def plot(tsv, png, title, warmup_s, rest_tsv=None):
 # fds_not_proc is the target: the monitor keeps each process's /proc files
 # open, so all fds follow the machine's process count.
 FIGURES = [("rss_kb", "RSS (KiB)"), ("heap_kb", "heap in use (KiB)"),
+           ("events_kb", "the event hub's events (KiB)"),
+           ("heap_net_kb", "heap in use less the hub's events (KiB)"),
            ("heap_free_kb", "heap held free (KiB)"), ("fds", "open fds"),
            ("fds_not_proc", "fds outside /proc"), ("threads", "threads"),
            ("cpu_pct", "CPU (% of one core)")]
+# The hub's events are bounded (4096, 8 MiB) and their size follows the
+# churn's mix: heap in use is judged net of them.
+UNJUDGED = ("cpu_pct", "fds", "heap_free_kb", "heap_kb", "events_kb")
 COUNTS = """\
 - runs: {runs}; second starts refused with 409: {refused_starts}
 - processes of ended runs still alive: {survivors}
@@ -248,7 +254,7 @@ def report(out, sampler, churn_rows, warmup, duration, counts, findings, rest_ro
         rest = "| - | - | - " if name == "cpu_pct" or rests < 3 else \
             "| {:g} | {:g} | {} ".format(*at_rest[name][:2], signed(at_rest[name][3]))
         target = "-"
-        if name not in ("cpu_pct", "fds", "heap_free_kb"):
+        if name not in UNJUDGED:
             slope_judged = judged[name][3] if name in judged else None
             met = slope_judged is not None and slope_judged < 1.0
             target = "< 1 %/h: " + ("met" if met else "**missed**")
