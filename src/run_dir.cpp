@@ -55,24 +55,16 @@ std::string socket_path_of(const std::string& dir) {
   return dir + "/sock";
 }
 
-plain_error write_atomically(
-  const std::string& path, const std::string& text, bool durable) {
+plain_error write_atomically(const std::string& path, const std::string& text) {
   auto tmp = path + ".tmp";
   unique_fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
   if (!fd)
     return system_error("cannot create " + tmp, errno);
-  if (!write_all(fd.get(), text) || (durable && ::fsync(fd.get()) != 0))
+  if (!write_all(fd.get(), text))
     return system_error("cannot write " + tmp, errno);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return system_error("cannot rename " + tmp, errno);
-  if (!durable)
-    return {};
-  // The rename itself survives a crash only once the directory is synced.
-  auto dir = fs::path{path}.parent_path().string();
-  unique_fd dfd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (dfd)
-    ::fsync(dfd.get());
   return {};
 }
 
@@ -162,7 +154,7 @@ plain_expected<std::string> make_run_dir(
     return system_error("cannot create " + dir, errno);
   json spec{{"record", rec}, {"job", job_to_json(job)}};
   auto text = spec.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (auto err = write_atomically(dir + "/spec.json", text, false)) {
+  if (auto err = write_atomically(dir + "/spec.json", text)) {
     remove_run_dir(dir);
     return err;
   }

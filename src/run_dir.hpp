@@ -36,11 +36,11 @@ std::string socket_path_of(const std::string& dir);
 bool write_all(int fd, const std::string& text, int send_flags = -1);
 
 /// Writes `text` to `path` through `path.tmp` and rename: a reader sees the
-/// old file or the whole new one. `durable`: fsync before the rename and of
-/// the directory after, so that it also survives a crash of the machine
-/// (what only describes live processes need not: they end with it).
-plain_error write_atomically(
-  const std::string& path, const std::string& text, bool durable = true);
+/// old file or the whole new one, and a crash of the writer or the daemon
+/// loses nothing. No fsync: its wait, seconds on a busy disk, would delay
+/// the daemon's answer; the kernel writes the file back within its dirty
+/// expiry (about 30 s), the window a power loss has, as for the database.
+plain_error write_atomically(const std::string& path, const std::string& text);
 
 /// Reads a JSON object file; errc::not_found if it does not exist.
 plain_expected<json> read_json_file(const std::string& path);

@@ -290,10 +290,7 @@ int shim_main(const std::string& dir, int conn_fd) {
   }
   auto me = self_identity();
   if (auto err = write_atomically(dir + "/shim.json",
-                                  json{{"pid", me.pid},
-                                       {"start_ticks", me.start_ticks}}
-                                    .dump(),
-                                  false))
+        json{{"pid", me.pid}, {"start_ticks", me.start_ticks}}.dump()))
     return fail(dir, render(err));
   set_child_subreaper();
   auto listener = listen_unix(socket_path_of(dir));
@@ -317,7 +314,7 @@ int shim_main(const std::string& dir, int conn_fd) {
     auto info = started_to_json(s);
     // The daemon first: it waits for this to answer the start.
     server.started(info);
-    if (auto err = write_atomically(dir + "/started.json", info.dump(), false))
+    if (auto err = write_atomically(dir + "/started.json", info.dump()))
       std::cerr << "labrt-shim: " << render(err) << std::endl;
   };
   hooks.batch = [&](std::vector<output_line> lines, uint64_t dropped) {
